@@ -1,0 +1,85 @@
+"""Where chatlab keeps its data, and the user's settings file.
+
+One optional TOML file (``chatlab.toml`` in the working directory, or the
+path in ``$CHATLAB_CONFIG``) holds every setting; each stage reads its own
+section and keeps its defaults in code, so an empty file is a valid config.
+Per-VOD overrides live under ``[vods.<vod_id>]``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATA_ENV = "CHATLAB_DATA"
+CONFIG_ENV = "CHATLAB_CONFIG"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The folders and files under the data directory (see data/README.md)."""
+
+    root: Path
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def duckdb(self) -> Path:
+        return self.root / "chatlab.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    def artifact_dir(self, asset: str, vod_id: str) -> Path:
+        return self.artifacts / asset / vod_id
+
+    def ensure(self) -> "Layout":
+        for d in (self.inbox, self.artifacts, self.models, self.dagster_home):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def data_dir() -> Path:
+    """``$CHATLAB_DATA`` if set, else ``./data``; always absolute."""
+    return Path(os.environ.get(DATA_ENV) or "data").expanduser().resolve()
+
+
+def layout(root: str | os.PathLike | None = None) -> Layout:
+    return Layout(Path(root).expanduser().resolve() if root else data_dir())
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or "chatlab.toml").expanduser().resolve()
+
+
+def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The settings file as a dict; {} when there is none. A broken file is an error that names it."""
+    p = Path(path) if path else config_path()
+    if not p.exists():
+        return {}
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{p}: not valid TOML ({e})") from e
+
+
+def section(config: dict[str, Any], name: str, vod_id: str | None = None) -> dict[str, Any]:
+    """One stage's settings, with ``[vods.<vod_id>.<name>]`` laid over them for that VOD."""
+    out = dict(config.get(name, {}))
+    if vod_id:
+        out.update(config.get("vods", {}).get(vod_id, {}).get(name, {}))
+    return out

@@ -1,0 +1,1 @@
+"""The watch folder: which files are VODs, their ids, their chat exports, their fingerprints."""
