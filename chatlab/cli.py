@@ -1,0 +1,58 @@
+"""The ``chatlab`` command. Each stage registers its own subcommands (``register(sub, bench)``
+in ``chatlab/<stage>/cli.py``); heavy imports happen inside the commands, so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that add subcommands; each has register(subparsers, bench_subparsers).
+COMMAND_MODULES = (
+    "chatlab.platform_cli",
+    "chatlab.demo.cli",
+    "chatlab.asr.cli",
+    "chatlab.chat.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatlab", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data", help="data directory (default: $CHATLAB_DATA or ./data)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    bench = sub.add_parser("bench", help="benchmarks that print figures and the ratio to their baseline")
+    bench_sub = bench.add_subparsers(dest="bench", metavar="WHAT")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if not (e.name and name.startswith(e.name)):  # a missing dependency, not a missing stage
+                raise
+            continue
+        module.register(sub, bench_sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.data:
+        import os
+
+        os.environ["CHATLAB_DATA"] = args.data
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (FileNotFoundError, ValueError, LookupError, RuntimeError) as e:
+        # Errors a user can act on: one clear line, no traceback.
+        print(f"chatlab: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

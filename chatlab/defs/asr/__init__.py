@@ -1,0 +1,5 @@
+"""Transcript assets and their checks (issue: transcript)."""
+
+import dagster as dg
+
+defs = dg.Definitions()

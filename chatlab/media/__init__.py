@@ -1,0 +1,1 @@
+"""Media: probing files with PyAV and making the normalised audio with ffmpeg."""
