@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (FileNotFoundError, ValueError, LookupError, RuntimeError) as e:
+    except (OSError, ValueError, LookupError, RuntimeError) as e:
         # Errors a user can act on: one clear line, no traceback.
         print(f"chatlab: error: {e}", file=sys.stderr)
         return 1

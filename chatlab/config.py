@@ -38,7 +38,9 @@ class Layout:
 
     @property
     def duckdb(self) -> Path:
-        return self.root / "chatlab.duckdb"
+        # Not "chatlab.duckdb": DuckDB names the catalog after the file, and a catalog
+        # "chatlab" next to the schema "chatlab" makes every `chatlab.<table>` ambiguous.
+        return self.root / "tables.duckdb"
 
     @property
     def dagster_home(self) -> Path:

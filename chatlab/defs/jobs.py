@@ -15,7 +15,7 @@ def per_vod_assets(defs: dg.Definitions) -> list[dg.AssetKey]:
     return keys
 
 
-def per_vod_job(defs: dg.Definitions) -> dg.UnresolvedAssetJobDefinition:
+def per_vod_job(defs: dg.Definitions) :
     return dg.define_asset_job(
         VOD_JOB,
         selection=dg.AssetSelection.assets(*per_vod_assets(defs)),

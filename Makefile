@@ -1,0 +1,36 @@
+# chatlab: `make demo` and `make test` are all a fresh machine needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test ui status clean-data
+
+# The venv is rebuilt when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chatlab needs Python >= 3.11 (set PYTHON=python3.11)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Three ~3-minute demo streams into data/inbox/, then every per-VOD asset for each.
+demo: install
+	$(BIN)/chatlab demo --streams 3 --minutes 3
+	$(BIN)/chatlab materialize
+
+test: install
+	$(BIN)/python -m pytest -q
+
+# Dagster webserver + daemon on http://127.0.0.1:3000 (the inbox sensor runs).
+ui: install
+	$(BIN)/chatlab ui
+
+status: install
+	$(BIN)/chatlab status
+
+# Removes everything the pipeline made (data/), keeps the venv.
+clean-data:
+	rm -rf data/inbox data/artifacts data/models data/dagster_home data/tables.duckdb data/tables.duckdb.wal

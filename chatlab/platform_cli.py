@@ -1,0 +1,127 @@
+"""Platform commands: `ingest`, `materialize`, `status`, `ui`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from chatlab import config as cfg
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="copy a VOD (and its chat export) into the inbox")
+    p.add_argument("path", type=Path, help="video or audio file")
+    p.add_argument("--chat", type=Path, help="chat export that belongs to it (copied beside it, same stem)")
+    p.add_argument("--name", help="VOD id to use instead of the file's stem ([a-z0-9_-]{1,64})")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("materialize", help="register the inbox's VODs and build every per-VOD asset, in this process")
+    p.add_argument("vods", nargs="*", help="VOD ids (default: every VOD in the inbox)")
+    p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("status", help="the VODs, what was built for each, and table row counts")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("ui", help="Dagster webserver + daemon (the inbox sensor runs) on the local instance")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=cmd_ui)
+
+
+def dagster_home(layout: cfg.Layout) -> Path:
+    """data/dagster_home with the project's dagster.yaml in it; sets $DAGSTER_HOME."""
+    home = layout.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    src = REPO_ROOT / "dagster.yaml"
+    dst = home / "dagster.yaml"
+    if src.exists() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
+        shutil.copyfile(src, dst)
+    elif not dst.exists():
+        dst.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def copy_into(src: Path, dst: Path) -> None:
+    """Copy under a hidden temp name, then rename: the sensor never sees a half-copied file."""
+    fd, tmp = tempfile.mkstemp(prefix=".ingest-", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from chatlab.ingest.inbox import CHAT_SUFFIXES, is_valid_vod_id, split_name, vod_id_from_stem
+
+    src: Path = args.path
+    if not src.is_file():
+        raise FileNotFoundError(f"{src}: no such file")
+    parts = split_name(src.name)
+    if parts is None or parts[1] != "media":
+        raise ValueError(f"{src}: not a supported video or audio file")
+    stem = args.name or parts[0]
+    if args.name and not is_valid_vod_id(args.name):
+        raise ValueError(f"--name {args.name!r}: a VOD id is 1-64 characters of a-z, 0-9, '_' or '-'")
+    inbox = cfg.layout().ensure().inbox
+    ext = src.name[len(parts[0]) :]
+    dst = inbox / f"{stem}{ext}"
+    if dst.exists():
+        raise FileExistsError(f"{dst}: already in the inbox; choose another --name")
+    copy_into(src, dst)
+    print(f"{src} -> {dst} (VOD id {vod_id_from_stem(stem)!r})")
+    if args.chat:
+        if not args.chat.is_file():
+            raise FileNotFoundError(f"{args.chat}: no such file")
+        lower = args.chat.name.lower()
+        suffix = next((s for s in CHAT_SUFFIXES if lower.endswith(s)), args.chat.suffix)
+        chat_dst = inbox / f"{stem}{suffix}"
+        copy_into(args.chat, chat_dst)
+        print(f"{args.chat} -> {chat_dst}")
+    return 0
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    from chatlab.runner import materialize_vods
+
+    layout = cfg.layout().ensure()
+    dagster_home(layout)
+    results = materialize_vods(layout, args.vods or None, log=print)
+    failed = [r for r in results if not r.success]
+    print()
+    print_status(layout)
+    return 1 if failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    layout = cfg.layout()
+    dagster_home(layout)
+    print_status(layout)
+    return 0
+
+
+def print_status(layout: cfg.Layout) -> None:
+    from chatlab.runner import status_table
+
+    print(status_table(layout))
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    layout = cfg.layout().ensure()
+    home = dagster_home(layout)
+    exe = Path(sys.executable).with_name("dagster")
+    cmd = [str(exe), "dev", "-h", args.host, "-p", str(args.port)]
+    workspace = REPO_ROOT / "workspace.yaml"
+    cmd += ["-w", str(workspace)] if workspace.exists() else ["-m", "chatlab.definitions"]
+    print(f"DAGSTER_HOME={home}\nDagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    env = dict(os.environ, CHATLAB_DATA=str(layout.root))
+    return subprocess.call(cmd, env=env, cwd=REPO_ROOT if workspace.exists() else None)
