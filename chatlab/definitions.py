@@ -6,13 +6,14 @@ from chatlab.defs import asr, chat, ingest
 from chatlab.defs.jobs import per_vod_job
 from chatlab.resources import build_resources
 
-domains = dg.Definitions.merge(ingest.defs, asr.defs, chat.defs)
 
-defs = dg.Definitions.merge(
-    domains,
-    dg.Definitions(
-        jobs=[per_vod_job(domains)],
-        sensors=[ingest.inbox_sensor],
-        resources=build_resources(),
-    ),
-)
+def build_definitions() -> dg.Definitions:
+    # Built in a function: Dagster refuses a module with two Definitions objects at its top level.
+    domains = dg.Definitions.merge(ingest.defs, asr.defs, chat.defs)
+    return dg.Definitions.merge(
+        domains,
+        dg.Definitions(jobs=[per_vod_job(domains)], sensors=[ingest.inbox_sensor], resources=build_resources()),
+    )
+
+
+defs = build_definitions()

@@ -19,6 +19,5 @@ def per_vod_job(defs: dg.Definitions) :
     return dg.define_asset_job(
         VOD_JOB,
         selection=dg.AssetSelection.assets(*per_vod_assets(defs)),
-        partitions_def=vods,
         description="Everything chatlab builds for one VOD, from the file in the inbox onwards.",
     )
