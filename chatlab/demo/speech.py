@@ -192,7 +192,7 @@ def _word_times(durations: np.ndarray, phonemes: str, owner: list[int], spans: l
         sounding = [k for k, i in enumerate(owner) if begin <= i < end and phonemes[i] not in _NOT_SOUND]
         if not sounding:
             continue  # a bare punctuation token
-        start = (offset + edges[sounding[0]]) / SAMPLE_RATE
-        stop = (offset + edges[sounding[-1] + 1]) / SAMPLE_RATE
+        start = float(offset + edges[sounding[0]]) / SAMPLE_RATE
+        stop = float(offset + edges[sounding[-1] + 1]) / SAMPLE_RATE
         words.append(Word(text, start, stop))
     return words
