@@ -15,6 +15,7 @@ import tempfile
 import time
 import wave
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from chatlab.asr.quality import normalise_words
@@ -146,24 +147,31 @@ def demo_input(out_dir: Path, minutes: float, seed: int) -> tuple[Path, dict[str
 
 def fallback_clip(out_dir: Path) -> tuple[Path, dict[str, Any]]:
     """FALLBACK_SCRIPT spoken by hibari-tts as a 16 kHz WAV, with sentence times as truth."""
+    path = out_dir / "fallback.wav"
+    return path, speak(FALLBACK_SCRIPT, path)
+
+
+def speak(script: Sequence[tuple[float, str]], path: Path, tail_s: float = 1.0) -> dict[str, Any]:
+    """Write ``(pause_before_s, sentence)`` lines spoken by hibari-tts to a 16 kHz mono WAV and
+    return ``{"segments": [{start, end, text}]}`` with each sentence's audible onset and offset
+    (hibari pads its clips with a little silence; the energy envelope finds the speech)."""
     import numpy as np
     from hibari import Hibari
 
     tts = Hibari()
     sr = 24_000
     parts, segs, t = [], [], 0.0
-    for pause, text in FALLBACK_SCRIPT:
+    for pause, text in script:
         a = np.asarray(tts(text, seed=0), dtype=np.float32)
         parts += [np.zeros(int(pause * sr), np.float32), a]
-        t += pause
-        segs.append({"start": t, "end": t + len(a) / sr, "text": text})
+        t += int(pause * sr) / sr
+        loud = np.flatnonzero(np.abs(a) > 0.02 * float(np.abs(a).max()))
+        on, off = (loud[0], loud[-1]) if len(loud) else (0, len(a))
+        segs.append({"start": round(t + float(on) / sr, 3), "end": round(t + float(off) / sr, 3), "text": text})
         t += len(a) / sr
-    parts.append(np.zeros(sr, np.float32))
-    x = np.concatenate(parts)
-    y = resample_24k_to_16k(x)
-    path = out_dir / "fallback.wav"
-    write_wav16(path, y)
-    return path, {"segments": segs}
+    parts.append(np.zeros(int(tail_s * sr), np.float32))
+    write_wav16(path, resample_24k_to_16k(np.concatenate(parts)))
+    return {"segments": segs}
 
 
 def resample_24k_to_16k(x: "Any") -> "Any":
