@@ -2,9 +2,10 @@
 just-chatting talk, built from templates and word lists.
 
 Every word is a plain, common English word that Whisper base transcribes reliably: no rare
-names, no digits (whose spelling Whisper varies: "two" / "2"), no words that sound like others
-in the lists. Each line keeps the words filled into its template as keywords, so chat can react
-to them ("castle lets go") and a benchmark can check that the reaction mentions what was said.
+names, no digits (whose spelling Whisper varies: "two" / "2"), no homophones (Whisper base
+wrote "knight" as "night" in a check; "bear", "bow" and "tea" went out for the same risk).
+Each line keeps the words filled into its template as keywords, so chat can react to them
+("castle lets go") and a benchmark can check that the reaction mentions what was said.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import numpy as np
 
 PLACES = ("castle", "forest", "cave", "village", "tower", "bridge", "river", "desert", "island",
           "mountain", "temple", "garden", "swamp", "harbor", "market", "library")
-ENEMIES = ("dragon", "wizard", "spider", "knight", "wolf", "pirate", "skeleton", "zombie", "giant",
-           "robot", "ghost", "bear")
-ITEMS = ("sword", "shield", "potion", "bow", "helmet", "map", "lantern", "key", "armor", "rope",
+ENEMIES = ("dragon", "wizard", "spider", "soldier", "wolf", "pirate", "skeleton", "zombie", "giant",
+           "robot", "ghost", "troll")
+ITEMS = ("sword", "shield", "potion", "torch", "helmet", "map", "lantern", "key", "armor", "rope",
          "hammer", "boots")
 ADJECTIVES = ("huge", "beautiful", "scary", "weird", "cool", "dark", "tiny", "strange", "bright", "quiet")
-FOODS = ("pizza", "coffee", "noodles", "sandwich", "soup", "tea", "cookies", "pancakes")
+FOODS = ("pizza", "coffee", "noodles", "sandwich", "soup", "salad", "cookies", "pancakes")
 COLORS = ("red", "blue", "green", "purple", "golden", "silver")
 
 # (template, kind). Slots: {place} {enemy} {item} {adj} {food} {color}. "question" lines make
@@ -47,7 +48,7 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("Why is the {enemy} so strong, this is not fair.", "talk"),
     ("I keep falling off this {bridge_or_place}, sorry chat.", "talk"),
     ("Thank you so much for the follow, I really appreciate it.", "thanks"),
-    ("Welcome in everyone, grab a snack and hang out.", "thanks"),
+    ("Welcome everyone, grab a snack and hang out.", "thanks"),
     ("Be careful, the {enemy} can hit really hard.", "talk"),
     ("I love this part of the game, the {place} looks amazing.", "talk"),
     ("Let's use the {item} on the {enemy} and see what happens.", "talk"),

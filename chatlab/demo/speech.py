@@ -13,7 +13,6 @@ If a future hibari renames the tensor, synthesis still works and words get no ti
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,7 +141,8 @@ class Speaker:
             out = self._sess.run(None, {"ids": np.asarray([ids], np.int64), "speed": np.asarray([1.0], np.float32)})
             audio = dsp.synth(*(o[0] for o in out[:6]), rng)
             if self.word_times and len(out) > 6:
-                words += _word_times(out[6].reshape(-1), phonemes, owner, spans, len(audio), at)
+                found = _word_times(out[6].reshape(-1), phonemes, owner, spans, len(audio), 0)
+                words += [Word(w.word, w.start + at / SAMPLE_RATE, w.end + at / SAMPLE_RATE) for w in _trim_ends(found, audio)]
             parts.append(audio.astype(np.float32))
             at += len(audio)
         audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
@@ -196,3 +196,32 @@ def _word_times(durations: np.ndarray, phonemes: str, owner: list[int], spans: l
         stop = float(offset + edges[sounding[-1] + 1]) / SAMPLE_RATE
         words.append(Word(text, start, stop))
     return words
+
+
+PAUSE_PUNCT = tuple(".,!?;:…")
+TRIM_BELOW_PEAK_DB = 35.0
+_ENV_HOP = 120  # 5 ms
+
+
+def _trim_ends(words: list[Word], audio: np.ndarray) -> list[Word]:
+    """Pull the end of a word before a pause back to where its sound stops.
+
+    The model gives a phrase-final phoneme the pause after it (a final "t" can last 300 ms, most
+    of it silence), so a duration-based end lies ~0.25 s after the audible end. Where a pause
+    follows (punctuation, or the sentence ends), the end becomes the last 5 ms frame inside the
+    word whose level is within 35 dB of the sentence's peak."""
+    n = len(audio) // _ENV_HOP
+    if n == 0 or not words:
+        return words
+    env = np.sqrt(np.mean(audio[: n * _ENV_HOP].reshape(n, _ENV_HOP).astype(np.float64) ** 2, axis=1))
+    loud = 20 * np.log10(env + 1e-12) > 20 * np.log10(env.max() + 1e-12) - TRIM_BELOW_PEAK_DB
+    out = []
+    for i, w in enumerate(words):
+        if i == len(words) - 1 or w.word.endswith(PAUSE_PUNCT):
+            a, b = int(w.start * SAMPLE_RATE) // _ENV_HOP, min(int(np.ceil(w.end * SAMPLE_RATE / _ENV_HOP)), n)
+            hits = np.flatnonzero(loud[a:b])
+            if len(hits):
+                end = float(a + hits[-1] + 1) * _ENV_HOP / SAMPLE_RATE
+                w = Word(w.word, w.start, max(min(end, w.end), w.start + 0.05))
+        out.append(w)
+    return out
