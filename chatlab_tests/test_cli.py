@@ -16,11 +16,14 @@ def chatlab(*args, data: Path) -> subprocess.CompletedProcess:
     return subprocess.run([CHATLAB, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_ingest_materialize_status(tmp_path, media_factory):
+def test_ingest_materialize_status(tmp_path):
+    from chatlab.demo import make_demo_stream
+
     data = tmp_path / "data"
-    video = media_factory(tmp_path / "Late Night Stream.mp4", 3.0)
-    chat = tmp_path / "export.json"
-    chat.write_text("{}")
+    # a real stream (speech + chat) so every stage of the per-VOD job has something to work on
+    stream = make_demo_stream(tmp_path / "elsewhere", "source", seed=3, minutes=0.4)
+    video = stream.media.rename(tmp_path / "Late Night Stream.mp4")
+    chat = stream.chat
 
     r = chatlab("ingest", str(video), "--chat", str(chat), "--name", "late_night", data=data)
     assert r.returncode == 0, r.stderr
@@ -32,8 +35,9 @@ def test_ingest_materialize_status(tmp_path, media_factory):
 
     r = chatlab("materialize", data=data)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "[1/1] late_night" in r.stdout and "ok (audio, vod_source)" in r.stdout
-    assert "late_night" in r.stdout.splitlines()[-1] and "yes (1 rows)" in r.stdout
+    assert "[1/1] late_night" in r.stdout and "  ok (" in r.stdout
+    last = r.stdout.splitlines()[-1]
+    assert last.startswith("late_night") and "-" not in last.split()[1:], last  # every asset built
 
     with duckdb.connect(str(data / "tables.duckdb"), read_only=True) as con:
         assert con.execute("select vod_id from chatlab.audio").fetchall() == [("late_night",)]

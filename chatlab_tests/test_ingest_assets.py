@@ -101,3 +101,27 @@ def test_video_without_audio_fails_at_audio(instance, layout, media_factory):
 def test_vod_missing_from_inbox_is_a_clear_failure(instance, layout):
     result = run(instance, layout, "gone", assets=(vod_source,))
     assert "no file in" in step_error(result, "vod_source") and "'gone'" in step_error(result, "vod_source")
+
+
+def test_demo_stream_through_vod_source_and_audio(instance, layout):
+    from chatlab.demo import make_demo_stream, read_truth
+
+    stream = make_demo_stream(layout.inbox, "demo_t1", seed=7, minutes=0.5)
+    truth = read_truth(stream.truth)
+    result = run(instance, layout, "demo_t1")
+    assert result.success
+    src = rows(layout, "vod_source").row(0, named=True)
+    assert src["chat_path"] == str(stream.chat)
+    assert (src["width"], src["height"]) == (640, 360)
+    a = rows(layout, "audio").row(0, named=True)
+    assert a["duration_s"] == pytest.approx(truth["duration_s"], abs=0.1)
+    assert a["loudness_out_lufs"] == pytest.approx(-23.0, abs=1.5)
+    # the speech is where the ground truth says: louder inside the first sentence than in the long silence
+    with wave.open(a["path"]) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32)
+    seg = truth["segments"][0]
+    quiet = truth["long_silences"][0]
+    speech_rms = np.sqrt(np.mean(pcm[int(seg["start"] * 16000) : int(seg["end"] * 16000)] ** 2))
+    start, end = (quiet["start"], quiet["end"]) if isinstance(quiet, dict) else quiet
+    silence_rms = np.sqrt(np.mean(pcm[int(start * 16000) + 1600 : int(end * 16000) - 1600] ** 2))
+    assert speech_rms > 10 * silence_rms

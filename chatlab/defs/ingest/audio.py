@@ -19,6 +19,7 @@ SCHEMA = {
     "loudness_in_lufs": pl.Float64,
     "loudness_out_lufs": pl.Float64,
     "true_peak_in_dbtp": pl.Float64,
+    "gain_db": pl.Float64,
     "size_bytes": pl.Int64,
     "sha256": pl.String,
     "source_sha256": pl.String,
@@ -34,7 +35,7 @@ COMPLETE_RATIO = 0.98
     group_name="ingest",
     kinds={"ffmpeg", "duckdb"},
     check_specs=[dg.AssetCheckSpec("audio_complete", asset="audio", description="The audio covers the whole VOD.")],
-    description=f"16 kHz mono WAV normalised to {TARGET_LUFS:g} LUFS (EBU R128), streamed through ffmpeg.",
+    description=f"16 kHz mono WAV at {TARGET_LUFS:g} LUFS (EBU R128, one gain for the whole VOD), streamed through ffmpeg.",
 )
 def audio(context: dg.AssetExecutionContext, settings: ChatlabSettings, vod_source: pl.DataFrame):
     vod_id = context.partition_key
@@ -60,6 +61,7 @@ def audio(context: dg.AssetExecutionContext, settings: ChatlabSettings, vod_sour
         "loudness_in_lufs": result.loudness_in_lufs,
         "loudness_out_lufs": result.loudness_out_lufs,
         "true_peak_in_dbtp": result.true_peak_in_dbtp,
+        "gain_db": result.gain_db,
         "size_bytes": result.size_bytes,
         "sha256": sha256_file(result.path),
         "source_sha256": source["sha256"],
@@ -73,6 +75,7 @@ def audio(context: dg.AssetExecutionContext, settings: ChatlabSettings, vod_sour
             "duration_s": round(result.duration_s, 3),
             "loudness_in_lufs": result.loudness_in_lufs,
             "loudness_out_lufs": result.loudness_out_lufs,
+            "gain_db": result.gain_db,
             "size_bytes": result.size_bytes,
             "sha256": row["sha256"],
         },
