@@ -1,0 +1,391 @@
+"""One entry point for every chat export: detect, parse, check, resolve times, normalize.
+
+``parse_file(path)`` returns the messages in the normalized schema and the rejects, with
+counts per reason. Nothing is dropped silently: a record that cannot be read becomes a
+reject row naming the file, the line or record index, the reason and the raw text; a file
+that cannot be read at all becomes one reject row (and no messages), never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from chatlab.chat import chat_downloader, gql, irc, text, twitchdownloader
+from chatlab.chat.csv_ import parse_csv
+from chatlab.chat.detect import DEFAULT_MAX_BYTES, ChatFormatError, detect, iter_bytes, read_head, to_utf8
+from chatlab.chat.jsonstream import stream_records
+from chatlab.chat.ndjson import raw_lines, read_records
+from chatlab.chat.privacy import hash_users
+from chatlab.chat.schema import KNOWN_BOTS, MESSAGE, PARSED, REJECT, conform, empty, rejects_frame
+
+FAMILIES = {"twitchdownloader_json": twitchdownloader, "gql_json": gql, "chat_downloader_json": chat_downloader}
+# Formats whose times are offsets into the VOD; the others carry wall-clock times.
+RELATIVE = {"twitchdownloader_json", "gql_json"}
+
+
+@dataclass
+class ChatParse:
+    messages: pl.DataFrame  # MESSAGE columns
+    rejects: pl.DataFrame  # REJECT columns
+    format: str
+    file: str
+    meta: dict[str, Any] = field(default_factory=dict)  # what the export says about itself
+    stats: dict[str, int] = field(default_factory=dict)  # counts: parsed, rejected, per reason, notes
+    time_basis: str = "none"  # how t_s was obtained (see resolve_times)
+    start_time: datetime | None = None
+
+    def reject_counts(self) -> dict[str, int]:
+        if self.rejects.height == 0:
+            return {}
+        codes = self.rejects["reason"].str.extract(r"^([a-z_]+):", 1).fill_null("other")
+        return dict(sorted(Counter(codes.to_list()).items()))
+
+    def summary(self) -> str:
+        why = ", ".join(f"{k} {v}" for k, v in self.reject_counts().items()) or "none"
+        notes = ", ".join(f"{k} {v}" for k, v in self.stats.items() if k not in ("parsed", "rejected") and v)
+        return (
+            f"{self.file}: {self.format}: parsed {self.messages.height}, rejected {self.rejects.height} ({why}); "
+            f"times: {self.time_basis}" + (f"; {notes}" if notes else "")
+        )
+
+
+def parse_file(
+    path: str | Path,
+    *,
+    start_time: datetime | None = None,
+    start_source: str = "given",
+    salt: str | None = None,
+    bots: frozenset[str] | set[str] = KNOWN_BOTS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> ChatParse:
+    """Parse any supported chat export. start_time (UTC) turns wall-clock times into VOD
+    offsets; without it the export's own start time, else the first message, is used."""
+    path = Path(path)
+    rejects: list[dict] = []
+    stats: Counter[str] = Counter()
+    meta: dict[str, Any] = {}
+    fmt = "unknown"
+    try:
+        if path.stat().st_size == 0:
+            raise ChatFormatError(f"{path.name}: empty file (0 bytes)")
+        fmt = detect(read_head(path), path.name)
+        if fmt in FAMILIES or fmt == "irc_json":
+            parsed = _parse_json(path, fmt, max_bytes, rejects, stats, meta)
+        elif fmt == "csv":
+            parsed = parse_csv(_decode(b"".join(iter_bytes(path, max_bytes)), stats), rejects)
+        else:
+            parsed = _parse_lines(_decode(b"".join(iter_bytes(path, max_bytes)), stats), rejects, stats)
+    except (ChatFormatError, ValueError, OSError, duckdb.Error) as e:
+        head = b""
+        try:
+            head = read_head(path, 2000)
+        except OSError:
+            pass
+        code = "empty_file" if "empty" in str(e) else "file_error"
+        rejects.append({"reason": f"{code}: {e}", "raw": head})
+        parsed = pl.DataFrame()
+    parsed = conform(parsed, PARSED)
+    parsed = _require(parsed, rejects, stats)
+    if start_time is None and meta.get("start_time") is not None:
+        start_time, start_source = meta["start_time"], "export metadata"
+    parsed, basis, start = resolve_times(parsed, start_time, start_source)
+    msgs = finalize(parsed, fmt, path.name, bots)
+    if salt is not None:
+        msgs = msgs.with_columns(hash_users(msgs, salt))
+    rej = rejects_frame([{**r, "source_file": path.name, "source_format": fmt} for r in rejects])
+    stats["parsed"] = msgs.height
+    stats["rejected"] = rej.height
+    return ChatParse(msgs, rej, fmt, path.name, meta, dict(stats), basis, start)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _decode(data: bytes, stats: Counter) -> str:
+    """Text of a line-based file: BOM and NUL bytes removed, latin-1 lines re-decoded (counted)."""
+    data = to_utf8(data)
+    if b"\x00" in data:
+        stats["nul_bytes_removed"] += data.count(b"\x00")
+        data = data.replace(b"\x00", b"")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        out = []
+        for ln in data.split(b"\n"):
+            try:
+                out.append(ln.decode("utf-8"))
+            except UnicodeDecodeError:
+                out.append(ln.decode("cp1252", "replace"))
+                stats["lines_reencoded_latin1"] += 1
+        return "\n".join(out)
+
+
+def _lines(textdata: str) -> pl.DataFrame:
+    s = pl.Series("line", [textdata]).str.split("\n").explode().str.strip_suffix("\r")
+    return pl.DataFrame(s).with_row_index("source_line", offset=1).with_columns(pl.col("source_line").cast(pl.Int64))
+
+
+def _parse_lines(textdata: str, rejects: list[dict], stats: Counter) -> pl.DataFrame:
+    """IRC and text-log lines; both are tried on every line, so a file mixing them is read whole."""
+    lines = _lines(textdata).filter(pl.col("line").str.strip_chars() != "")
+    msgs_irc, mod, rest, other = irc.parse_irc(lines)
+    stats.update(other)
+    msgs_txt, rest = text.parse_text(rest)
+    for row in rest.iter_rows(named=True):
+        rejects.append({"source_line": row["source_line"], "reason": "unrecognized_line: not an IRC message, `[time] user: text` or `<unix_ts> <nick>: <text>`", "raw": row["line"]})
+    msgs = pl.concat([conform(msgs_irc, PARSED), conform(msgs_txt, PARSED)]).sort("source_line")
+    msgs = msgs.with_row_index("source_index").with_columns(pl.col("source_index").cast(pl.Int64))
+    if mod.height:
+        msgs = irc.apply_moderation(msgs.with_row_index("msg_idx"), mod).drop("msg_idx")
+        stats["moderation_events"] = mod.height
+    return msgs
+
+
+def _is_jsonl(head: bytes) -> bool:
+    head = to_utf8(head).lstrip()
+    first, _, rest = head.partition(b"\n")
+    if not first.strip().startswith(b"{") or not rest.strip():
+        return False
+    try:
+        json.loads(first)
+    except ValueError:
+        return False
+    return rest.lstrip().startswith(b"{")
+
+
+def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats: Counter, meta: dict) -> pl.DataFrame:
+    with tempfile.TemporaryDirectory(prefix="chatlab-chat-") as tmp:
+        nd = Path(tmp) / "records.ndjson"
+        with open(nd, "wb") as out:
+            if _is_jsonl(read_head(path)):
+                stats["jsonl"] = 1
+                first = True
+                for chunk in iter_bytes(path, max_bytes):
+                    if first:
+                        chunk, first = to_utf8(chunk), False
+                    if b"\x00" in chunk:
+                        stats["nul_bytes_removed"] += chunk.count(b"\x00")
+                        chunk = chunk.replace(b"\x00", b"")
+                    out.write(chunk)
+            else:
+                scan = stream_records(iter_bytes(path, max_bytes), out)
+                rejects.extend(scan.rejects)
+                if scan.nul_bytes:
+                    stats["nul_bytes_removed"] += scan.nul_bytes
+                if scan.truncated:
+                    stats["truncated_file"] = 1
+                if scan.found and fmt != "irc_json":
+                    meta.update(twitchdownloader.export_meta(scan.meta))
+                    if scan.records_key:
+                        meta["records_key"] = scan.records_key
+                else:
+                    return _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd)
+        if fmt == "gql_json":
+            _flatten_gql(nd)
+        family = FAMILIES[fmt]
+        df, st = read_records(nd, family.COLUMNS, family.SELECT, rejects)
+        stats.update(st)
+        if fmt == "twitchdownloader_json":
+            df, refined = twitchdownloader.refine_offsets(conform(df, PARSED))
+            if refined:
+                stats["offsets_refined_from_created_at"] = 1
+        bad = _missing(df)
+        if bad:
+            raw = raw_lines(nd, set(bad))
+            for i, reason in bad.items():
+                rejects.append({"source_index": i, "reason": reason, "raw": raw.get(i, b"")})
+            df = df.filter(~pl.col("source_index").is_in(list(bad)))
+        return df
+
+
+def _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd) -> pl.DataFrame:
+    """A document the streaming cut could not split (nested GQL pages, IRC lines in JSON): loaded whole."""
+    data = to_utf8(b"".join(iter_bytes(path, max_bytes))).replace(b"\x00", b"")
+    try:
+        doc = json.loads(data)
+    except UnicodeDecodeError:
+        doc = json.loads(data.decode("cp1252", "replace"))
+    except ValueError as e:
+        raise ChatFormatError(f"{path.name}: invalid JSON ({e}) and no records array could be cut out of it") from e
+    if fmt == "irc_json":
+        items = doc.get("messages") or doc.get("lines") if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            raise ChatFormatError(f"{path.name}: IRC JSON without a `messages` list")
+        lines = []
+        for i, it in enumerate(items):
+            if isinstance(it, dict):
+                it = it.get("raw") or it.get("line") or it.get("message")
+            if not isinstance(it, str):
+                rejects.append({"source_index": i, "reason": "not_an_object: IRC JSON item is not a line of text", "raw": json.dumps(it)[:2000]})
+                continue
+            lines.append((i, it))
+        df = pl.DataFrame({"source_index": [i for i, _ in lines], "line": [ln for _, ln in lines]}, schema={"source_index": pl.Int64, "line": pl.String})
+        df = df.with_columns(pl.lit(None, pl.Int64).alias("source_line"))
+        msgs, mod, rest, other = irc.parse_irc(df.with_columns(pl.col("source_index").alias("source_line")))
+        stats.update(other)
+        for row in rest.iter_rows(named=True):
+            rejects.append({"source_index": row["source_line"], "reason": "unrecognized_line: not an IRC message", "raw": row["line"]})
+        msgs = msgs.with_columns(pl.col("source_line").alias("source_index"), pl.lit(None, pl.Int64).alias("source_line"))
+        if mod.height:
+            msgs = irc.apply_moderation(msgs.with_row_index("msg_idx"), mod).drop("msg_idx")
+        return msgs
+    if isinstance(doc, dict):
+        meta.update(twitchdownloader.export_meta(doc))
+    records = list(gql.flatten(doc)) if fmt == "gql_json" else _find_records(doc)
+    for r in records:
+        out.write(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n")
+    out.close()
+    family = FAMILIES[fmt]
+    df, st = read_records(nd, family.COLUMNS, family.SELECT, rejects)
+    stats.update(st)
+    bad = _missing(df)
+    if bad:
+        for i, reason in bad.items():
+            rejects.append({"source_index": i, "reason": reason, "raw": json.dumps(records[i], ensure_ascii=False)})
+        df = df.filter(~pl.col("source_index").is_in(list(bad)))
+    return df
+
+
+def _find_records(doc: Any) -> list:
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for key in ("comments", "messages", "items", "chat", "data"):
+            if isinstance(doc.get(key), list):
+                return doc[key]
+    return []
+
+
+def _flatten_gql(nd: Path) -> None:
+    """Rewrite NDJSON records that are GQL edges or pages as one comment node per line."""
+    with open(nd, "rb") as f:
+        head = f.readline()
+    if not head or not gql.needs_flatten(head):
+        return
+    tmp = nd.with_suffix(".flat")
+    with open(nd, "rb") as src, open(tmp, "wb") as dst:
+        for line in src:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                dst.write(line)  # read_records reports it
+                continue
+            nodes = list(gql.flatten(rec))
+            for node in nodes:
+                dst.write(json.dumps(node, ensure_ascii=False).encode("utf-8") + b"\n")
+    tmp.replace(nd)
+
+
+def _missing(df: pl.DataFrame) -> dict[int, str]:
+    """Records without a time or a text: unreadable as messages."""
+    if df.height == 0:
+        return {}
+    no_time = df.filter(pl.col("t_s").is_null() & pl.col("t_abs").is_null())["source_index"].to_list()
+    no_text = df.filter(pl.col("text").is_null() & (pl.col("t_s").is_not_null() | pl.col("t_abs").is_not_null()))["source_index"].to_list()
+    out = {i: "no_time: no offset or timestamp field (or unreadable)" for i in no_time}
+    out.update({i: "no_text: no message body and no fragments" for i in no_text})
+    return out
+
+
+def _require(df: pl.DataFrame, rejects: list[dict], stats: Counter) -> pl.DataFrame:
+    """Line formats: rows that parsed but lack a time or text become rejects here."""
+    bad = df.filter((pl.col("t_s").is_null() & pl.col("t_abs").is_null()) | pl.col("text").is_null())
+    for row in bad.iter_rows(named=True):
+        rejects.append({"source_line": row["source_line"], "source_index": row["source_index"], "reason": "no_time: the record has no usable time" if row["text"] is not None else "no_text: the record has no text", "raw": row["text"] or ""})
+    return df.filter(~((pl.col("t_s").is_null() & pl.col("t_abs").is_null()) | pl.col("text").is_null()))
+
+
+# --- times and normalization ------------------------------------------------------------
+
+
+def resolve_times(df: pl.DataFrame, start: datetime | None, source: str = "given") -> tuple[pl.DataFrame, str, datetime | None]:
+    """Fill t_s from t_abs (absolute formats) and t_abs from t_s (relative formats).
+
+    Offsets in the export are used as they are. Wall-clock times need the VOD's start:
+    ``start`` (from vod_source or the config, named by ``source``), else the first message.
+    Returns the frame, a sentence saying which was used, and the start time."""
+    if df.height == 0:
+        return df, "none (no messages)", start
+    n_rel = df["t_s"].is_not_null().sum()
+    n_abs_only = (df["t_s"].is_null() & df["t_abs"].is_not_null()).sum()
+    basis = []
+    if n_rel:
+        basis.append("offsets in the export")
+    if n_abs_only:
+        if start is None:
+            start = df.filter(pl.col("t_s").is_null())["t_abs"].min()
+            source = "first message"
+        basis.append(f"wall-clock times minus the VOD start from {source} ({start.isoformat()})")
+    if start is not None:
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        st = pl.lit(start).dt.cast_time_unit("us").dt.convert_time_zone("UTC")
+        df = df.with_columns(
+            pl.when(pl.col("t_s").is_null()).then((pl.col("t_abs") - st).dt.total_microseconds() / 1e6).otherwise(pl.col("t_s")).alias("t_s"),
+            pl.when(pl.col("t_abs").is_null()).then(st + pl.duration(microseconds=(pl.col("t_s") * 1e6).cast(pl.Int64))).otherwise(pl.col("t_abs")).alias("t_abs"),
+        )
+    return df, "; ".join(basis), start
+
+
+def _has(badge: str) -> pl.Expr:
+    return pl.col("badges").list.contains(badge)
+
+
+def finalize(df: pl.DataFrame, fmt: str, file: str, bots: frozenset[str] | set[str] = KNOWN_BOTS) -> pl.DataFrame:
+    """PARSED -> MESSAGE: roles from badges, flags, stable ids, sorted by time (user_hash left null)."""
+    if df.height == 0:
+        return empty(MESSAGE)
+    df = df.with_columns(
+        pl.col("badges").fill_null([]),
+        pl.col("emotes").fill_null([]),
+        pl.col("bits").fill_null(0),
+        pl.col("msg_type").fill_null("chat"),
+        pl.col("moderated").fill_null(False),
+        pl.col("user_login").fill_null(pl.col("user").str.to_lowercase()),
+    )
+    emote_chars = pl.col("emotes").list.eval(pl.element().struct.field("end") - pl.element().struct.field("begin")).list.sum().fill_null(0)
+    df = df.with_columns(
+        (_has("broadcaster")).alias("is_broadcaster"),
+        (_has("moderator") | _has("broadcaster")).alias("is_moderator"),
+        (_has("subscriber") | _has("founder")).alias("is_subscriber"),
+        _has("vip").alias("is_vip"),
+        pl.col("user_login").is_in(sorted({b.lower() for b in bots})).fill_null(False).alias("is_bot"),
+        pl.col("text").str.strip_chars_start().str.starts_with("!").alias("is_command"),
+        ((pl.col("emotes").list.len() > 0) & (emote_chars + pl.col("text").str.count_matches(r"\s") >= pl.col("text").str.len_chars())).alias("emote_only"),
+        pl.lit(fmt).alias("source_format"),
+        pl.lit(file).alias("source_file"),
+    )
+    df = _stable_ids(df)
+    return conform(df.sort("t_s", "source_index", nulls_last=True, maintain_order=True), MESSAGE)
+
+
+def _stable_ids(df: pl.DataFrame) -> pl.DataFrame:
+    """Formats without message ids get md5(time|user|text|n-th repeat): the same file gives the same ids."""
+    if df["msg_id"].null_count() == 0:
+        return df
+    key = df.select(
+        pl.concat_str(
+            [
+                pl.coalesce(pl.col("t_abs").dt.epoch("us").cast(pl.String), (pl.col("t_s") * 1e6).round(0).cast(pl.Int64).cast(pl.String)),
+                pl.col("user_login").fill_null(""),
+                pl.col("text"),
+            ],
+            separator="\x1f",
+        ).alias("k")
+    )
+    key = key.with_columns(pl.concat_str([pl.col("k"), pl.col("k").cum_count().over("k").cast(pl.String)], separator="\x1f"))
+    con = duckdb.connect()
+    try:
+        ids = con.execute("SELECT 'h' || substr(md5(k), 1, 24) AS id FROM key").pl()["id"]
+    finally:
+        con.close()
+    return df.with_columns(pl.when(pl.col("msg_id").is_null() | (pl.col("msg_id") == "")).then(ids).otherwise(pl.col("msg_id")).alias("msg_id"))
