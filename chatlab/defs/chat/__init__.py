@@ -2,4 +2,8 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from chatlab.defs.chat.assets import chat_clean, chat_import
+
+defs = dg.Definitions(assets=[chat_import, chat_clean])
+
+__all__ = ["defs", "chat_import", "chat_clean"]

@@ -1,0 +1,203 @@
+"""Chat assets: `chat` + `chat_rejects` (one parse, two tables, check `chat_sane`) and `chat_clean`."""
+
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from chatlab.chat import parse_file
+from chatlab.chat.clean import RULES, CleanConfig, clean, report
+from chatlab.chat.detect import DEFAULT_MAX_BYTES
+from chatlab.chat.privacy import anonymize_text, load_salt
+from chatlab.chat.sanity import check
+from chatlab.chat.schema import KNOWN_BOTS, MESSAGE, REJECT, empty
+from chatlab.config import Layout
+from chatlab.ingest.inbox import VodNotFound, find_vod
+from chatlab.partitions import vods
+from chatlab.resources import SCHEMA, ChatlabSettings
+
+CHAT_COLUMNS = {"vod_id": pl.String, **MESSAGE}
+REJECT_COLUMNS = {"vod_id": pl.String, **REJECT}
+CLEAN_COLUMNS = {
+    "vod_id": pl.String,
+    "msg_id": pl.String,
+    "t_s": pl.Float64,
+    "user_hash": pl.String,
+    "text": pl.String,  # @mentions replaced by @user
+    "is_broadcaster": pl.Boolean,
+    "is_moderator": pl.Boolean,
+    "is_subscriber": pl.Boolean,
+    "is_vip": pl.Boolean,
+    "is_bot": pl.Boolean,
+    "is_command": pl.Boolean,
+    "emote_only": pl.Boolean,
+    "bits": pl.Int64,
+    "msg_type": pl.String,
+    "keep": pl.Boolean,
+    "drop_rule": pl.String,
+}
+
+
+def _with_vod(df: pl.DataFrame, vod_id: str, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    return df.with_columns(pl.lit(vod_id, pl.String).alias("vod_id")).select([pl.col(c).cast(t) for c, t in columns.items()])
+
+
+def _vod_source(layout: Layout, vod_id: str) -> dict[str, Any]:
+    """duration_s and started_at from the vod_source table, when it is there (it may not be yet)."""
+    if not layout.duckdb.exists():
+        return {}
+    for attempt in range(5):  # another process may hold the write lock for a moment
+        try:
+            con = duckdb.connect(str(layout.duckdb))
+            break
+        except duckdb.IOException:
+            time.sleep(0.5 * (attempt + 1))
+    else:
+        return {}
+    try:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'vod_source'", [SCHEMA]
+        ).fetchone()[0]
+        if not found:
+            return {}
+        row = con.execute(f"SELECT duration_s, started_at FROM {SCHEMA}.vod_source WHERE vod_id = ?", [vod_id]).fetchone()
+    finally:
+        con.close()
+    if not row:
+        return {}
+    started = row[1]
+    if isinstance(started, datetime) and started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    return {"duration_s": row[0], "started_at": started}
+
+
+def _start_time(conf: dict[str, Any], source: dict[str, Any]) -> tuple[datetime | None, str]:
+    """The VOD's wall-clock start: `[vods.<id>.chat] start_time` wins, then vod_source; else the
+    parser falls back to the export's metadata, then to the first message."""
+    value = conf.get("start_time")
+    if value:
+        dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)), "config [vods.<id>.chat] start_time"
+    if source.get("started_at"):
+        return source["started_at"], "vod_source.started_at"
+    return None, ""
+
+
+def _md_table(counts: dict[str, int], head: str) -> dg.MetadataValue:
+    rows = "\n".join(f"| {k} | {v} |" for k, v in counts.items())
+    return dg.MetadataValue.md(f"| {head} | messages |\n|---|---|\n{rows}")
+
+
+@dg.multi_asset(
+    outs={
+        "chat": dg.AssetOut(
+            metadata={"partition_expr": "vod_id"},
+            kinds={"duckdb", "polars"},
+            description="Every chat message of the VOD in one normalized schema (private: raw user names).",
+        ),
+        "chat_rejects": dg.AssetOut(
+            metadata={"partition_expr": "vod_id"},
+            kinds={"duckdb"},
+            description="Records of the chat export that could not be read: file, line/index, reason, raw text.",
+        ),
+    },
+    partitions_def=vods,
+    deps=[dg.AssetKey("vod_source")],
+    pool="duckdb",
+    group_name="chat",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "chat_sane",
+            asset="chat",
+            description="Times present and sortable, inside the VOD when its duration is known, duplicates reported, reject rate below [chat] max_reject_rate.",
+        )
+    ],
+)
+def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
+    vod_id = context.partition_key
+    layout = settings.layout()
+    conf = settings.section("chat", vod_id)
+    try:
+        vod = find_vod(layout.inbox, vod_id)
+    except VodNotFound as e:
+        raise dg.Failure(description=str(e)) from e
+    source = _vod_source(layout, vod_id)
+    start, start_source = _start_time(conf, source)
+    bots = KNOWN_BOTS | {b.lower() for b in conf.get("clean", {}).get("bots_extra", [])}
+    meta: dict[str, Any] = {}
+    if vod.chat is None:
+        msgs, rej = empty(MESSAGE), empty(REJECT)
+        meta["chat_export"] = "none: empty table; a later OCR stage fills VODs without an export from the video"
+        meta["time_basis"] = "none (no chat export)"
+        rcounts: dict[str, int] = {}
+    else:
+        t0 = time.perf_counter()
+        r = parse_file(vod.chat, start_time=start, start_source=start_source, salt=load_salt(layout.root), bots=bots,
+                       max_bytes=int(conf.get("max_bytes", DEFAULT_MAX_BYTES)))
+        msgs, rej, rcounts = r.messages, r.rejects, r.reject_counts()
+        context.log.info(r.summary())
+        meta |= {
+            "chat_export": dg.MetadataValue.path(vod.chat.name),
+            "format": r.format,
+            "time_basis": r.time_basis,
+            "start_time": r.start_time.isoformat() if r.start_time else "unknown",
+            "parse_s": round(time.perf_counter() - t0, 3),
+            "export": dg.MetadataValue.json({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.meta.items()}),
+            "notes": dg.MetadataValue.json({k: v for k, v in r.stats.items() if k not in ("parsed", "rejected")}),
+        }
+    chat_df = _with_vod(msgs, vod_id, CHAT_COLUMNS)
+    rej_df = _with_vod(rej, vod_id, REJECT_COLUMNS)
+    sanity = check(chat_df, rej_df.height, source.get("duration_s"), float(conf.get("max_reject_rate", 0.05)))
+    meta |= {
+        "parsed": chat_df.height,
+        "rejected": rej_df.height,
+        "users": chat_df["user_hash"].n_unique() if chat_df.height else 0,
+        "rejects_by_reason": _md_table(rcounts or {"none": 0}, "reason"),
+        "dagster/row_count": chat_df.height,
+    }
+    meta |= {f"rejected_{k}": v for k, v in rcounts.items()}
+    yield dg.Output(chat_df, output_name="chat", metadata=meta)
+    yield dg.Output(
+        rej_df,
+        output_name="chat_rejects",
+        metadata={"dagster/row_count": rej_df.height, "rejects_by_reason": _md_table(rcounts or {"none": 0}, "reason"), **{f"rejected_{k}": v for k, v in rcounts.items()}},
+    )
+    yield dg.AssetCheckResult(
+        check_name="chat_sane",
+        asset_key="chat",
+        passed=sanity.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(sanity.problems) or "ok",
+        metadata={k: v for k, v in sanity.figures.items()},
+    )
+
+
+@dg.asset(
+    partitions_def=vods,
+    metadata={"partition_expr": "vod_id"},
+    ins={"chat": dg.AssetIn()},
+    pool="duckdb",
+    group_name="chat",
+    kinds={"duckdb", "polars"},
+    description="The chat with the cleaning rules applied as columns (keep, drop_rule); no raw user names, @mentions replaced.",
+)
+def chat_clean(context: dg.AssetExecutionContext, settings: ChatlabSettings, chat: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    vod_id = context.partition_key
+    cfg = CleanConfig.from_settings(settings.section("chat", vod_id).get("clean", {}))
+    cleaned = clean(chat, cfg)
+    counts = report(cleaned)
+    out = cleaned.with_columns(anonymize_text(pl.col("text")).alias("text")) if cleaned.height else cleaned
+    out = out.select([pl.col(c).cast(t) if c in out.columns else pl.lit(None, t).alias(c) for c, t in CLEAN_COLUMNS.items()])
+    dropped = {k: v for k, v in counts.items() if k in RULES}
+    meta = {
+        "kept": counts["kept"],
+        "total": counts["total"],
+        "filter_report": _md_table(dropped, "rule"),
+        "dagster/row_count": out.height,
+        **{f"dropped_{k}": v for k, v in dropped.items()},
+    }
+    return dg.Output(out, metadata=meta)
