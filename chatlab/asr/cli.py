@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p = sub.add_parser("transcribe", help="speech to timed text (segments and words) from any audio or video file")
     p.add_argument("file", type=Path, help="audio or video file")
     p.add_argument("--json", action="store_true", help="print the transcript JSON (DESIGN.md contract) on stdout")
-    p.add_argument("--window", type=float, help="seconds of audio per window (bounded memory; default 1200)")
+    p.add_argument("--window", type=float, help="seconds of audio per window (bounded memory; default 600)")
     _add_engine_args(p)
     p.set_defaults(func=cmd_transcribe)
 
