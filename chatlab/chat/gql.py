@@ -31,7 +31,7 @@ SELECT id AS msg_id,
        lower(commenter.login) AS user_login,
        commenter.id AS user_id,
        list_filter(list_transform(message.userBadges, lambda b: b.setID), lambda x: x IS NOT NULL) AS badges,
-       coalesce(message.body, array_to_string(list_transform(message.fragments, lambda f: f.text), '')) AS text,
+       coalesce(message.body, CASE WHEN len(message.fragments) > 0 THEN array_to_string(list_transform(message.fragments, lambda f: f.text), '') END) AS text,
        list_filter(list_transform(message.fragments, lambda f, i:
            CASE WHEN coalesce(f.emote.emoteID, f.emote.id) IS NOT NULL THEN {{
              'id': coalesce(f.emote.emoteID, f.emote.id),

@@ -24,7 +24,7 @@ def _tag(name: str) -> pl.Expr:
 
 def _unescape(e: pl.Expr) -> pl.Expr:
     # IRCv3 tag escaping
-    return e.str.replace_all(r"\\s", " ", literal=True).str.replace_all(r"\:", ";", literal=True).str.replace_all(r"\\", "\\", literal=True)
+    return e.str.replace_all("\\s", " ", literal=True).str.replace_all("\\:", ";", literal=True).str.replace_all("\\\\", "\\", literal=True)
 
 
 def _emotes(df: pl.DataFrame) -> pl.DataFrame:

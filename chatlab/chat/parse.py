@@ -137,12 +137,15 @@ def _lines(textdata: str) -> pl.DataFrame:
 def _parse_lines(textdata: str, rejects: list[dict], stats: Counter) -> pl.DataFrame:
     """IRC and text-log lines; both are tried on every line, so a file mixing them is read whole."""
     lines = _lines(textdata).filter(pl.col("line").str.strip_chars() != "")
+    keepalive = pl.col("line").str.contains(r"^(PING|PONG)( |$)")
+    stats["not_a_message_irc_PING"] += int(lines.select(keepalive.sum()).item())
+    lines = lines.filter(~keepalive)
     msgs_irc, mod, rest, other = irc.parse_irc(lines)
     stats.update(other)
     msgs_txt, rest = text.parse_text(rest)
     for row in rest.iter_rows(named=True):
         rejects.append({"source_line": row["source_line"], "reason": "unrecognized_line: not an IRC message, `[time] user: text` or `<unix_ts> <nick>: <text>`", "raw": row["line"]})
-    msgs = pl.concat([conform(msgs_irc, PARSED), conform(msgs_txt, PARSED)]).sort("source_line")
+    msgs = pl.concat([conform(msgs_irc, PARSED), conform(msgs_txt, PARSED)]).sort("source_line").drop("source_index")
     msgs = msgs.with_row_index("source_index").with_columns(pl.col("source_index").cast(pl.Int64))
     if mod.height:
         msgs = irc.apply_moderation(msgs.with_row_index("msg_idx"), mod).drop("msg_idx")

@@ -83,6 +83,8 @@ def empty(columns: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def conform(df: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
     """Exactly these columns, in this order, with these dtypes (missing ones null)."""
+    if df.width == 0 or df.height == 0 and not set(df.columns) & set(columns):
+        return empty(columns)  # a select of literals alone would make one row
     exprs = []
     for name, dtype in columns.items():
         if name in df.columns:

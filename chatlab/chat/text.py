@@ -26,8 +26,8 @@ def parse_text(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     r, a, u = pl.col("r").struct, pl.col("a").struct, pl.col("u").struct
     rel_t = r.field("h").cast(pl.Float64, strict=False).fill_null(0) * 3600 + r.field("m").cast(pl.Float64) * 60 + r.field("s").cast(pl.Float64)
     tz = a.field("tz").fill_null("UTC").str.replace(r"^(UTC|GMT|Z)$", "+00:00").str.replace(r"^([+-]\d{2})(\d{2})$", "${1}:${2}")
-    abs_str = pl.concat_str([a.field("ts").str.replace(" ", "T"), tz])
-    abs_t = abs_str.str.to_datetime(strict=False, time_unit="us").dt.convert_time_zone("UTC")
+    ts = a.field("ts").str.replace(" ", "T").str.replace(r"T(\d{1,2}:\d{2})$", "T${1}:00")
+    abs_t = pl.concat_str([ts, tz]).str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us").dt.convert_time_zone("UTC")
     unix = u.field("ts").cast(pl.Float64, strict=False)
     unix_t = pl.from_epoch((pl.when(unix > 1e11).then(unix * 1000).otherwise(unix * 1e6)).cast(pl.Int64), time_unit="us").dt.replace_time_zone("UTC")
     kind = pl.when(r.field("text").is_not_null()).then(pl.lit("rel")).when(a.field("text").is_not_null()).then(pl.lit("abs")).when(u.field("text").is_not_null()).then(pl.lit("unix"))

@@ -37,7 +37,7 @@ SELECT _id AS msg_id,
        lower(commenter.name) AS user_login,
        commenter._id AS user_id,
        list_transform(message.user_badges, lambda b: b._id) AS badges,
-       coalesce(message.body, array_to_string(list_transform(message.fragments, lambda f: f.text), '')) AS text,
+       coalesce(message.body, CASE WHEN len(message.fragments) > 0 THEN array_to_string(list_transform(message.fragments, lambda f: f.text), '') END) AS text,
        CASE WHEN len(message.emoticons) > 0
             THEN list_transform(message.emoticons, lambda e: {{'id': e._id, 'begin': e."begin", 'end': e."end" + 1}})
             ELSE list_filter(list_transform(message.fragments, lambda f, i:
@@ -97,8 +97,8 @@ def refine_offsets(df: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
     if ok.height < 2 or not (ok["t_s"] == ok["t_s"].round(0)).all():
         return df, False
     base = ok.select((pl.col("t_abs").dt.epoch("us") / 1e6 - pl.col("t_s")).alias("b"))["b"]
-    start = float(base.quantile(0.01) or 0.0)
+    start = float(base.min() or 0.0)  # created_at - floor(offset) lies in [start, start + 1): the least is closest
     refined = pl.col("t_abs").dt.epoch("us") / 1e6 - start
     inside = (refined >= pl.col("t_s")) & (refined < pl.col("t_s") + 1.0)
-    out = df.with_columns(pl.when(inside.fill_null(False)).then(refined).otherwise(pl.col("t_s")).alias("t_s"))
+    out = df.with_columns(pl.when(inside.fill_null(False)).then(refined.round(3)).otherwise(pl.col("t_s")).alias("t_s"))
     return out, True
