@@ -307,7 +307,6 @@ def _fill_missing_times(words: list[dict], seg_start: float, seg_end: float) -> 
     """wav2vec2 gives no time to words without alignable characters (numbers, symbols): place
     them between their neighbours so every word row has a time."""
     out: list[Word] = []
-    n = len(words)
     for i, w in enumerate(words):
         start, end = w.get("start"), w.get("end")
         if start is None or end is None:
@@ -315,7 +314,7 @@ def _fill_missing_times(words: list[dict], seg_start: float, seg_end: float) -> 
             nxt = next((x["start"] for x in words[i + 1 :] if x.get("start") is not None), seg_end)
             start, end = prev_end, max(prev_end, nxt)
         out.append(Word(float(start), float(end), " " + str(w.get("word", "")).strip(), float(w.get("score", math.nan))))
-    return out if n else []
+    return out
 
 
 def _compression_ratio(text: str) -> float:

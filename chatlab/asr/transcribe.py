@@ -9,7 +9,7 @@ import math
 import time
 import wave
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -227,8 +227,3 @@ def transcribe_file(
         version=engine.version,
         windows=spans,
     )
-
-
-def transcript_to_dict(t: Transcript) -> dict[str, Any]:
-    """Everything in a Transcript (for debugging and caching), beyond the CLI contract."""
-    return asdict(t)
