@@ -96,10 +96,12 @@ def stream_records(chunks: Iterable[bytes], out: BinaryIO, record_keys: tuple[st
     end = 0  # global offset of the end of the data seen so far
     rec_depth: int | None = None  # depth inside the records array
     rec_done = False
+    rec_close: int | None = None
     elem_start: int | None = None  # a record that began but has not ended yet
     cap_start: int | None = None  # a top-level metadata object being captured
     cap_key = ""
     top: int | None = None  # ord('{') or ord('[') of the document
+    last_end = -1  # end of the previous record (or the records array's '['): what lies after it is checked
     first = True
     for chunk in chunks:
         if first:
@@ -137,6 +139,7 @@ def stream_records(chunks: Iterable[bytes], out: BinaryIO, record_keys: tuple[st
                 ends.append(closes)
                 if stop < n:
                     rec_done = True
+                    rec_close = int(gpos[stop])
                     i = stop + 1
                     continue
                 break
@@ -145,14 +148,14 @@ def stream_records(chunks: Iterable[bytes], out: BinaryIO, record_keys: tuple[st
             if top is None:
                 top = int(a[pos[i]])
                 if top == ord("["):
-                    rec_depth, scan.found = 1, True
+                    rec_depth, scan.found, last_end = 1, True, p
                 i += 1
                 continue
             if top == ord("{") and not rec_done and dep == 2 and opening:
                 m = _KEY_BEFORE.search(buf[max(0, p - buf_base - 200) : p - buf_base])
                 key = m.group(1).decode("utf-8", "replace") if m else ""
                 if buf[p - buf_base] == ord("[") and key in record_keys and rec_depth is None:
-                    rec_depth, scan.found, scan.records_key = 2, True, key
+                    rec_depth, scan.found, scan.records_key, last_end = 2, True, key, p
                 elif key in META_KEYS:
                     cap_start, cap_key = p, key
             elif dep == 1 and not opening and cap_start is not None:
@@ -172,11 +175,18 @@ def stream_records(chunks: Iterable[bytes], out: BinaryIO, record_keys: tuple[st
         if len(st) > len(en):
             elem_start = int(st[-1])
             st = st[:-1]
+        if len(st) and last_end >= 0:
+            _check_gap(buf, buf_base, last_end + 1, int(st[0]), scan, scan.n_records)
         if len(en):
             _emit(buf, buf_base, st, en, out, scan)
+            last_end = int(en[-1])
+        if rec_close is not None:
+            if elem_start is None:
+                _check_gap(buf, buf_base, last_end + 1, rec_close, scan, scan.n_records)
+            rec_close, last_end = None, -1
         # keep what a pending record or capture needs, plus a little for key look-back
         keep_from = end - 256
-        for s in (elem_start, cap_start):
+        for s in (elem_start, cap_start, (last_end + 1) if last_end >= 0 else None):
             if s is not None:
                 keep_from = min(keep_from, s)
         keep_from = max(keep_from, buf_base)
@@ -197,6 +207,21 @@ def stream_records(chunks: Iterable[bytes], out: BinaryIO, record_keys: tuple[st
             }
         )
     return scan
+
+
+def _check_gap(buf: bytes, buf_base: int, lo: int, hi: int, scan: JsonScan, index: int) -> None:
+    """Between two records (or a bracket and a record) only commas and whitespace may lie."""
+    region = buf[max(lo - buf_base, 0) : max(hi - buf_base, 0)]
+    junk = region.strip(b" \t\r\n,")
+    if junk:
+        scan.rejects.append(
+            {
+                "source_index": index,
+                "byte_offset": lo,
+                "reason": "not_an_object: an element of the records array is a string, number or garbage, not a JSON object",
+                "raw": junk,
+            }
+        )
 
 
 def _emit(buf: bytes, buf_base: int, starts: np.ndarray, ends: np.ndarray, out: BinaryIO, scan: JsonScan) -> None:

@@ -169,6 +169,8 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
     with tempfile.TemporaryDirectory(prefix="chatlab-chat-") as tmp:
         nd = Path(tmp) / "records.ndjson"
         with open(nd, "wb") as out:
+            if fmt == "irc_json":  # a list of strings: nothing to cut out, read whole
+                return _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd)
             if _is_jsonl(read_head(path)):
                 stats["jsonl"] = 1
                 first = True
@@ -198,7 +200,7 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
         df, st = read_records(nd, family.COLUMNS, family.SELECT, rejects)
         stats.update(st)
         if fmt == "twitchdownloader_json":
-            df, refined = twitchdownloader.refine_offsets(conform(df, PARSED))
+            df, refined = twitchdownloader.refine_offsets(conform(df, PARSED), meta.get("start_time"))
             if refined:
                 stats["offsets_refined_from_created_at"] = 1
         bad = _missing(df)

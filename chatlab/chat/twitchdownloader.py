@@ -89,7 +89,7 @@ def export_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def refine_offsets(df: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
+def refine_offsets(df: pl.DataFrame, export_start: datetime | None = None) -> tuple[pl.DataFrame, bool]:
     """New exports round content_offset_seconds down to whole seconds; created_at - (video start)
     gives the fraction. The start is estimated from the rows themselves and a refined time
     is used only where it stays inside [offset, offset + 1), so cuts in the VOD are safe."""
@@ -98,6 +98,11 @@ def refine_offsets(df: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
         return df, False
     base = ok.select((pl.col("t_abs").dt.epoch("us") / 1e6 - pl.col("t_s")).alias("b"))["b"]
     start = float(base.min() or 0.0)  # created_at - floor(offset) lies in [start, start + 1): the least is closest
+    if export_start is not None:
+        # the export's video.created_at, when (nearly) every row agrees with it, beats an estimate from few rows
+        v = export_start.timestamp()
+        if ((base >= v - 1e-3) & (base < v + 1.0)).mean() >= 0.95:
+            start = v
     refined = pl.col("t_abs").dt.epoch("us") / 1e6 - start
     inside = (refined >= pl.col("t_s")) & (refined < pl.col("t_s") + 1.0)
     out = df.with_columns(pl.when(inside.fill_null(False)).then(refined.round(3)).otherwise(pl.col("t_s")).alias("t_s"))

@@ -75,6 +75,15 @@ def _vod_source(layout: Layout, vod_id: str) -> dict[str, Any]:
     return {"duration_s": row[0], "started_at": started}
 
 
+def _ensure_table(layout: Layout, table: str, columns: dict[str, pl.DataType]) -> None:
+    """The IO manager skips empty frames and creates no table; create it with the right columns so
+    a VOD without chat still leaves a queryable (empty) table and downstream loads work."""
+    frame = pl.DataFrame(schema=columns).to_arrow()  # noqa: F841 - read by DuckDB below
+    with duckdb.connect(str(layout.duckdb)) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} AS SELECT * FROM frame")
+
+
 def _start_time(conf: dict[str, Any], source: dict[str, Any]) -> tuple[datetime | None, str]:
     """The VOD's wall-clock start: `[vods.<id>.chat] start_time` wins, then vod_source; else the
     parser falls back to the export's metadata, then to the first message."""
@@ -160,6 +169,10 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
         "dagster/row_count": chat_df.height,
     }
     meta |= {f"rejected_{k}": v for k, v in rcounts.items()}
+    if chat_df.height == 0:
+        _ensure_table(layout, "chat", CHAT_COLUMNS)
+    if rej_df.height == 0:
+        _ensure_table(layout, "chat_rejects", REJECT_COLUMNS)
     yield dg.Output(chat_df, output_name="chat", metadata=meta)
     yield dg.Output(
         rej_df,
@@ -193,6 +206,8 @@ def chat_clean(context: dg.AssetExecutionContext, settings: ChatlabSettings, cha
     out = cleaned.with_columns(anonymize_text(pl.col("text")).alias("text")) if cleaned.height else cleaned
     out = out.select([pl.col(c).cast(t) if c in out.columns else pl.lit(None, t).alias(c) for c, t in CLEAN_COLUMNS.items()])
     dropped = {k: v for k, v in counts.items() if k in RULES}
+    if out.height == 0:
+        _ensure_table(settings.layout(), "chat_clean", CLEAN_COLUMNS)
     meta = {
         "kept": counts["kept"],
         "total": counts["total"],
