@@ -334,3 +334,24 @@ def test_demo_stream_export_parses(tmp_path: Path) -> None:
     r = parse_file(chat)
     assert r.format == "twitchdownloader_json" and r.messages.height > 0 and r.rejects.height == 0
     assert r.messages["t_s"].is_not_null().all() and r.messages["user"].is_not_null().all()
+
+
+# --- the streaming cut itself -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1 << 20])
+def test_stream_cut_any_chunk_boundary(size: int) -> None:
+    """Records cut out of the document are the same whatever the chunking (strings, escapes,
+    backslash runs and brackets in text straddling chunk ends)."""
+    import io
+
+    from chatlab.chat.jsonstream import stream_records
+
+    bodies = ['ends with a backslash \\', 'escaped \\" quote', 'run \\\\\\" odd', '{[}]', 'plain', '"', "\\\\"]
+    cs = [comment(i, i, f"u{i}", b) for i, b in enumerate(bodies)]
+    data = json.dumps(td_doc(cs), indent=1 if size % 2 else None).encode()
+    out = io.BytesIO()
+    scan = stream_records((data[i : i + size] for i in range(0, len(data), size)), out)
+    lines = out.getvalue().splitlines()
+    assert [json.loads(x)["message"]["body"] for x in lines] == bodies
+    assert scan.rejects == [] and not scan.truncated and scan.meta["video"]["id"] == "2001"

@@ -43,17 +43,20 @@ def _real_quote_mask(a: np.ndarray, chunk: bytes, bs_carry: int) -> np.ndarray:
     qm = a == 34
     if b'\\"' not in chunk and not (bs_carry and chunk[:1] == b'"'):
         return qm  # no backslash before any quote: the common case, one C search
-    cand = np.flatnonzero(qm[1:] & (a[:-1] == 92)) + 1
+    bs = np.flatnonzero(a[:-1] == 92)  # backslashes are rare: work on their positions only
+    cand = bs[a[bs + 1] == 34] + 1
     if bs_carry and len(a) and a[0] == 34:
         cand = np.concatenate(([0], cand))
-    for p in cand.tolist():  # rare: a user typed a quote
+    # a quote after exactly one backslash is escaped; longer runs (\\\\") need counting
+    single = (cand >= 2) & (a[np.maximum(cand - 2, 0)] != 92)
+    qm[cand[single]] = False
+    for p in cand[~single].tolist():
         n, j = 0, p - 1
         while j >= 0 and a[j] == 92:
             n, j = n + 1, j - 1
         if j < 0:
             n += bs_carry
-        if n & 1:
-            qm[p] = False
+        qm[p] = not (n & 1)
     return qm
 
 
@@ -84,6 +87,8 @@ def _tokens(a: np.ndarray, chunk: bytes, in_str: int, depth: int, bs_carry: int)
     d = depth + np.cumsum(delta, dtype=np.int64)
     in_str = (in_str + total) & 1
     n = len(chunk) - len(chunk.rstrip(b"\\"))
+    if n == len(chunk):  # a chunk of backslashes only continues the previous run
+        n += bs_carry
     return pos, delta, d, in_str, (int(d[-1]) if len(d) else depth), n & 1
 
 
