@@ -55,16 +55,19 @@ def generate(path: Path, n: int, seed: int = 0, hours: float = 10.0) -> Path:
                 body = 'he said "no way" \u00e9\u00e8 \U0001f602'
             else:
                 body = " ".join(rnd.choice(_WORDS) for _ in range(rnd.randint(1, 9)))
-            frags, pos, emos = [], 0, []
+            # fragments as Twitch makes them: text runs between emotes, one fragment per emote
+            frags, run = [], ""
             for w_i, w in enumerate(body.split(" ")):
-                text = w if w_i == 0 else " " + w
+                sep = "" if w_i == 0 else " "
                 if w in _EMOTES:
-                    if w_i:
-                        frags.append('{"text":" ","emoticon":null}')
+                    if run + sep:
+                        frags.append(f'{{"text":{json.dumps(run + sep, ensure_ascii=False)},"emoticon":null}}')
                     frags.append(f'{{"text":"{w}","emoticon":{{"emoticon_id":"{_EMOTES[w]}"}}}}')
+                    run = ""
                 else:
-                    frags.append(f'{{"text":{json.dumps(text, ensure_ascii=False)},"emoticon":null}}')
-                pos += len(text)
+                    run += sep + w
+            if run:
+                frags.append(f'{{"text":{json.dumps(run, ensure_ascii=False)},"emoticon":null}}')
             badges = '[{"_id":"subscriber","version":"12"}]' if rnd.random() < 0.3 else "[]"
             ca = (start + timedelta(seconds=t)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
             parts.append(

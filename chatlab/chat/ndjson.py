@@ -24,7 +24,7 @@ MAX_OBJECT = 64 << 20  # one record up to 64 MB (a 10 MB message is legal JSON)
 
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute("SET memory_limit='512MB'; SET preserve_insertion_order=true")
+    con.execute("SET memory_limit='384MB'; SET preserve_insertion_order=true")
     return con
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -165,12 +166,80 @@ def _is_jsonl(head: bytes) -> bool:
     return rest.lstrip().startswith(b"{")
 
 
+class PartWriter:
+    """A file-like sink for NDJSON that cuts it into parts of about part_bytes at line ends and
+    hands each finished part to `reader` in a background thread, so DuckDB reads part k while the
+    scan cuts part k+1 (numpy and DuckDB both release the GIL: the two cores overlap)."""
+
+    def __init__(self, folder: Path, reader, part_bytes: int | None = 96 << 20) -> None:
+        self.folder, self.reader, self.part_bytes = folder, reader, part_bytes
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.futures: list = []
+        self.k = 0
+        self.lines_done = 0
+        self._open()
+
+    def _open(self) -> None:
+        self.k += 1
+        self.path = self.folder / f"part{self.k:04d}.ndjson"
+        self.f = open(self.path, "wb")
+        self.size = 0
+        self.lines = 0
+
+    def _submit(self) -> None:
+        self.f.close()
+        if self.size:
+            self.futures.append(self.pool.submit(self.reader, self.path, self.lines_done))
+        self.lines_done += self.lines
+
+    def write(self, data) -> int:
+        self.f.write(data)
+        self.size += len(data)
+        self.lines += data.count(b"\n")
+        if self.part_bytes and self.size >= self.part_bytes and data[-1:] == b"\n":
+            self._submit()
+            self._open()
+        return len(data)
+
+    def close(self) -> list:
+        """Wait for every part; their results in file order."""
+        self._submit()
+        try:
+            return [f.result() for f in self.futures]
+        finally:
+            self.pool.shutdown()
+
+    def abort(self) -> None:
+        self.f.close()
+        for f in self.futures:
+            f.cancel()
+        self.pool.shutdown(wait=True)
+
+
 def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats: Counter, meta: dict) -> pl.DataFrame:
     with tempfile.TemporaryDirectory(prefix="chatlab-chat-") as tmp:
-        nd = Path(tmp) / "records.ndjson"
-        with open(nd, "wb") as out:
-            if fmt == "irc_json":  # a list of strings: nothing to cut out, read whole
-                return _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd)
+        folder = Path(tmp)
+        if fmt == "irc_json":  # a list of strings: nothing to cut out, read whole
+            with open(folder / "doc.ndjson", "wb") as out:
+                return _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, folder / "doc.ndjson")
+        family = FAMILIES[fmt]
+
+        def read_part(part: Path, offset: int) -> tuple[pl.DataFrame, dict[str, int]]:
+            if fmt == "gql_json":
+                _flatten_gql(part)
+            df, st = read_records(part, family.COLUMNS, family.SELECT, rejects, index_offset=offset)
+            bad = _missing(df)
+            if bad:
+                raw = raw_lines(part, set(bad), offset)
+                for i, reason in bad.items():
+                    rejects.append({"source_index": i, "reason": reason, "raw": raw.get(i, b"")})
+                df = df.filter(~pl.col("source_index").is_in(list(bad)))
+            part.unlink(missing_ok=True)  # keep the disk footprint to about two parts
+            return df, st
+
+        # GQL records may expand into several nodes: one part, so indices stay consistent
+        out = PartWriter(folder, read_part, None if fmt == "gql_json" else 96 << 20)
+        try:
             if _is_jsonl(read_head(path)):
                 stats["jsonl"] = 1
                 first = True
@@ -181,6 +250,8 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
                         stats["nul_bytes_removed"] += chunk.count(b"\x00")
                         chunk = chunk.replace(b"\x00", b"")
                     out.write(chunk)
+                if not chunk.endswith(b"\n"):
+                    out.write(b"\n")
             else:
                 scan = stream_records(iter_bytes(path, max_bytes), out)
                 rejects.extend(scan.rejects)
@@ -188,28 +259,26 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
                     stats["nul_bytes_removed"] += scan.nul_bytes
                 if scan.truncated:
                     stats["truncated_file"] = 1
-                if scan.found and fmt != "irc_json":
-                    meta.update(twitchdownloader.export_meta(scan.meta))
-                    if scan.records_key:
-                        meta["records_key"] = scan.records_key
-                else:
-                    return _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd)
-        if fmt == "gql_json":
-            _flatten_gql(nd)
-        family = FAMILIES[fmt]
-        df, st = read_records(nd, family.COLUMNS, family.SELECT, rejects)
+                if not scan.found:
+                    out.abort()
+                    with open(folder / "doc.ndjson", "wb") as doc:
+                        return _whole_document(path, fmt, max_bytes, rejects, stats, meta, doc, folder / "doc.ndjson")
+                meta.update(twitchdownloader.export_meta(scan.meta))
+                if scan.records_key:
+                    meta["records_key"] = scan.records_key
+        except BaseException:
+            out.abort()
+            raise
+        parts = out.close()
+    for _, st in parts:
         stats.update(st)
-        if fmt == "twitchdownloader_json":
-            df, refined = twitchdownloader.refine_offsets(conform(df, PARSED), meta.get("start_time"))
-            if refined:
-                stats["offsets_refined_from_created_at"] = 1
-        bad = _missing(df)
-        if bad:
-            raw = raw_lines(nd, set(bad))
-            for i, reason in bad.items():
-                rejects.append({"source_index": i, "reason": reason, "raw": raw.get(i, b"")})
-            df = df.filter(~pl.col("source_index").is_in(list(bad)))
-        return df
+    frames = [df for df, _ in parts if df.height]
+    df = conform(pl.concat(frames, how="vertical_relaxed"), PARSED) if frames else conform(pl.DataFrame(), PARSED)
+    if fmt == "twitchdownloader_json":
+        df, refined = twitchdownloader.refine_offsets(df, meta.get("start_time"))
+        if refined:
+            stats["offsets_refined_from_created_at"] = 1
+    return df
 
 
 def _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd) -> pl.DataFrame:
