@@ -7,10 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from chatlab import config as cfg
+from chatlab.files import replacing
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,13 +51,8 @@ def dagster_home(layout: cfg.Layout) -> Path:
 
 def copy_into(src: Path, dst: Path) -> None:
     """Copy under a hidden temp name, then rename: the sensor never sees a half-copied file."""
-    fd, tmp = tempfile.mkstemp(prefix=".ingest-", dir=dst.parent)
-    os.close(fd)
-    try:
+    with replacing(dst) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

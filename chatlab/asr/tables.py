@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
+from chatlab.files import replacing
+
 from chatlab.asr.engine import Segment, Word
 
 SEGMENTS_SCHEMA = {
@@ -72,7 +74,5 @@ def segments_from_frames(segs: pl.DataFrame, words: pl.DataFrame) -> list[Segmen
 
 def write_parquet_atomic(df: pl.DataFrame, path: Path) -> None:
     """Write under a temporary name, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.write_parquet(tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        df.write_parquet(tmp)

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from chatlab.files import replacing
 
-@contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """Yields a hidden temporary path beside `path`; on success it is renamed onto `path` in one
-    step (a sensor skips names starting with "."), on failure it is removed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+__all__ = ["replacing", "write_json"]
 
 
 def write_json(path: Path, obj: Any, *, indent: int | None = None) -> None:

@@ -18,6 +18,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from chatlab.media.audio import ffmpeg_exe
+
 from .files import replacing
 
 WIDTH, HEIGHT, FPS = 640, 360, 10
@@ -27,13 +29,6 @@ _VIDEO_CODECS = ("libx264", "libopenh264", "mpeg4")  # first one the ffmpeg buil
 
 class Layer(Protocol):
     def draw(self, frame: Image.Image, index: int, t: float) -> None: ...
-
-
-@functools.cache
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 @functools.cache
@@ -91,63 +86,6 @@ class GameScene:
                     (d.ellipse if kind == "ellipse" else d.rectangle)(box, fill=color)
         d.rectangle([0, ground, w, h], fill=(90, 160, 70))  # over the hills' lower halves
         d.rectangle([0, ground + 40, w, h], fill=(120, 95, 60))
-        return img
-
-    def draw(self, frame: Image.Image, index: int, t: float) -> None: ...
-
-
-@functools.cache
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-@functools.cache
-def video_codec() -> str:
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, check=True).stdout
-    names = {line.split()[1] for line in out.splitlines() if len(line.split()) > 1 and line.startswith(" V")}
-    for codec in _VIDEO_CODECS:
-        if codec in names:
-            return codec
-    raise RuntimeError(f"ffmpeg at {ffmpeg_exe()} has none of the video encoders {', '.join(_VIDEO_CODECS)}")
-
-
-class GameScene:
-    """Hills, trees and a castle scrolling past a bobbing hero, with a LIVE clock in the corner."""
-
-    SCROLL_PX_S = 24.0
-
-    def __init__(self, rng: np.random.Generator, width: int = WIDTH, height: int = HEIGHT) -> None:
-        self.width, self.height = width, height
-        self.background = self._background(rng, 2 * width, height)  # repeats every `width` px
-        self.font = ImageFont.load_default(size=14)
-
-    @staticmethod
-    def _background(rng: np.random.Generator, w: int, h: int) -> Image.Image:
-        # sky gradient, then layered shapes; drawn once, scrolled per frame
-        top, bottom = np.array([70, 110, 190]), np.array([170, 200, 235])
-        sky = top + (bottom - top) * np.linspace(0, 1, h)[:, None]
-        img = Image.fromarray(np.repeat(sky[:, None, :], w, axis=1).astype(np.uint8), "RGB")
-        d = ImageDraw.Draw(img)
-        ground = int(h * 0.72)
-        for x0 in range(-100, w, 160):  # hills; the pattern repeats every w so the scroll wraps
-            x = x0 + int(rng.integers(0, 60))
-            d.ellipse([x, ground - int(rng.integers(60, 140)), x + 260, ground + 120], fill=(80, 140, 90))
-        d.rectangle([0, ground, w, h], fill=(90, 160, 70))
-        d.rectangle([0, ground + 40, w, h], fill=(120, 95, 60))
-        cx = int(rng.integers(w // 4, 3 * w // 4))
-        d.rectangle([cx, ground - 110, cx + 120, ground], fill=(150, 150, 160))
-        for tx in (cx - 10, cx + 90):
-            d.rectangle([tx, ground - 150, tx + 40, ground], fill=(130, 130, 145))
-            d.polygon([(tx - 6, ground - 150), (tx + 46, ground - 150), (tx + 20, ground - 190)], fill=(170, 60, 60))
-        d.rectangle([cx + 45, ground - 45, cx + 75, ground], fill=(70, 50, 40))
-        for _ in range(10):
-            tx = int(rng.integers(0, w - 30))
-            if cx - 60 < tx < cx + 160:
-                continue
-            d.rectangle([tx + 12, ground - 20, tx + 18, ground], fill=(100, 70, 40))
-            d.polygon([(tx, ground - 18), (tx + 30, ground - 18), (tx + 15, ground - 70)], fill=(40, 110, 50))
         return img
 
     def draw(self, frame: Image.Image, index: int, t: float) -> None:

@@ -23,6 +23,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatlab.files import sha256_file  # noqa: F401  (re-exported for the ingest assets)
+
 VIDEO_EXTENSIONS = ("mp4", "mkv", "webm", "flv", "ts", "mov")
 AUDIO_EXTENSIONS = ("wav", "flac", "mp3", "m4a", "ogg", "opus")
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS + AUDIO_EXTENSIONS
@@ -225,12 +227,3 @@ def vod_fingerprint(vod: VodFiles) -> str:
     if vod.chat is not None:
         parts += [vod.chat.name, file_fingerprint(vod.chat)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    """Full sha256, streamed in 4 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

@@ -8,10 +8,8 @@ by seeking, which a compressed format makes slow.
 from __future__ import annotations
 
 import math
-import os
 import re
 import subprocess
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from pathlib import Path
 import imageio_ffmpeg
 
 from chatlab.config import Layout
+from chatlab.files import replacing
 from chatlab.media.probe import MediaError, probe
 
 SAMPLE_RATE = 16_000
@@ -125,17 +124,10 @@ def extract_audio(
     limit = 10 ** (LIMIT_DBFS / 20)
     chain = f"{_MONO_16K},volume={gain:.2f}dB,alimiter=limit={limit:.4f}:level=disabled:latency=1,{_MEASURE}"
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".audio-", suffix=".wav", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with replacing(dst) as tmp:
         cmd = head + ["-af", chain, "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-rf64", "auto", "-f", "wav", str(tmp)]
         written = _ebur128_summary(_run_ffmpeg(cmd, src, total, part(0.3, 1.0)))
         out = probe(tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
     if on_progress:
         on_progress(1.0)
     return AudioResult(

@@ -10,7 +10,6 @@ everything downstream of them.
 
 import json
 import math
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +19,7 @@ from chatlab.asr import quality
 from chatlab.asr.tables import segments_frame, words_frame, write_parquet_atomic
 from chatlab.asr.transcribe import DEFAULT_WINDOW_S, Transcript, transcribe_file
 from chatlab.config import Layout
+from chatlab.files import replacing
 from chatlab.defs.asr.resources import AsrEngineResource
 from chatlab.media.audio import audio_path
 from chatlab.partitions import vods
@@ -50,9 +50,8 @@ def _clean(m: dict[str, float]) -> dict[str, float | None]:
 
 
 def _write_json_atomic(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
 
 
 @dg.asset(
