@@ -1,0 +1,100 @@
+"""`chatlab bench align`: accuracy on generated cases with known truth, speed at scale, and
+(optionally) the real path on demo streams transcribed by the real ASR stage.
+
+Offset error is |estimated offset(t) - true offset(t)| on a 10-s grid of the chat clock inside
+each true segment (10 s kept clear of each cut, where the truth itself jumps); a cut is located
+when an estimated segment start lies within 5 s of the true one.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from chatlab.align.config import AlignConfig
+from chatlab.align.curve import OffsetCurve
+from chatlab.align.estimate import estimate_offsets, verdict
+from chatlab.align.synth import make_case
+
+GRID_S, CUT_MARGIN_S, CUT_TOL_S = 10.0, 10.0, 5.0
+
+
+def suite(n: int = 40, seed: int = 0, minutes: tuple[float, float] = (60.0, 180.0)) -> list[dict[str, Any]]:
+    """The case list: offsets spread over -3600..+3600 s, drift -5..+5 s/h, 0-2 cuts, 30% noise,
+    plus unrelated chats (a chat from another stream) that must fail the check."""
+    rng = np.random.default_rng([seed, 99])
+    cases = []
+    offsets = np.linspace(-3600, 3600, n)
+    rng.shuffle(offsets)
+    for i in range(n):
+        cases.append({"seed": seed * 1000 + i, "minutes": float(rng.uniform(*minutes)), "offset_s": float(offsets[i]),
+                      "drift_s_per_h": float(rng.uniform(-5, 5)), "cuts": int(i % 3), "noise": 0.3})
+    for j in range(max(2, n // 10)):
+        cases.append({"seed": seed * 1000 + 500 + j, "minutes": 60.0, "cuts": 0, "noise": 0.3, "chat_seed": seed * 1000 + 900 + j})
+    return cases
+
+
+def score(est: OffsetCurve | None, truth: OffsetCurve) -> dict[str, Any]:
+    grid = []
+    for s in truth.segments:
+        a, b = s.start_s + CUT_MARGIN_S, s.end_s - CUT_MARGIN_S
+        if b > a:
+            grid.append(np.arange(a, b, GRID_S))
+    g = np.concatenate(grid)
+    if est is None:
+        return {"errors": np.full(len(g), np.inf), "drift_err": np.inf, "cut_errs": [np.inf] * (len(truth.segments) - 1), "extra_cuts": 0}
+    err = np.abs(est.offset(g) - truth.offset(g))
+    true_b, est_b = truth.breaks(), est.breaks()
+    cut_errs = [min((abs(b - e) for e in est_b), default=np.inf) for b in true_b]
+    extra = sum(1 for e in est_b if min((abs(b - e) for b in true_b), default=np.inf) > CUT_TOL_S)
+    return {"errors": err, "drift_err": abs(est.segments[0].drift_s_per_h - truth.segments[0].drift_s_per_h),
+            "cut_errs": cut_errs, "extra_cuts": extra}
+
+
+def run_accuracy(n: int = 40, seed: int = 0, cfg: AlignConfig | None = None, minutes: tuple[float, float] = (60.0, 180.0)) -> dict[str, Any]:
+    cfg = cfg or AlignConfig()
+    errors, drift_errs, cut_errs, extra, rows = [], [], [], 0, []
+    unrelated_passed, unrelated = 0, 0
+    elapsed = 0.0
+    for p in suite(n, seed, minutes):
+        case = make_case(**p)
+        t0 = time.perf_counter()
+        al = estimate_offsets(case.words, case.chat, cfg)
+        elapsed += time.perf_counter() - t0
+        problems = verdict(al, cfg)
+        if "chat_seed" in p:
+            unrelated += 1
+            unrelated_passed += not problems
+            rows.append({**p, "confidence": round(al.confidence, 3), "passed": not problems})
+            continue
+        s = score(al.curve, case.truth)
+        errors.append(s["errors"])
+        drift_errs.append(s["drift_err"])
+        cut_errs += s["cut_errs"]
+        extra += s["extra_cuts"]
+        rows.append({**{k: v for k, v in case.params.items() if k != "noise"}, "median_err_s": round(float(np.median(s["errors"])), 3),
+                     "p95_err_s": round(float(np.percentile(s["errors"], 95)), 3), "drift_err": round(float(s["drift_err"]), 3),
+                     "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]], "confidence": round(al.confidence, 3), "passed": not problems})
+    e = np.concatenate(errors)
+    ce = np.array(cut_errs) if cut_errs else np.zeros(0)
+    return {
+        "cases": len(errors), "unrelated_cases": unrelated,
+        "offset_err_median_s": round(float(np.median(e)), 4),
+        "offset_err_p95_s": round(float(np.percentile(e, 95)), 4),
+        "case_median_err_p95_s": round(float(np.percentile([np.median(x) for x in errors], 95)), 4),
+        "drift_err_median_s_per_h": round(float(np.median(drift_errs)), 4),
+        "drift_err_max_s_per_h": round(float(np.max(drift_errs)), 4),
+        "drift_within_0.5": f"{sum(d <= 0.5 for d in drift_errs)}/{len(drift_errs)}",
+        "cuts": len(ce), "cuts_within_5s": int((ce <= CUT_TOL_S).sum()),
+        "cut_err_median_s": round(float(np.median(ce)), 3) if len(ce) else None,
+        "cut_err_max_s": round(float(np.max(ce)), 3) if len(ce) else None,
+        "spurious_cuts": extra,
+        "check_passed_on_good": f"{sum(r['passed'] for r in rows if 'median_err_s' in r)}/{len(errors)}",
+        "check_passed_on_unrelated": f"{unrelated_passed}/{unrelated}",
+        "estimate_s_total": round(elapsed, 2),
+        "per_case": rows,
+    }

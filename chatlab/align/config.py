@@ -1,0 +1,58 @@
+"""The `[align]` settings (and `[vods.<id>.align]` per VOD), with their defaults in code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+# Offset and a constant reaction delay cannot be told apart from chat alone (both shift every
+# message the same way), so the median reaction delay is pinned by this setting; the spread of the
+# delays is measured. 4 s is the median seen in live chats and the demo generator's.
+REACTION_MEDIAN_S = 4.0
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    max_lag_s: float = 4200.0  # lag search range, both ways (old VODs are off by up to an hour, cuts add more)
+    reaction_median_s: float = REACTION_MEDIAN_S
+    reaction_max_s: float = 20.0  # anchors further than this after the words are not reactions
+    fuzzy_min_score: float = 85.0  # rapidfuzz ratio for a chat token to echo a transcript word
+    min_token_chars: int = 4
+    window_s: float = 300.0  # coarse lag windows on the chat clock
+    min_jump_s: float = 8.0  # a change of offset larger than this between windows is a cut
+    min_anchors: int = 20
+    # alignment_confident thresholds
+    min_confidence: float = 0.5
+    max_residual_s: float = 3.0  # robust spread (MAD-sigma) of the anchors around the curve
+    max_abs_offset_s: float = 4200.0
+    max_abs_drift_s_per_h: float = 30.0
+    # pairs
+    context_s: float = 30.0  # transcript seconds before the moment the viewer typed
+    chat_k: int = 5  # earlier chat messages in the context
+    min_context_words: int = 1
+    # manual override (per VOD): a fixed offset (+ drift), or [[t_chat, t_speech], ...] anchors
+    offset_s: float | None = None
+    drift_s_per_h: float = 0.0
+    anchors: tuple[tuple[float, float], ...] = ()
+
+    @classmethod
+    def from_mapping(cls, section: dict[str, Any]) -> "AlignConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(section) - known
+        if unknown:
+            raise ValueError(f"[align]: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        kw = dict(section)
+        if "anchors" in kw:
+            try:
+                kw["anchors"] = tuple((float(a), float(b)) for a, b in kw["anchors"])
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"[align] anchors: expected [[t_chat, t_speech], ...], got {section['anchors']!r}") from e
+        return cls(**kw)
+
+    @property
+    def overridden(self) -> bool:
+        return self.offset_s is not None or bool(self.anchors)
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that shape the offsets (part of the offsets version)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("context_s", "chat_k", "min_context_words")}

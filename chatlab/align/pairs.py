@@ -1,0 +1,69 @@
+"""`build_pairs`: one training pair per kept chat message, with the context the model sees at
+the moment the viewer typed (`t_speech = t_chat - offset(t_chat)`) and its provenance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from chatlab.align.config import AlignConfig
+from chatlab.align.context import build_contexts
+from chatlab.align.curve import OffsetCurve
+from chatlab.align.inputs import prepare_chat, prepare_words
+
+PAIR_COLUMNS = {
+    "vod_id": pl.String,
+    "msg_id": pl.String,
+    "user_hash": pl.String,
+    "t_chat_s": pl.Float64,
+    "t_speech_s": pl.Float64,
+    "offset_s": pl.Float64,
+    "context_start_s": pl.Float64,
+    "context_end_s": pl.Float64,
+    "n_context_words": pl.Int32,
+    "transcript": pl.String,
+    "chat_context": pl.String,
+    "n_chat_context": pl.Int32,
+    "target": pl.String,
+    "offsets_version": pl.String,
+    "asr_model": pl.String,
+    "filter_set": pl.String,
+}
+
+
+def empty_pairs() -> pl.DataFrame:
+    return pl.DataFrame(schema=PAIR_COLUMNS)
+
+
+def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: OffsetCurve, cfg: AlignConfig, *,
+                offsets_version: str, asr_model: str, filter_set: str) -> tuple[pl.DataFrame, dict[str, int]]:
+    """(pairs, filter report). chat: the chat_clean columns (msg_id, t_s, user_hash, text, keep)."""
+    report: dict[str, Any] = {"messages": chat.height}
+    kept = prepare_chat(chat)
+    report["dropped_by_chat_clean"] = chat.height - kept.height
+    if kept.height == 0:
+        report |= {"no_context": 0, "pairs": 0}
+        return empty_pairs(), report
+    t_speech = curve.to_speech(kept["t_s"].to_numpy())
+    on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech))
+    ctx = build_contexts(prepare_words(words), on_audio, t_speech, context_s=cfg.context_s, chat_k=cfg.chat_k)
+    user = kept["user_hash"] if "user_hash" in kept.columns else pl.Series("user_hash", [None] * kept.height, pl.String)
+    out = pl.DataFrame({
+        "vod_id": [vod_id] * kept.height,
+        "msg_id": kept["msg_id"],
+        "user_hash": user,
+        "t_chat_s": kept["t_s"],
+        "t_speech_s": t_speech,
+        "offset_s": kept["t_s"].to_numpy() - t_speech,
+    }).hstack(ctx.drop("moment_s")).with_columns(
+        kept["text"].alias("target"),
+        pl.lit(offsets_version).alias("offsets_version"),
+        pl.lit(asr_model).alias("asr_model"),
+        pl.lit(filter_set).alias("filter_set"),
+    )
+    enough = out["n_context_words"] >= cfg.min_context_words
+    report["no_context"] = int((~enough).sum())
+    out = out.filter(enough).select([pl.col(k).cast(v) for k, v in PAIR_COLUMNS.items()])
+    report["pairs"] = out.height
+    return out, report

@@ -1,0 +1,173 @@
+"""Synthetic alignment cases with known truth, from a seed: transcript words and a chat that
+echoes them after a reaction delay, plus unrelated noise, on a chat clock with offset, drift and
+cuts. No audio: the accuracy suite and the tests need only times and words.
+
+A cut removes a stretch of the audio (an ad break, a muted part, a reconnect) while the chat
+clock runs on, so after it the offset is larger by the length removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from chatlab.align.curve import CurveSegment, OffsetCurve
+
+DELAY_MEDIAN_S, DELAY_SIGMA, DELAY_RANGE_S = 4.0, 0.55, (1.0, 15.0)
+FILLER = ("the we are going to and i think it is so this that was a of in on for you my just really now "
+          "okay look at get let me have be there what here with oh no wait").split()
+PLAIN = ("LUL", "KEKW", "nice", "true", "lol", "gg", "no way", "LETS GO", "so true", "agreed", "Pog", "W", "omg")
+NOISE = ("hello everyone", "hi chat", "!uptime", "first time here", "what game is this", "Kappa Kappa",
+         "love the stream", "where are you from", "KEKW KEKW", "anyone else lagging", "o7", "LUL LUL LUL",
+         "what time is it there", "good morning", "brb", "gn chat", "this song slaps", "PepeHands")
+_SYL = ("ka", "ri", "mo", "ten", "lor", "vak", "shi", "dun", "pel", "gra", "zo", "mir", "tal", "bek", "nor", "sul",
+        "fen", "dra", "kel", "vor", "ban", "tis", "quo", "rin", "hal", "mek", "sor", "lan")
+
+
+def keywords(n: int = 500) -> list[str]:
+    """One fixed vocabulary for every case (so a chat from another stream shares words with it)."""
+    rng = np.random.default_rng(12345)
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        w = "".join(rng.choice(_SYL, int(rng.integers(2, 4))))
+        if w not in seen and len(w) >= 5:
+            seen.add(w)
+            out.append(w)
+    return out
+
+
+@dataclass(frozen=True)
+class Case:
+    words: pl.DataFrame  # seg_id, start_s, end_s, word (audio clock)
+    chat: pl.DataFrame  # msg_id, t_s (chat clock), text, user_hash, kind, t_speech (truth; null for noise or a cut)
+    truth: OffsetCurve
+    params: dict
+
+
+def _typo(w: str, rng: np.random.Generator) -> str:
+    r = rng.random()
+    if r < 0.08:
+        return w.upper()
+    if r < 0.14:
+        return w + "s"
+    if r < 0.20:
+        i = int(rng.integers(1, len(w)))
+        return w[:i] + w[i - 1] + w[i:]  # doubled letter
+    return w
+
+
+def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None, drift_s_per_h: float | None = None,
+              cuts: int = 0, noise: float = 0.3, msgs_per_min: float = 40.0, chat_seed: int | None = None) -> Case:
+    """A case of `minutes` of audio. chat_seed: the chat comes from that seed's stream instead (unrelated chat)."""
+    rng = np.random.default_rng([seed, 1])
+    offset = float(rng.uniform(-3600, 3600)) if offset_s is None else float(offset_s)
+    drift = float(rng.uniform(-5, 5)) if drift_s_per_h is None else float(drift_s_per_h)
+    duration = minutes * 60.0
+    cut_len = rng.uniform(20.0, 300.0, cuts)
+    real_len = duration + float(cut_len.sum())
+    cut_at = np.sort(rng.uniform(0.15, 0.85, cuts)) * real_len if cuts else np.zeros(0)
+    if cuts > 1 and np.min(np.diff(cut_at) - cut_len[:-1]) < 300:  # keep cuts apart
+        cut_at = np.linspace(0.3, 0.7, cuts) * real_len
+    words, seg_ends, seg_kw = _speech(np.random.default_rng([seed, 2]), real_len)
+    # chat on the real timeline (as if the stream had not been cut)
+    crng = np.random.default_rng([chat_seed if chat_seed is not None else seed, 3])
+    if chat_seed is not None:
+        _, seg_ends, seg_kw = _speech(np.random.default_rng([chat_seed, 2]), real_len)
+    t_real, text, kind = _chat(crng, seg_ends, seg_kw, real_len, noise, msgs_per_min)
+    # the audio clock: real time minus the cut stretches before it; words inside a cut are gone
+    def to_audio(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        shift = np.zeros(len(r))
+        inside = np.zeros(len(r), bool)
+        for a, j in zip(cut_at, cut_len):
+            inside |= (r >= a) & (r < a + j)
+            shift += np.where(r >= a + j, j, 0.0)
+        return r - shift, inside
+
+    ws, w_in = to_audio(words["start_s"].to_numpy())
+    we, _ = to_audio(words["end_s"].to_numpy())
+    words = words.with_columns(pl.Series("start_s", ws), pl.Series("end_s", we)).filter(~pl.Series(w_in))
+    words = words.filter(pl.col("end_s") <= pl.col("start_s") + 5)  # a word cut in half
+    t_speech, in_cut = to_audio(t_real)
+    # chat clock: t_chat = (R + offset) / (1 - drift/3600), as chatlab.demo.clock.ChatClock
+    k = 1.0 - drift / 3600.0
+    t_chat = (t_real + offset) / k
+    segs = []
+    bounds = [0.0, *[float(a) for a in cut_at], real_len]
+    removed = 0.0
+    for i in range(len(bounds) - 1):
+        r0 = bounds[i] + (cut_len[i - 1] if i else 0.0)
+        start = (r0 + offset) / k
+        end = (bounds[i + 1] + offset) / k
+        segs.append(CurveSegment(start, end, offset + removed + drift * start / 3600.0, drift))
+        if i < len(cut_len):
+            removed += float(cut_len[i])
+    n = len(t_real)
+    chat = pl.DataFrame({
+        "msg_id": [f"m{seed}-{i}" for i in range(n)],
+        "t_s": np.round(t_chat, 3),
+        "text": text,
+        "user_hash": [f"u{int(x):04d}" for x in crng.integers(0, 500, n)],
+        "kind": kind,
+        "t_speech": np.where(in_cut | (np.array(kind) == "noise"), np.nan, t_speech),
+    }).with_columns(pl.col("t_speech").fill_nan(None)).sort("t_s")
+    params = {"seed": seed, "minutes": minutes, "offset_s": offset, "drift_s_per_h": drift, "cuts": cuts,
+              "cut_len_s": [round(float(x), 2) for x in cut_len], "noise": noise, "unrelated": chat_seed is not None}
+    return Case(words, chat, OffsetCurve(tuple(segs)), params)
+
+
+def _speech(rng: np.random.Generator, length: float) -> tuple[pl.DataFrame, np.ndarray, list[list[str]]]:
+    kws = keywords()
+    zipf = 1.0 / np.arange(1, len(kws) + 1) ** 0.7
+    zipf /= zipf.sum()
+    rows, ends, seg_kw = [], [], []
+    t, seg = float(rng.uniform(0.5, 2.0)), 0
+    while True:
+        n = int(rng.integers(6, 15))
+        kw = [kws[i] for i in rng.choice(len(kws), int(rng.integers(1, 4)), p=zipf)]
+        toks = list(rng.choice(FILLER, n - len(kw)))
+        for w in kw:
+            toks.insert(int(rng.integers(0, len(toks) + 1)), w)
+        durs = rng.uniform(0.15, 0.5, len(toks))
+        gaps = rng.uniform(0.03, 0.15, len(toks))
+        if t + float((durs + gaps).sum()) > length - 0.5:
+            break
+        for w, d, g in zip(toks, durs, gaps):
+            rows.append((seg, t, t + d, str(w)))
+            t += d + g
+        ends.append(rows[-1][2])  # the sentence ends where its last word does
+        seg_kw.append(kw)
+        seg += 1
+        t += float(rng.uniform(5.0, 15.0)) if rng.random() < 0.03 else float(np.clip(0.8 * np.exp(0.5 * rng.standard_normal()), 0.3, 2.0))
+    words = pl.DataFrame(rows, schema={"seg_id": pl.Int64, "start_s": pl.Float64, "end_s": pl.Float64, "word": pl.String}, orient="row")
+    return words, np.array(ends), seg_kw
+
+
+def _chat(rng: np.random.Generator, seg_ends: np.ndarray, seg_kw: list[list[str]], length: float, noise: float,
+          per_min: float) -> tuple[np.ndarray, list[str], list[str]]:
+    n_total = int(per_min * length / 60.0)
+    n_react = int(round(n_total * (1.0 - noise)))
+    seg = rng.integers(0, len(seg_ends), n_react)
+    delay = np.clip(DELAY_MEDIAN_S * np.exp(DELAY_SIGMA * rng.standard_normal(n_react)), *DELAY_RANGE_S)
+    t = seg_ends[seg] + delay
+    texts, kinds = [], []
+    echo = rng.random(n_react) < 0.65
+    for i in range(n_react):
+        if echo[i]:
+            kw = _typo(str(rng.choice(seg_kw[seg[i]])), rng)
+            texts.append(str(rng.choice(("{} lets go", "the {} again", "{} {}", "wait the {}??", "I love the {}", "{} Pog"))).format(kw, kw))
+        else:
+            texts.append(str(rng.choice(PLAIN)))
+        kinds.append("reaction")
+    n_noise = n_total - n_react
+    kws = keywords()
+    t_noise = rng.uniform(0, length, n_noise)
+    for _ in range(n_noise):
+        x = str(rng.choice(NOISE))
+        texts.append(x + " " + str(rng.choice(kws)) if rng.random() < 0.15 else x)  # an unrelated mention
+        kinds.append("noise")
+    t_all = np.concatenate([t, t_noise])
+    keep = t_all < length
+    return t_all[keep], [x for x, k in zip(texts, keep) if k], [x for x, k in zip(kinds, keep) if k]
