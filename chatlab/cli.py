@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "chatlab.demo.cli",
     "chatlab.asr.cli",
     "chatlab.chat.cli",
+    "chatlab.align.cli",
 )
 
 

@@ -98,3 +98,58 @@ def run_accuracy(n: int = 40, seed: int = 0, cfg: AlignConfig | None = None, min
         "estimate_s_total": round(elapsed, 2),
         "per_case": rows,
     }
+
+
+def run_speed(hours: float = 10.0, messages: int = 1_000_000, seed: int = 0) -> dict[str, Any]:
+    """Offsets + pairs for `hours` of transcript and `messages` chat messages (generation not timed)."""
+    from chatlab.align.pairs import build_pairs
+
+    t0 = time.perf_counter()
+    case = make_case(seed + 7, hours * 60.0, offset_s=1234.5, drift_s_per_h=2.0, cuts=1, msgs_per_min=messages / (hours * 60.0))
+    gen = time.perf_counter() - t0
+    cfg = AlignConfig()
+    t1 = time.perf_counter()
+    al = estimate_offsets(case.words, case.chat, cfg)
+    t2 = time.perf_counter()
+    pairs, report = build_pairs("speed", case.words, case.chat, al.curve, cfg, offsets_version="bench", asr_model="synthetic", filter_set="none")
+    t3 = time.perf_counter()
+    s = score(al.curve, case.truth)
+    return {"hours": hours, "messages": case.chat.height, "words": case.words.height, "generate_s": round(gen, 2),
+            "offsets_s": round(t2 - t1, 2), "pairs_s": round(t3 - t2, 2), "total_s": round(t3 - t1, 2), "pairs": pairs.height,
+            "offset_err_median_s": round(float(np.median(s["errors"])), 3), "passed": not verdict(al, cfg)}
+
+
+def run_real(streams: int = 2, minutes: float = 3.0, seed: int = 0) -> dict[str, Any]:
+    """Demo streams (TTS speech, TwitchDownloader chat) transcribed by the real ASR stage, aligned,
+    scored against their truth files: the error of the real path (ASR word times included)."""
+    import tempfile
+
+    from chatlab import config as cfgmod
+    from chatlab.align.inputs import words_from_transcript_json
+    from chatlab.asr.engine import EngineConfig, make_engine
+    from chatlab.asr.transcribe import transcribe_file
+    from chatlab.chat import parse_file
+    from chatlab.chat.clean import clean
+    from chatlab.demo import make_demo_stream
+    from chatlab.demo.truth import read_truth
+
+    engine = make_engine(EngineConfig.from_mapping(cfgmod.section(cfgmod.load_config(), "asr")), cfgmod.layout().ensure().models)
+    rows, errors = [], []
+    with tempfile.TemporaryDirectory(prefix="chatlab-bench-align-") as tmp:
+        for i in range(streams):
+            s = make_demo_stream(Path(tmp), f"bench_{i}", seed + 100 + i, minutes, video=False)
+            truth = read_truth(s.truth)
+            tr = transcribe_file(s.media, engine)
+            words = words_from_transcript_json(tr.to_json())
+            chat = clean(parse_file(s.chat, salt="bench-salt-0123456789").messages)
+            al = estimate_offsets(words, chat)
+            t_chat = np.array([m["t_chat"] for m in truth["chat"] if not m["dropped"]])
+            true_off = truth["offset_s"] + truth["drift_s_per_h"] * t_chat / 3600.0
+            err = np.abs(al.curve.offset(t_chat) - true_off) if al.curve else np.full(len(t_chat), np.inf)
+            errors.append(err)
+            rows.append({"stream": s.name, "true_offset_s": truth["offset_s"], "true_drift_s_per_h": truth["drift_s_per_h"],
+                         "offset_s": round(al.offset_s, 3), "drift_s_per_h": round(al.drift_s_per_h, 3), "confidence": round(al.confidence, 3),
+                         "anchors": al.n_anchors, "median_err_s": round(float(np.median(err)), 3), "passed": not verdict(al, AlignConfig())})
+    e = np.concatenate(errors)
+    return {"streams": streams, "minutes": minutes, "offset_err_median_s": round(float(np.median(e)), 3),
+            "offset_err_p95_s": round(float(np.percentile(e, 95)), 3), "per_stream": rows}

@@ -1,0 +1,125 @@
+"""`chatlab align TRANSCRIPT CHAT`, `chatlab export` and `chatlab bench align`: the same code the assets run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("align", help="estimate the chat-to-audio offset curve of a transcript + chat; optionally write the pairs")
+    p.add_argument("transcript", type=Path, help="transcript JSON (as `chatlab transcribe --json` prints it)")
+    p.add_argument("chat", type=Path, help="chat export (any format `chatlab chat parse` reads)")
+    p.add_argument("--json", action="store_true", help="print the offsets JSON (DESIGN.md, Time) on stdout")
+    p.add_argument("--pairs", type=Path, metavar="OUT.parquet", help="also write the aligned pairs (only when the alignment is confident)")
+    p.add_argument("--offset", type=float, help="manual override: a fixed offset in seconds (skips the estimate)")
+    p.add_argument("--drift", type=float, default=0.0, help="with --offset: drift in s per hour")
+    p.add_argument("--context-s", type=float, help="transcript seconds before each message (default 30)")
+    p.add_argument("--chat-k", type=int, help="earlier chat messages in each context (default 5)")
+    p.add_argument("--max-lag", type=float, help="lag search range in seconds, both ways (default 4200)")
+    p.set_defaults(func=cmd_align)
+
+    e = sub.add_parser("export", help="write the Hugging Face dataset (Parquet per split + card) from every VOD's pairs")
+    e.add_argument("--out", type=Path, help="output folder (default: data/artifacts/dataset_export/<version>)")
+    e.set_defaults(func=cmd_export)
+
+    b = bench_sub.add_parser("align", help="offset accuracy on generated cases, speed at 10 h + 1M messages, real demo streams")
+    b.add_argument("--cases", type=int, default=40, help="generated cases with known truth (plus 10%% unrelated chats)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--speed-hours", type=float, default=10.0)
+    b.add_argument("--speed-messages", type=int, default=1_000_000)
+    b.add_argument("--no-speed", action="store_true")
+    b.add_argument("--real", type=int, default=0, metavar="N", help="also N demo streams through TTS + the real ASR (slow)")
+    b.add_argument("--real-minutes", type=float, default=3.0)
+    b.add_argument("--json", action="store_true", help="print everything as JSON (with per-case rows)")
+    b.set_defaults(func=cmd_bench)
+
+
+def _settings(args: argparse.Namespace) -> "object":
+    from chatlab import config as cfg
+    from chatlab.align.config import AlignConfig
+
+    section = cfg.section(cfg.load_config(), "align")
+    for key, name in (("context_s", "context_s"), ("chat_k", "chat_k"), ("max_lag", "max_lag_s")):
+        if getattr(args, key, None) is not None:
+            section[name] = getattr(args, key)
+    if args.offset is not None:
+        section |= {"offset_s": args.offset, "drift_s_per_h": args.drift}
+    return AlignConfig.from_mapping(section)
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    from chatlab import config as cfg
+    from chatlab.align.estimate import estimate_offsets, verdict
+    from chatlab.align.inputs import read_transcript
+    from chatlab.align.pairs import build_pairs
+    from chatlab.chat import parse_file
+    from chatlab.chat.clean import clean
+    from chatlab.chat.privacy import anonymize_text, load_salt
+
+    for f in (args.transcript, args.chat):
+        if not f.is_file():
+            raise FileNotFoundError(f"{f}: no such file")
+    conf = _settings(args)
+    words, asr_model = read_transcript(args.transcript)
+    parsed = parse_file(args.chat, salt=load_salt(cfg.layout().ensure().root))
+    print(parsed.summary(), file=sys.stderr)
+    chat = clean(parsed.messages)
+    if chat.height:
+        chat = chat.with_columns(anonymize_text(chat["text"]).alias("text"))
+    al = estimate_offsets(words, chat, conf)
+    problems = verdict(al, conf)
+    doc = al.to_json()
+    if args.json:
+        json.dump(doc, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        for s in doc["segments"]:
+            print(f"chat {s['start_s']:9.1f} .. {s['end_s']:9.1f} s: offset {s['offset_s']:+.2f} s, drift {s['drift_s_per_h']:+.3f} s/h")
+    print(f"{args.chat.name}: {al.method}, confidence {al.confidence:.2f}, {al.n_anchors} anchors, "
+          + ("ok" if not problems else "NOT CONFIDENT: " + "; ".join(problems)), file=sys.stderr)
+    if problems:
+        return 1
+    if args.pairs:
+        vod_id = args.chat.stem.lower()
+        pairs, report = build_pairs(vod_id, words, chat, al.curve, conf, offsets_version=al.curve.version({"asr": asr_model}),
+                                    asr_model=asr_model, filter_set="chat_clean:default")
+        args.pairs.parent.mkdir(parents=True, exist_ok=True)
+        pairs.write_parquet(args.pairs)
+        print(f"{args.pairs}: {pairs.height} pairs ({report})", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from chatlab import config as cfg
+    from chatlab.align.export import dataset_version, load_tables, write_export
+
+    layout = cfg.layout()
+    pairs, splits, offsets = load_tables(layout.duckdb)
+    version = dataset_version(pairs, splits)
+    out = args.out or layout.artifacts / "dataset_export" / version
+    res = write_export(out, pairs, splits, offsets, {"name": f"chatlab {version}", "settings": cfg.section(cfg.load_config(), "align")})
+    print(json.dumps({"dataset_version": version, "out": str(out), **res}, indent=2))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from chatlab.align.bench import run_accuracy, run_real, run_speed
+
+    report: dict = {}
+    t0 = time.perf_counter()
+    report["accuracy"] = run_accuracy(args.cases, args.seed)
+    report["accuracy"]["wall_s"] = round(time.perf_counter() - t0, 1)
+    if not args.no_speed:
+        report["speed"] = run_speed(args.speed_hours, args.speed_messages, args.seed)
+    if args.real:
+        report["real"] = run_real(args.real, args.real_minutes, args.seed)
+    if not args.json:
+        report["accuracy"].pop("per_case", None)
+        if "real" in report:
+            report["real"].pop("per_stream", None)
+    print(json.dumps(report, indent=2, default=str))
+    return 0

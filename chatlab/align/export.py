@@ -1,0 +1,93 @@
+"""The dataset export: Hugging Face `datasets`-compatible Parquet, one file per split, with
+`prompt` / `completion` columns (TRL's prompt-completion format) and provenance beside them, and
+a dataset card (README.md with the `configs` header `load_dataset` reads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from chatlab.align.context import CONTEXT_S, prompt_expr
+from chatlab.align.splits import SPLITS
+
+EXPORT_COLUMNS = ("prompt", "completion", "vod_id", "msg_id", "user_hash", "t_speech_s", "offsets_version", "asr_model", "filter_set")
+
+
+def export_frames(pairs: pl.DataFrame, splits: pl.DataFrame, context_s: float = CONTEXT_S) -> dict[str, pl.DataFrame]:
+    """pairs (aligned_pairs rows) joined to their VOD's split; one frame per split, sorted."""
+    j = pairs.join(splits.select("vod_id", "split"), on="vod_id", how="inner")
+    j = j.with_columns(prompt_expr(context_s).alias("prompt"), pl.col("target").alias("completion"))
+    return {s: j.filter(pl.col("split") == s).sort("vod_id", "t_speech_s", "msg_id").select(EXPORT_COLUMNS) for s in SPLITS}
+
+
+def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.DataFrame, info: dict[str, Any]) -> str:
+    counts = {s: f.height for s, f in frames.items()}
+    vods = {s: sorted(splits.filter(pl.col("split") == s)["vod_id"].to_list()) for s in SPLITS}
+    header = ["---", "configs:", "- config_name: default", "  data_files:"]
+    header += [f"  - split: {s}\n    path: data/{s}-00000-of-00001.parquet" for s in SPLITS]
+    header += ["task_categories:", "- text-generation", "---", ""]
+    lines = [
+        f"# {info.get('name', 'chatlab dataset')}", "",
+        "What the streamer just said -> what chat wrote next. Built by chatlab: the transcript of the "
+        f"{info.get('context_s', CONTEXT_S):g} s before the moment a viewer typed (chat time minus the estimated offset), "
+        "the last chat messages before it, and the message itself. Users are salted hashes; @mentions are replaced.", "",
+        "## Splits", "", "| split | pairs | VODs |", "|---|---|---|",
+        *[f"| {s} | {counts[s]} | {len(vods[s])} |" for s in SPLITS], "",
+        "Whole VODs per split (hash of seed and VOD id; near-duplicate streams kept together; overrides recorded).", "",
+        "## Offsets per VOD", "", "| VOD | offset_s | drift_s_per_h | segments | confidence | method | version |", "|---|---|---|---|---|---|---|",
+    ]
+    for r in offsets.sort("vod_id").iter_rows(named=True):
+        lines.append(f"| {r['vod_id']} | {r['offset_s']} | {r['drift_s_per_h']} | {r['n_segments']} | {r['confidence']} | {r['method']} | {r['offsets_version']} |")
+    asr = sorted(set(f for fr in frames.values() for f in fr["asr_model"].unique().to_list()))
+    filters = sorted(set(f for fr in frames.values() for f in fr["filter_set"].unique().to_list()))
+    lines += ["", "## Provenance", "", f"- ASR model: {', '.join(asr) or 'n/a'}", f"- filter sets: {', '.join(filters) or 'n/a'}",
+              f"- settings: `{json.dumps(info.get('settings', {}), sort_keys=True, default=str)}`", "",
+              "Load with `datasets.load_dataset(\"parquet\", data_dir=...)` or `load_dataset(\"path/to/this/folder\")`.", ""]
+    return "\n".join(header + lines)
+
+
+def write_export(out_dir: Path, pairs: pl.DataFrame, splits: pl.DataFrame, offsets: pl.DataFrame, info: dict[str, Any]) -> dict[str, Any]:
+    """Write data/<split>-00000-of-00001.parquet and README.md under out_dir; returns counts and paths."""
+    out_dir = Path(out_dir)
+    (out_dir / "data").mkdir(parents=True, exist_ok=True)
+    frames = export_frames(pairs, splits, info.get("context_s", CONTEXT_S))
+    files = {}
+    for s, f in frames.items():
+        p = out_dir / "data" / f"{s}-00000-of-00001.parquet"
+        tmp = p.with_suffix(".tmp")
+        f.write_parquet(tmp)
+        tmp.replace(p)
+        files[s] = str(p.relative_to(out_dir))
+    (out_dir / "README.md").write_text(card(frames, splits, offsets, info), encoding="utf-8")
+    return {"counts": {s: f.height for s, f in frames.items()}, "files": files, "card": "README.md"}
+
+
+def load_tables(duckdb_path: Path, schema: str = "chatlab") -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(pairs, splits, offsets) of every VOD from the DuckDB file, read-only. Only pairs built with
+    the VOD's current offsets, and only VODs whose offsets passed `alignment_confident`, count."""
+    import duckdb
+
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]).fetchall()}
+        missing = {"aligned_pairs", "splits", "offsets"} - have
+        if missing:
+            raise LookupError(f"{duckdb_path}: no table(s) {sorted(missing)} in schema {schema}; materialize offsets, aligned_pairs and splits first")
+        offsets = con.execute(f"SELECT * FROM {schema}.offsets WHERE passed").pl()
+        splits = con.execute(f"SELECT * FROM {schema}.splits").pl()
+        pairs = con.execute(
+            f"SELECT p.* FROM {schema}.aligned_pairs p JOIN {schema}.offsets o "
+            "ON p.vod_id = o.vod_id AND p.offsets_version = o.offsets_version WHERE o.passed"
+        ).pl()
+    return pairs, splits, offsets
+
+
+def dataset_version(pairs: pl.DataFrame, splits: pl.DataFrame) -> str:
+    """A content version: which VODs, which offsets, which split each went to."""
+    import hashlib
+
+    key = pairs.group_by("vod_id", "offsets_version", "asr_model", "filter_set").len().sort("vod_id").join(
+        splits.select("vod_id", "split"), on="vod_id", how="left")
+    return "ds-" + hashlib.sha1(key.write_csv().encode()).hexdigest()[:12]

@@ -1,0 +1,227 @@
+"""`offsets` (check `alignment_confident`, blocking), `aligned_pairs` (check `pairs_provenance`)
+and `splits` (check `no_leakage`): thin wiring around chatlab.align.
+
+All three are short steps in pool ``duckdb``: the estimate for a 10-hour VOD with a million
+messages takes seconds, so it runs where its inputs are loaded, and a failed
+`alignment_confident` stops `aligned_pairs`, `splits` and the export for that VOD only.
+"""
+
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from chatlab.align.config import AlignConfig
+from chatlab.align.curve import OffsetCurve
+from chatlab.align.estimate import estimate_offsets, verdict
+from chatlab.align.pairs import PAIR_COLUMNS, build_pairs
+from chatlab.align.plot import offsets_png
+from chatlab.align.splits import SPLIT_COLUMNS, SplitConfig, assign, fingerprint, leakage
+from chatlab.config import Layout
+from chatlab.partitions import vods
+from chatlab.resources import SCHEMA, ChatlabSettings
+
+OFFSETS_COLUMNS = {
+    "vod_id": pl.String,
+    "offsets_version": pl.String,
+    "method": pl.String,  # estimated | override_offset | override_anchors | none
+    "offset_s": pl.Float64,  # of the first segment, at its start
+    "drift_s_per_h": pl.Float64,
+    "n_segments": pl.Int32,
+    "segments": pl.String,  # JSON list of {start_s, end_s, offset_s, drift_s_per_h}
+    "confidence": pl.Float64,
+    "residual_s": pl.Float64,
+    "anchors": pl.Int64,
+    "reaction_delay_s": pl.Float64,
+    "reaction_p10_s": pl.Float64,
+    "reaction_p90_s": pl.Float64,
+    "passed": pl.Boolean,
+    "problems": pl.String,
+    "asr_model": pl.String,
+    "settings": pl.String,
+}
+
+
+def _config(settings: ChatlabSettings, vod_id: str) -> AlignConfig:
+    try:
+        return AlignConfig.from_mapping(settings.section("align", vod_id))
+    except ValueError as e:
+        raise dg.Failure(description=str(e)) from e
+
+
+def _ensure_table(layout: Layout, table: str, columns: dict[str, pl.DataType]) -> None:
+    """The IO manager writes no table for an empty frame: create it so downstream loads work."""
+    frame = pl.DataFrame(schema=columns).to_arrow()  # noqa: F841 - read by DuckDB below
+    with duckdb.connect(str(layout.duckdb)) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} AS SELECT * FROM frame")
+
+
+def _asr_model(segments: pl.DataFrame) -> str:
+    if segments.height == 0 or "asr_model" not in segments.columns:
+        return "unknown"
+    r = segments.row(0, named=True)
+    return f"{r['asr_model']}@{r.get('asr_version') or '?'}"
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or x != x else round(float(x), 4)
+
+
+@dg.asset(
+    partitions_def=vods,
+    ins={"transcript_words": dg.AssetIn(), "transcript_segments": dg.AssetIn(), "chat_clean": dg.AssetIn()},
+    metadata={"partition_expr": "vod_id"},
+    pool="duckdb",
+    group_name="align",
+    kinds={"duckdb", "polars"},
+    check_specs=[dg.AssetCheckSpec(
+        "alignment_confident", asset="offsets", blocking=True,
+        description="Confidence, residual, offset and drift within the [align] limits (or a manual override in "
+        "[vods.<id>.align]); fails with the reason and stops aligned_pairs and everything after it for this VOD.")],
+    description="The chat clock against the audio clock: offset(t) piecewise linear on the chat clock "
+    "(t_speech = t_chat - offset(t_chat)), from activity cross-correlation and lexical anchors; one row per VOD.",
+)
+def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transcript_words: pl.DataFrame,
+            transcript_segments: pl.DataFrame, chat_clean: pl.DataFrame):
+    vod_id = context.partition_key
+    cfg = _config(settings, vod_id)
+    al = estimate_offsets(transcript_words, chat_clean, cfg)
+    problems = verdict(al, cfg)
+    asr_model = _asr_model(transcript_segments)
+    version = al.curve.version({"asr": asr_model, "settings": cfg.settings()}) if al.curve else "none"
+    doc = {**al.to_json(), "vod_id": vod_id, "offsets_version": version, "asr_model": asr_model, "passed": not problems}
+    out_dir = settings.layout().artifact_dir("offsets", vod_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / "offsets.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, out_dir / "offsets.json")
+    png = offsets_png(al, f"{vod_id}: {al.method}, confidence {al.confidence:.2f}")
+    (out_dir / "offsets.png").write_bytes(png)
+    row = {
+        "vod_id": vod_id, "offsets_version": version, "method": al.method, "offset_s": _num(al.offset_s),
+        "drift_s_per_h": _num(al.drift_s_per_h), "n_segments": len(al.curve.segments) if al.curve else 0,
+        "segments": json.dumps(al.curve.to_list() if al.curve else []), "confidence": round(al.confidence, 4),
+        "residual_s": _num(al.residual_s), "anchors": al.n_anchors, "reaction_delay_s": _num(al.reaction_delay_s),
+        "reaction_p10_s": _num(al.reaction_p10_s), "reaction_p90_s": _num(al.reaction_p90_s), "passed": not problems,
+        "problems": "; ".join(problems), "asr_model": asr_model, "settings": json.dumps(cfg.settings(), default=str),
+    }
+    seg_md = "| start_s | end_s | offset_s | drift_s_per_h |\n|---|---|---|---|\n" + "\n".join(
+        f"| {s['start_s']} | {s['end_s']} | {s['offset_s']} | {s['drift_s_per_h']} |" for s in json.loads(row["segments"]))
+    meta: dict[str, Any] = {
+        "offset_s": row["offset_s"], "drift_s_per_h": row["drift_s_per_h"], "confidence": row["confidence"],
+        "residual_s": row["residual_s"], "anchors": row["anchors"], "reaction_delay_s": row["reaction_delay_s"],
+        "reaction_p10_s": row["reaction_p10_s"], "reaction_p90_s": row["reaction_p90_s"],
+        "method": al.method, "offsets_version": version, "segments": dg.MetadataValue.md(seg_md),
+        "path": dg.MetadataValue.path(str(out_dir / "offsets.json")),
+        "plot": dg.MetadataValue.md(f"![offsets](data:image/png;base64,{base64.b64encode(png).decode()})"),
+        "figures": dg.MetadataValue.json(json.loads(json.dumps(al.to_json()["figures"], default=str))),
+    }
+    yield dg.Output(pl.DataFrame([row], schema=OFFSETS_COLUMNS), metadata={k: v for k, v in meta.items() if v is not None})
+    yield dg.AssetCheckResult(
+        check_name="alignment_confident", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) if problems else (f"manual override ({al.method})" if al.method.startswith("override") else "confident"),
+        metadata={"confidence": row["confidence"], "method": al.method, "reasons": "; ".join(problems) or "none",
+                  "min_confidence": cfg.min_confidence, "max_residual_s": cfg.max_residual_s},
+    )
+
+
+def _filter_set(settings: ChatlabSettings, vod_id: str, cfg: AlignConfig) -> str:
+    clean = settings.section("chat", vod_id).get("clean", {})
+    h = hashlib.sha1(json.dumps(clean, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"chat_clean:{h};min_context_words={cfg.min_context_words};context_s={cfg.context_s:g};chat_k={cfg.chat_k}"
+
+
+@dg.asset(
+    partitions_def=vods,
+    ins={"offsets": dg.AssetIn(), "transcript_words": dg.AssetIn(), "chat_clean": dg.AssetIn()},
+    metadata={"partition_expr": "vod_id"},
+    pool="duckdb",
+    group_name="align",
+    kinds={"duckdb", "polars"},
+    check_specs=[dg.AssetCheckSpec(
+        "pairs_provenance", asset="aligned_pairs",
+        description="Every pair has msg_id, offsets version, ASR model and filter set; no context reaches past "
+        "the moment the viewer typed; no raw user names.")],
+    description="One training pair per kept chat message: the transcript of the last [align] context_s seconds "
+    "before t_speech, the last chat_k messages, the message itself, and provenance.",
+)
+def aligned_pairs(context: dg.AssetExecutionContext, settings: ChatlabSettings, offsets: pl.DataFrame,
+                  transcript_words: pl.DataFrame, chat_clean: pl.DataFrame):
+    vod_id = context.partition_key
+    cfg = _config(settings, vod_id)
+    if offsets.height != 1 or not offsets["passed"][0]:
+        why = offsets["problems"][0] if offsets.height else "no offsets row"
+        raise dg.Failure(description=f"offsets for {vod_id} did not pass alignment_confident ({why}); "
+                         f"fix the input or set [vods.{vod_id}.align] offset_s / anchors")
+    o = offsets.row(0, named=True)
+    curve = OffsetCurve.from_list(json.loads(o["segments"]))
+    pairs, report = build_pairs(vod_id, transcript_words, chat_clean, curve, cfg, offsets_version=o["offsets_version"],
+                                asr_model=o["asr_model"], filter_set=_filter_set(settings, vod_id, cfg))
+    if pairs.height == 0:
+        _ensure_table(settings.layout(), "aligned_pairs", PAIR_COLUMNS)
+    leaks = int((pairs["context_end_s"] > pairs["t_speech_s"] + 1e-6).sum()) if pairs.height else 0
+    missing = int(pairs.select(pl.any_horizontal(pl.col("msg_id", "offsets_version", "asr_model", "filter_set").is_null()).sum()).item()) if pairs.height else 0
+    raw_names = [c for c in ("user", "user_login", "user_id") if c in pairs.columns]
+    report_md = "| step | messages |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in report.items())
+    preview = pairs.head(3).select("t_speech_s", "transcript", "target").to_dicts() if pairs.height else []
+    yield dg.Output(pairs, metadata={
+        "dagster/row_count": pairs.height, "filter_report": dg.MetadataValue.md(report_md),
+        **{f"filter_{k}": v for k, v in report.items()}, "offsets_version": o["offsets_version"],
+        "preview": dg.MetadataValue.json(preview),
+    })
+    problems = [f"{leaks} contexts end after t_speech"] if leaks else []
+    problems += [f"{missing} rows without provenance"] if missing else []
+    problems += [f"raw user columns {raw_names}"] if raw_names else []
+    yield dg.AssetCheckResult(check_name="pairs_provenance", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+                              description="; ".join(problems) or "ok", metadata={"rows": pairs.height})
+
+
+def _other_splits(layout: Layout) -> pl.DataFrame:
+    if not layout.duckdb.exists():
+        return pl.DataFrame(schema=SPLIT_COLUMNS)
+    with duckdb.connect(str(layout.duckdb)) as con:
+        found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'splits'", [SCHEMA]).fetchone()[0]
+        return con.execute(f"SELECT * FROM {SCHEMA}.splits").pl() if found else pl.DataFrame(schema=SPLIT_COLUMNS)
+
+
+@dg.asset(
+    partitions_def=vods,
+    ins={"transcript_words": dg.AssetIn()},
+    deps=[dg.AssetKey("aligned_pairs")],
+    metadata={"partition_expr": "vod_id"},
+    pool="duckdb",
+    group_name="align",
+    kinds={"duckdb"},
+    check_specs=[dg.AssetCheckSpec("no_leakage", asset="splits",
+                                   description="No VOD in two splits; no near-duplicate streams (transcript MinHash) in different splits.")],
+    description="The split (train / validation / test) of the whole VOD: hash of [splits] seed and the VOD's group, "
+    "near-duplicate streams grouped, overrides in [splits] overrides or [vods.<id>.splits] split.",
+)
+def splits(context: dg.AssetExecutionContext, settings: ChatlabSettings, transcript_words: pl.DataFrame):
+    vod_id = context.partition_key
+    section = settings.section("splits", vod_id)
+    try:
+        cfg = SplitConfig.from_mapping(section)
+    except ValueError as e:
+        raise dg.Failure(description=str(e)) from e
+    if section.get("split"):  # [vods.<id>.splits] split = "test"
+        cfg = SplitConfig(**{**cfg.__dict__, "overrides": {**cfg.overrides, vod_id: str(section["split"])}})
+        SplitConfig.from_mapping({"overrides": cfg.overrides})
+    others = _other_splits(settings.layout())
+    row = assign(vod_id, fingerprint(transcript_words), others, cfg)
+    r = row.row(0, named=True)
+    yield dg.Output(row, metadata={"split": r["split"], "method": r["method"], "group_id": r["group_id"],
+                                   "near_duplicate_of": r["near_duplicate_of"] or "none", "similarity": r["similarity"]})
+    everything = pl.concat([others.filter(pl.col("vod_id") != vod_id), row])
+    problems = leakage(everything, cfg.near_duplicate)
+    yield dg.AssetCheckResult(check_name="no_leakage", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+                              description="; ".join(problems) or "ok",
+                              metadata={"vods": everything.height, **{s: int((everything["split"] == s).sum()) for s in ("train", "validation", "test")}})
