@@ -80,6 +80,7 @@ def build_contexts(words: pl.DataFrame, chat: pl.DataFrame, moments: np.ndarray 
     return frame.with_columns(
         pl.lit(blob, dtype=pl.Binary).bin.slice(pl.col("off"), pl.col("len")).cast(pl.String).alias("transcript"),
         pl.when(pl.col("has_chat") & pl.lit(chat_k > 0)).then(pl.col("chat_context")).otherwise(pl.lit("")).alias("chat_context"),
+        pl.col("context_start_s", "context_end_s").fill_nan(None),  # no words: null, not NaN
     ).select([pl.col(k).cast(v) for k, v in CONTEXT_COLUMNS.items()])
 
 

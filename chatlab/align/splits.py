@@ -96,6 +96,7 @@ def similarity(a: list[int], b: list[int]) -> float:
 def assign(vod_id: str, fp: list[int], others: pl.DataFrame, cfg: SplitConfig) -> pl.DataFrame:
     """This VOD's row of the splits table. others: the rows of the VODs split before (SPLIT_COLUMNS)."""
     best, best_sim = None, 0.0
+    others = others if others.width else pl.DataFrame(schema=SPLIT_COLUMNS)
     for row in others.filter(pl.col("vod_id") != vod_id).iter_rows(named=True):  # one row per VOD: hundreds at most
         s = similarity(fp, row["minhash"] or [])
         if s > best_sim:

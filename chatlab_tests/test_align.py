@@ -1,0 +1,216 @@
+"""Alignment library on generated cases: offset, drift and cut recovery, the check's failures on
+bad input, the context function (train = inference), splits without leakage, the export, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from chatlab.align.bench import score
+from chatlab.align.config import AlignConfig
+from chatlab.align.context import build_context, build_contexts, format_prompt, prompt_expr
+from chatlab.align.estimate import estimate_offsets, verdict
+from chatlab.align.export import export_frames, write_export
+from chatlab.align.pairs import PAIR_COLUMNS, build_pairs
+from chatlab.align.splits import SplitConfig, assign, fingerprint, leakage, split_of
+from chatlab.align.synth import make_case
+
+
+def _errors(case, al) -> np.ndarray:
+    return score(al.curve, case.truth)["errors"]
+
+
+@pytest.mark.parametrize("offset", [-3500.0, -12.0, 45.0, 3500.0])
+def test_offset_and_drift_recovered(offset: float) -> None:
+    case = make_case(11, 90.0, offset_s=offset, drift_s_per_h=3.5, msgs_per_min=60.0)
+    al = estimate_offsets(case.words, case.chat)
+    assert not verdict(al, AlignConfig()), al.problems
+    e = _errors(case, al)
+    assert np.median(e) < 0.3 and np.percentile(e, 95) < 1.0
+    assert abs(al.drift_s_per_h - 3.5) < 0.6
+    assert len(al.curve.segments) == 1 and al.confidence > 0.9
+    assert 2.0 < al.reaction_p90_s - al.reaction_p10_s < 10.0  # the measured spread of reactions
+
+
+def test_cuts_make_segments() -> None:
+    case = make_case(5, 80.0, offset_s=300.0, drift_s_per_h=-2.0, cuts=2, msgs_per_min=60.0)
+    al = estimate_offsets(case.words, case.chat)
+    assert not verdict(al, AlignConfig())
+    assert len(al.curve.segments) == 3
+    s = score(al.curve, case.truth)
+    assert max(s["cut_errs"]) < 10.0 and s["extra_cuts"] == 0
+    assert np.median(s["errors"]) < 0.3
+    # the jumps are the removed stretches of audio
+    jumps = np.diff([x.offset_s for x in al.curve.segments])
+    assert np.allclose(jumps, case.params["cut_len_s"], atol=2.0)
+
+
+def test_unrelated_chat_fails_the_check() -> None:
+    case = make_case(21, 40.0, offset_s=60.0, drift_s_per_h=0.0, chat_seed=77)
+    al = estimate_offsets(case.words, case.chat)
+    problems = verdict(al, AlignConfig())
+    assert problems and al.confidence < 0.5
+
+
+def test_bad_input_gives_reasons_not_exceptions() -> None:
+    case = make_case(3, 10.0, offset_s=20.0, drift_s_per_h=0.0)
+    tiny = estimate_offsets(case.words, case.chat.head(3))
+    assert verdict(tiny, AlignConfig()) == ["too little chat: 3 messages (need 10)"]
+    silent = estimate_offsets(case.words.head(0), case.chat)
+    assert "no speech" in verdict(silent, AlignConfig())[0]
+    assert tiny.to_json()["offset_s"] is None and json.dumps(silent.to_json())
+
+
+def test_manual_override() -> None:
+    case = make_case(3, 10.0, offset_s=20.0, drift_s_per_h=0.0)
+    fixed = estimate_offsets(case.words, case.chat.head(3), AlignConfig(offset_s=12.5))
+    assert fixed.method == "override_offset" and not verdict(fixed, AlignConfig()) and fixed.offset_s == 12.5
+    pts = AlignConfig.from_mapping({"anchors": [[100.0, 90.0], [1000.0, 980.0]]})
+    al = estimate_offsets(case.words, case.chat, pts)
+    assert al.method == "override_anchors"
+    assert al.curve.offset(100.0) == pytest.approx(10.0) and al.curve.offset(1000.0) == pytest.approx(20.0)
+    assert al.curve.offset(550.0) == pytest.approx(15.0)
+    with pytest.raises(ValueError, match="unknown settings"):
+        AlignConfig.from_mapping({"offest_s": 1})
+
+
+# --- context: one function for training and inference -------------------------------------------------
+
+def _naive(words: pl.DataFrame, chat: pl.DataFrame, moment: float, context_s: float, k: int) -> tuple[str, str]:
+    ws = [w for s, e, w in words.sort("start_s").select("start_s", "end_s", "word").iter_rows() if s >= moment - context_s and e <= moment]
+    cs = [t for ts, t in chat.sort("t_s").select("t_s", "text").iter_rows() if ts < moment][-k:] if k else []
+    return " ".join(ws), "\n".join(cs)
+
+
+def test_context_single_equals_batch_equals_reference() -> None:
+    case = make_case(8, 6.0, offset_s=0.0, drift_s_per_h=0.0)
+    words = case.words.with_columns(pl.when(pl.col("seg_id") % 7 == 0).then(pl.col("word") + "é").otherwise(pl.col("word")).alias("word"))
+    chat = case.chat.select("t_s", "text")
+    rng = np.random.default_rng(0)
+    moments = np.concatenate([rng.uniform(-5, 400, 60), words["end_s"].to_numpy()[:20], chat["t_s"].to_numpy()[:20], [0.0, 1e6]])
+    batch = build_contexts(words, chat, moments, context_s=20.0, chat_k=3)
+    for i, m in enumerate(moments):
+        one = build_context(words, chat, float(m), context_s=20.0, chat_k=3)
+        assert one == batch.row(i, named=True)
+        assert (one["transcript"], one["chat_context"]) == _naive(words, chat, float(m), 20.0, 3)
+        assert one["n_context_words"] == 0 or one["context_end_s"] <= m
+    prompts = batch.head(5).select(prompt_expr(20.0))[:, 0].to_list()
+    assert prompts == [format_prompt(r["transcript"], r["chat_context"], 20.0) for r in batch.head(5).iter_rows(named=True)]
+
+
+def test_pairs_columns_and_provenance() -> None:
+    case = make_case(9, 15.0, offset_s=40.0, drift_s_per_h=0.0)
+    al = estimate_offsets(case.words, case.chat)
+    chat = case.chat.with_columns(keep=pl.col("kind") != "noise")
+    pairs, report = build_pairs("vod-a", case.words, chat, al.curve, AlignConfig(), offsets_version="v1", asr_model="m@1", filter_set="f")
+    assert list(pairs.columns) == list(PAIR_COLUMNS) and pairs.columns[0] == "vod_id"
+    assert report["dropped_by_chat_clean"] == int((case.chat["kind"] == "noise").sum())
+    assert report["pairs"] + report["no_context"] == chat.height - report["dropped_by_chat_clean"]
+    assert (pairs["context_end_s"] <= pairs["t_speech_s"]).all()
+    assert pairs["user_hash"].null_count() == 0 and set(pairs["offsets_version"]) == {"v1"}
+    # the pair's context is what inference builds at that moment
+    r = pairs.row(100, named=True)
+    kept = chat.filter("keep").sort("t_s")
+    on_audio = kept.with_columns(pl.Series("t_s", al.curve.to_speech(kept["t_s"].to_numpy())))
+    one = build_context(case.words, on_audio, r["t_speech_s"])
+    assert (one["transcript"], one["chat_context"]) == (r["transcript"], r["chat_context"])
+
+
+# --- splits and export ---------------------------------------------------------------------------------
+
+def _words(seed: int, n: int = 400) -> pl.DataFrame:
+    return make_case(seed, 4.0, offset_s=0, drift_s_per_h=0).words.head(n)
+
+
+def test_splits_deterministic_with_ratios_and_overrides() -> None:
+    cfg = SplitConfig(seed=3)
+    names = [f"vod{i}" for i in range(400)]
+    got = [split_of(v, cfg) for v in names]
+    assert got == [split_of(v, SplitConfig(seed=3)) for v in names]
+    share = {s: got.count(s) / len(got) for s in ("train", "validation", "test")}
+    assert 0.72 < share["train"] < 0.88 and 0.05 < share["test"] < 0.15
+    assert [split_of(v, SplitConfig(seed=4)) for v in names] != got
+    row = assign("vod1", fingerprint(_words(1)), pl.DataFrame(), SplitConfig(overrides={"vod1": "test"}))
+    assert row["split"][0] == "test" and row["method"][0] == "override"
+    with pytest.raises(ValueError):
+        SplitConfig.from_mapping({"overrides": {"vod1": "holdout"}})
+
+
+def test_near_duplicate_streams_share_a_split_and_leakage_is_caught() -> None:
+    cfg = SplitConfig(seed=0)
+    a = assign("stream-a", fingerprint(_words(1)), pl.DataFrame(), cfg)
+    reupload = _words(1).slice(30).with_columns(pl.col("start_s") + 100)  # trimmed start, shifted
+    b = assign("stream-a-reupload", fingerprint(reupload), a, cfg)
+    c = assign("other", fingerprint(_words(2)), pl.concat([a, b]), cfg)
+    assert b["method"][0] == "near_duplicate" and b["split"][0] == a["split"][0] and b["group_id"][0] == "stream-a"
+    assert c["near_duplicate_of"][0] is None and c["similarity"][0] < 0.2
+    table = pl.concat([a, b, c])
+    assert leakage(table, cfg.near_duplicate) == []
+    other = next(s for s in ("train", "validation", "test") if s != a["split"][0])
+    bad = pl.concat([a, b.with_columns(pl.lit(other).alias("split")), c])
+    assert any("near-duplicate" in p for p in leakage(bad, cfg.near_duplicate))
+    twice = pl.concat([a, a.with_columns(pl.lit(other).alias("split"))])
+    assert any("in 2 splits" in p for p in leakage(twice, cfg.near_duplicate))
+
+
+def test_export_is_huggingface_parquet_with_card(tmp_path: Path) -> None:
+    case = make_case(9, 10.0, offset_s=40.0, drift_s_per_h=0.0)
+    al = estimate_offsets(case.words, case.chat)
+    pairs = pl.concat([build_pairs(v, case.words, case.chat, al.curve, AlignConfig(), offsets_version="v", asr_model="m", filter_set="f")[0]
+                       for v in ("a", "b")])
+    splits = pl.concat([assign("a", [1] * 64, pl.DataFrame(), SplitConfig(overrides={"a": "train"})),
+                        assign("b", [2] * 64, pl.DataFrame(), SplitConfig(overrides={"b": "test"}))])
+    offsets = pl.DataFrame([{"vod_id": v, "offset_s": 40.0, "drift_s_per_h": 0.0, "n_segments": 1, "confidence": 1.0,
+                             "method": "estimated", "offsets_version": "v"} for v in ("a", "b")])
+    res = write_export(tmp_path, pairs, splits, offsets, {"name": "t"})
+    assert res["counts"]["train"] == pairs.filter(pl.col("vod_id") == "a").height and res["counts"]["validation"] == 0
+    train = pl.read_parquet(tmp_path / "data" / "train-00000-of-00001.parquet")
+    assert train.columns[:2] == ["prompt", "completion"] and set(train["vod_id"]) == {"a"}
+    assert train["prompt"][0].startswith("Streamer said") and "user" not in train.columns
+    card = (tmp_path / "README.md").read_text()
+    assert card.startswith("---\nconfigs:") and "path: data/test-00000-of-00001.parquet" in card and "| a |" in card
+    assert set(export_frames(pairs, splits)) == {"train", "validation", "test"}
+
+
+# --- CLI ----------------------------------------------------------------------------------------------
+
+def _write_inputs(tmp: Path, case) -> tuple[Path, Path]:
+    segs = []
+    for seg_id, g in case.words.group_by("seg_id", maintain_order=True):
+        ws = [{"word": w, "start": s, "end": e, "probability": 0.9} for s, e, w in g.select("start_s", "end_s", "word").iter_rows()]
+        segs.append({"start": ws[0]["start"], "end": ws[-1]["end"], "text": " ".join(w["word"] for w in ws), "avg_logprob": -0.2,
+                     "no_speech_prob": 0.01, "words": ws})
+    tr = tmp / "t.json"
+    tr.write_text(json.dumps({"duration": 600.0, "language": "en", "segments": segs}))
+    comments = [{"_id": r["msg_id"], "created_at": "2024-05-01T18:00:00.000Z", "content_type": "video", "content_id": "1",
+                 "content_offset_seconds": r["t_s"], "commenter": {"display_name": r["user_hash"], "_id": "1", "name": r["user_hash"]},
+                 "message": {"body": r["text"], "fragments": [{"text": r["text"], "emoticon": None}], "user_badges": [], "emoticons": []}}
+                for r in case.chat.filter(pl.col("t_s") >= 0).iter_rows(named=True)]
+    ch = tmp / "chat.json"
+    ch.write_text(json.dumps({"FileInfo": {"Version": {"Major": 1, "Minor": 4, "Patch": 0}}, "streamer": {"name": "S", "id": 1},
+                              "video": {"title": "x", "id": "1", "start": 0, "end": 700, "length": 700}, "comments": comments}))
+    return tr, ch
+
+
+def test_cli_align_json_and_pairs(tmp_path: Path, layout, capsys) -> None:
+    from chatlab.cli import main
+
+    case = make_case(4, 10.0, offset_s=25.0, drift_s_per_h=0.0)
+    tr, ch = _write_inputs(tmp_path, case)
+    out = tmp_path / "pairs.parquet"
+    assert main(["align", str(tr), str(ch), "--json", "--pairs", str(out)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) >= {"offset_s", "drift_s_per_h", "confidence", "reaction_delay_s", "segments"}
+    assert abs(case.truth.offset(300.0) - np.array([doc["offset_s"]])[0]) < 1.0 and doc["confidence"] > 0.5
+    pairs = pl.read_parquet(out)
+    assert pairs.height > 100 and "user" not in pairs.columns and pairs["user_hash"].str.len_chars().min() == 16
+    # an unrelated chat: no pairs, exit 1, the reason on stderr
+    other = make_case(4, 10.0, offset_s=25.0, drift_s_per_h=0.0, chat_seed=55)
+    _, ch2 = _write_inputs(tmp_path / "o", other) if (tmp_path / "o").mkdir() is None else (None, None)
+    out2 = tmp_path / "none.parquet"
+    assert main(["align", str(tr), str(ch2), "--pairs", str(out2)]) == 1
+    assert "NOT CONFIDENT" in capsys.readouterr().err and not out2.exists()
