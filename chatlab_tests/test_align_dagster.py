@@ -1,0 +1,113 @@
+"""The align assets in an ephemeral instance on generated tables: offsets, the blocking
+`alignment_confident` check (bad VODs stop, good ones go on), pairs, splits, the export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from chatlab.align.synth import make_case
+from chatlab.asr.tables import SEGMENTS_SCHEMA, WORDS_SCHEMA
+from chatlab.config import Layout
+from chatlab.defs.align import aligned_pairs, dataset_export, offsets, splits
+from chatlab.defs.asr import transcript_tables
+from chatlab.defs.chat import chat_clean, chat_import
+from chatlab.defs.chat.assets import CLEAN_COLUMNS
+from chatlab.resources import build_resources
+
+
+def _tables(vod: str, case) -> dict[str, pl.DataFrame]:
+    w = case.words.with_row_index("word_idx").with_columns(pl.lit(vod).alias("vod_id"), pl.lit(0.9).alias("probability"))
+    words = w.select([pl.col(c).cast(t) for c, t in WORDS_SCHEMA.items()])
+    segs = case.words.group_by("seg_id").agg(pl.col("start_s").min(), pl.col("end_s").max(), pl.col("word").str.join(" ").alias("text"))
+    segs = segs.with_columns(pl.lit(vod).alias("vod_id"), pl.lit(-0.2).alias("avg_logprob"), pl.lit(0.01).alias("no_speech_prob"),
+                             pl.lit(1.2).alias("compression_ratio"), pl.lit("synthetic").alias("asr_model"), pl.lit("1").alias("asr_version"))
+    segs = segs.select([pl.col(c).cast(t) for c, t in SEGMENTS_SCHEMA.items()])
+    chat = case.chat.with_columns(pl.lit(vod).alias("vod_id"), pl.lit(True).alias("keep"))
+    chat = chat.select([pl.col(c).cast(t) if c in chat.columns else pl.lit(None, t).alias(c) for c, t in CLEAN_COLUMNS.items()])
+    return {"transcript_words": words, "transcript_segments": segs, "chat_clean": chat}
+
+
+def _write(layout: Layout, vods: dict[str, object]) -> None:
+    frames: dict[str, list[pl.DataFrame]] = {}
+    for vod, case in vods.items():
+        for name, df in _tables(vod, case).items():
+            frames.setdefault(name, []).append(df)
+    with duckdb.connect(str(layout.duckdb)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS chatlab")
+        for name, dfs in frames.items():
+            df = pl.concat(dfs).to_arrow()  # noqa: F841 - read by DuckDB
+            con.execute(f"CREATE OR REPLACE TABLE chatlab.{name} AS SELECT * FROM df")
+
+
+def _run(layout: Layout, instance: dg.DagsterInstance, vod: str) -> dg.ExecuteInProcessResult:
+    if vod not in instance.get_dynamic_partitions("vods"):
+        instance.add_dynamic_partitions("vods", [vod])
+    return dg.materialize([transcript_tables, chat_import, chat_clean, offsets, aligned_pairs, splits], selection=[offsets, aligned_pairs, splits],
+                          partition_key=vod, instance=instance, resources=build_resources(data_dir=str(layout.root)), raise_on_error=False)
+
+
+def _query(layout: Layout, sql: str) -> list[tuple]:
+    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_good_vod_pairs_bad_vods_stop(layout: Layout, instance: dg.DagsterInstance) -> None:
+    good = make_case(31, 20.0, offset_s=42.0, drift_s_per_h=1.0)
+    unrelated = make_case(32, 20.0, offset_s=42.0, drift_s_per_h=0.0, chat_seed=99)
+    tiny = make_case(33, 5.0, offset_s=10.0, drift_s_per_h=0.0)
+    _write(layout, {"good": good, "unrelated": unrelated, "tiny": tiny})
+    with duckdb.connect(str(layout.duckdb)) as con:  # three messages only
+        con.execute("DELETE FROM chatlab.chat_clean WHERE vod_id = 'tiny' AND msg_id NOT IN (SELECT msg_id FROM chatlab.chat_clean WHERE vod_id = 'tiny' ORDER BY t_s LIMIT 3)")
+
+    r = _run(layout, instance, "good")
+    assert r.success
+    checks = {e.check_name: e for e in r.get_asset_check_evaluations()}
+    assert checks["alignment_confident"].passed and checks["pairs_provenance"].passed and checks["no_leakage"].passed
+    mat = {e.asset_key.to_user_string(): e for e in r.get_asset_materialization_events()}
+    assert set(mat) == {"offsets", "aligned_pairs", "splits"}
+    meta = r.asset_materializations_for_node("offsets")[0].metadata
+    assert abs(meta["offset_s"].value - good.truth.segments[0].offset_s) < 1.0
+    assert meta["plot"].value.startswith("![offsets](data:image/png;base64,")
+    (row,) = _query(layout, "SELECT vod_id, passed, method, n_segments FROM chatlab.offsets")
+    assert row == ("good", True, "estimated", 1)
+    cols = [c[0] for c in _query(layout, "SELECT column_name FROM information_schema.columns WHERE table_name='aligned_pairs' ORDER BY ordinal_position")]
+    assert cols[:2] == ["vod_id", "msg_id"] and "user" not in cols
+    n = _query(layout, "SELECT count(*), max(context_end_s - t_speech_s) FROM chatlab.aligned_pairs WHERE vod_id='good'")[0]
+    assert n[0] > 500 and n[1] <= 0
+    assert (layout.artifact_dir("offsets", "good") / "offsets.png").exists()
+
+    for vod, why in (("unrelated", "confidence"), ("tiny", "too little chat")):
+        r = _run(layout, instance, vod)
+        ev = {e.check_name: e for e in r.get_asset_check_evaluations()}["alignment_confident"]
+        assert not ev.passed and why in ev.description
+        done = {e.asset_key.to_user_string() for e in r.get_asset_materialization_events()}
+        assert done == {"offsets"}, done  # the blocking check stopped pairs and splits
+    assert _query(layout, "SELECT DISTINCT vod_id FROM chatlab.aligned_pairs") == [("good",)]
+
+    # the export reads every VOD; only the good one (offsets passed) is in it
+    res = dg.materialize([dataset_export], instance=instance, resources=build_resources(data_dir=str(layout.root)))
+    m = res.asset_materializations_for_node("dataset_export")[0].metadata
+    out = Path(m["path"].value)
+    total = sum(m[f"pairs_{s}"].value for s in ("train", "validation", "test"))
+    assert total == n[0]
+    card = (out / "README.md").read_text()
+    assert "| good |" in card and "unrelated" not in card and json.dumps(m["files"].value)
+
+
+def test_override_in_config_passes_and_is_recorded(layout: Layout, instance: dg.DagsterInstance, tmp_path) -> None:
+    unrelated = make_case(32, 10.0, offset_s=42.0, drift_s_per_h=0.0, chat_seed=99)
+    _write(layout, {"odd": unrelated})
+    (tmp_path / "chatlab.toml").write_text('[vods.odd.align]\noffset_s = 42.0\n')
+    instance.add_dynamic_partitions("vods", ["odd"])
+    r = dg.materialize([transcript_tables, chat_import, chat_clean, offsets, aligned_pairs, splits], selection=[offsets, aligned_pairs, splits],
+                       partition_key="odd", instance=instance, raise_on_error=False,
+                       resources=build_resources(data_dir=str(layout.root), config_file=str(tmp_path / "chatlab.toml")))
+    ev = {e.check_name: e for e in r.get_asset_check_evaluations()}["alignment_confident"]
+    assert ev.passed and "manual override" in ev.description
+    assert _query(layout, "SELECT method, offset_s FROM chatlab.offsets") == [("override_offset", 42.0)]
+    assert _query(layout, "SELECT count(*) > 0 FROM chatlab.aligned_pairs") == [(True,)]
