@@ -149,7 +149,8 @@ def run_real(streams: int = 2, minutes: float = 3.0, seed: int = 0) -> dict[str,
             errors.append(err)
             rows.append({"stream": s.name, "true_offset_s": truth["offset_s"], "true_drift_s_per_h": truth["drift_s_per_h"],
                          "offset_s": round(al.offset_s, 3), "drift_s_per_h": round(al.drift_s_per_h, 3), "confidence": round(al.confidence, 3),
-                         "anchors": al.n_anchors, "median_err_s": round(float(np.median(err)), 3), "passed": not verdict(al, AlignConfig())})
+                         "anchors": al.n_anchors, "median_err_s": round(float(np.median(err)), 3), "residual_s": round(al.residual_s, 3),
+                         "problems": verdict(al, AlignConfig())})
     e = np.concatenate(errors)
     return {"streams": streams, "minutes": minutes, "offset_err_median_s": round(float(np.median(e)), 3),
             "offset_err_p95_s": round(float(np.percentile(e, 95)), 3), "per_stream": rows}

@@ -20,10 +20,10 @@ class AlignConfig:
     min_token_chars: int = 4
     window_s: float = 300.0  # coarse lag windows on the chat clock
     min_jump_s: float = 8.0  # a change of offset larger than this between windows is a cut
-    min_anchors: int = 20
+    min_anchors: int = 10
     # alignment_confident thresholds
     min_confidence: float = 0.5
-    max_residual_s: float = 3.0  # robust spread (MAD-sigma) of the anchors around the curve
+    max_residual_s: float = 5.0  # robust spread (MAD-sigma) of the anchors around the curve (Whisper segments: ~3.5 s on demo streams)
     max_abs_offset_s: float = 4200.0
     max_abs_drift_s_per_h: float = 30.0
     # pairs
