@@ -1,0 +1,84 @@
+"""Cross-frame de-duplication: each message once, at the time it first appeared.
+
+A panel shows a window of the message stream: the end of what was already read, then what is new.
+When a panel is read whole (the first frame, a change that is not a clean scroll, the naive
+baseline), its messages are aligned to the end of the history with fuzzy matching (rapidfuzz), and
+only those after the overlap are new. Aligning the *sequence* rather than looking each message up
+keeps real repeats (one viewer pasting the same copypasta twice) while dropping re-reads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+SIMILAR = 85.0  # rapidfuzz ratio (0-100) for "the same message read twice"
+
+
+@dataclass
+class OcrMessage:
+    t_s: float  # first seen
+    user: str
+    text: str
+    confidence: float
+    seen_s: float = 0.0  # time of the sample it was read on (t_s can be earlier: refined between samples)
+    note: str | None = None  # why it may be wrong (low confidence, no user, ...)
+
+    def to_json(self) -> dict:
+        d = {"t_s": round(self.t_s, 3), "user": self.user, "text": self.text, "confidence": round(self.confidence, 4)}
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+def same(a_user: str, a_text: str, b_user: str, b_text: str, threshold: float = SIMILAR) -> bool:
+    return fuzz.ratio(a_user.lower(), b_user.lower()) >= threshold and fuzz.ratio(a_text, b_text) >= threshold
+
+
+def overlap(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]], min_share: float = 0.8) -> int:
+    """How many of the panel's first messages are the last ones of `history` (0 when none)."""
+    for k in range(min(len(history), len(panel)), 0, -1):
+        tail = history[len(history) - k:]
+        hits = sum(same(h.user, h.text, u, t) for h, (u, t) in zip(tail, panel[:k]))
+        if hits >= max(1, math.ceil(min_share * k)):
+            return k
+    return 0
+
+
+_CONFUSABLE = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "8": "b", "-": "_", "2": "z"})
+
+
+def _shape(name: str) -> str:
+    return name.lower().translate(_CONFUSABLE)
+
+
+def _dropped_letter(rare: str, common: str) -> bool:
+    """`rare` is `common` with one letter lost (Wizard1558 read as Wzard1558); never a digit, so
+    Wolf294 and Wolf2945 stay two viewers."""
+    if len(common) != len(rare) + 1 or len(rare) < 5:
+        return False
+    for i in range(len(common)):
+        if common[:i] + common[i + 1:] == rare:
+            return common[i].isalpha()
+    return False
+
+
+def canonical_users(messages: Sequence[OcrMessage], min_count_ratio: float = 3.0) -> dict[str, str]:
+    """Spellings of a name misread now and then (``Falc0n1650``) -> the common spelling: only when
+    they differ by characters the recogniser confuses (0/o, 1/l, 5/S, case) and the common one is
+    seen far more often, so two real viewers with similar names stay apart."""
+    counts = Counter(m.user for m in messages if m.user)
+    names = [n for n, _ in counts.most_common()]
+    fix: dict[str, str] = {}
+    for i, rare in enumerate(names):
+        for common in names[:i]:
+            if common in fix:
+                continue
+            if counts[common] >= min_count_ratio * counts[rare] and (_shape(rare) == _shape(common) or _dropped_letter(rare, common)):
+                fix[rare] = common
+                break
+    return fix
