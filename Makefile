@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Three ~3-minute demo streams into data/inbox/, then every per-VOD asset for each.
+# Four ~3-minute demo streams into data/inbox/ (chatlab.toml holds out demo_03 and demo_04),
+# then every per-VOD asset for each.
 demo: install
-	$(BIN)/chatlab demo --streams 3 --minutes 3
+	$(BIN)/chatlab demo --streams 4 --minutes 3
 	$(BIN)/chatlab materialize
 
 test: install
