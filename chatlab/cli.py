@@ -13,6 +13,8 @@ COMMAND_MODULES = (
     "chatlab.demo.cli",
     "chatlab.asr.cli",
     "chatlab.chat.cli",
+    "chatlab.train.cli",
+    "chatlab.ocr.cli",
     "chatlab.align.cli",
 )
 
