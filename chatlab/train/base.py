@@ -79,6 +79,7 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet()
     gguf = Path(gguf)
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -137,9 +138,22 @@ def ensure_base_model(models_dir: str | os.PathLike, model: str = "") -> Path:
     return convert_gguf(gguf, target)
 
 
+def quiet() -> None:
+    """No per-tensor progress bars from transformers / datasets in logs (the stage logs its own progress)."""
+    try:
+        import datasets
+        from transformers.utils import logging as tlog
+
+        tlog.disable_progress_bar()
+        datasets.disable_progress_bars()
+    except ImportError:
+        pass
+
+
 def load_tokenizer(model_dir: str | os.PathLike):
     from transformers import AutoTokenizer
 
+    quiet()
     tok = AutoTokenizer.from_pretrained(str(model_dir))
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token

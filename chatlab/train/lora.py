@@ -266,7 +266,6 @@ def train_adapter(
             padding_free=False,
             bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
             fp16=False,
-            gradient_checkpointing=False,
             use_cpu=device == "cpu",
             report_to="none",
             dataloader_num_workers=0,
@@ -278,6 +277,9 @@ def train_adapter(
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                              processing_class=tok, peft_config=lora, callbacks=callbacks)
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # progress goes through on_progress, not print()
         t0 = time.monotonic()
         out = trainer.train()
         train_s = time.monotonic() - t0

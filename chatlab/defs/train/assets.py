@@ -1,0 +1,199 @@
+"""`training_set`, `adapter` and `evaluation` (with the blocking check `beats_base`).
+
+Not partitioned: they read every VOD partition of `aligned_pairs` and `splits` (the split says
+where a VOD's pairs go) and are keyed by the dataset version, a hash of the pairs they saw, set
+as each materialization's data version. Weights never go through an IO manager: files under
+data/, metadata here. Training and evaluation are slow and run in pool ``train``; the training
+set reads the DuckDB file and sits in pool ``duckdb`` (one process on the file at a time).
+"""
+
+import base64
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from chatlab.defs.train.resources import BaseModelResource
+from chatlab.resources import ChatlabSettings
+from chatlab.train import pipeline
+from chatlab.train.dataset import NotEnoughPairs
+from chatlab.train.evaluate import EvalConfig
+from chatlab.train.generate import Guardrails, Sampling
+from chatlab.train.lora import TrainConfig
+
+TRAINING_SET = dg.AssetKey("training_set")
+ADAPTER = dg.AssetKey("adapter")
+EVALUATION = dg.AssetKey("evaluation")
+ALL_VODS = [dg.AssetDep(k, partition_mapping=dg.AllPartitionMapping()) for k in ("aligned_pairs", "splits")]
+
+
+def _cfg(settings: ChatlabSettings) -> TrainConfig:
+    return TrainConfig.from_mapping(settings.section("train"))
+
+
+def _num(x: Any) -> Any:
+    # Dagster float metadata cannot hold NaN or inf.
+    return None if isinstance(x, float) and not math.isfinite(x) else (round(x, 4) if isinstance(x, float) else x)
+
+
+def _png_md(path: Path) -> dg.MetadataValue:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return dg.MetadataValue.md(f"![loss](data:image/png;base64,{data})")
+
+
+def _md_table(df: pl.DataFrame) -> dg.MetadataValue:
+    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
+    rows = ["| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |" for r in df.iter_rows()]
+    return dg.MetadataValue.md("\n".join([head, *rows]))
+
+
+@dg.asset(
+    key=TRAINING_SET,
+    deps=ALL_VODS,
+    pool="duckdb",
+    group_name="train",
+    kinds={"parquet"},
+    description="Every VOD's aligned pairs, in its VOD's split, as prompt/completion rows made by the one template "
+    "(transcript cut from the left to fit); data/artifacts/training_set/<dataset version>/.",
+)
+def training_set(context: dg.AssetExecutionContext, settings: ChatlabSettings, base_model: BaseModelResource) -> dg.MaterializeResult:
+    layout = settings.layout()
+    cfg = _cfg(settings)
+    try:
+        base = base_model.path(layout.models, cfg.base_model)
+        pairs, splits = pipeline.load_pairs(layout)
+        ts = pipeline.build_training_set(layout, base, cfg, pairs, splits)
+    except (FileNotFoundError, LookupError, NotEnoughPairs, ValueError) as e:
+        raise dg.Failure(description=str(e)) from e
+    r = ts.report
+    context.log.info(f"training set {ts.version}: {r.rows}")
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(ts.version),
+        metadata={
+            "dataset_version": ts.version,
+            "path": dg.MetadataValue.path(str(ts.path)),
+            **{f"pairs_{s}": n for s, n in r.rows.items()},
+            **{f"vods_{s}": ", ".join(v) or "-" for s, v in r.vods.items()},
+            "dropped_long_completion": r.dropped_long_completion,
+            "dropped_no_split": r.dropped_no_split,
+            "prompt_tokens_mean": _num(float(ts.examples["prompt_tokens"].mean() or 0.0)),
+            "preview": dg.MetadataValue.md("```\n" + (ts.examples["prompt"][0] + ts.examples["completion"][0] if ts.examples.height else "") + "\n```"),
+        },
+    )
+
+
+@dg.asset(
+    key=ADAPTER,
+    deps=[TRAINING_SET],
+    pool="train",
+    group_name="train",
+    kinds={"pytorch"},
+    description="LoRA adapter (QLoRA on CUDA) trained with TRL's SFTTrainer on the training split, early stopping on "
+    "validation; data/models/adapters/<dataset version>/ with its config, training args and dataset version.",
+)
+def adapter(context: dg.AssetExecutionContext, settings: ChatlabSettings, base_model: BaseModelResource) -> dg.MaterializeResult:
+    layout = settings.layout()
+    section = settings.section("train")
+    cfg = TrainConfig.from_mapping(section)
+    try:
+        version, examples = pipeline.read_examples(layout)
+        base = base_model.path(layout.models, cfg.base_model)
+    except (FileNotFoundError, ValueError) as e:
+        raise dg.Failure(description=str(e)) from e
+
+    def progress(d: dict[str, Any]) -> None:
+        keys = ("loss", "eval_loss", "learning_rate", "epoch")
+        shown = ", ".join(f"{k} {d[k]:.4g}" for k in keys if isinstance(d.get(k), (int, float)))
+        context.log.info(f"adapter {version}: step {d['step']}/{d['max_steps']} ({d['elapsed_s']} s) {shown}")
+
+    from chatlab.train.lora import train_adapter
+
+    try:
+        res = train_adapter(base, examples, pipeline.adapters_root(layout), version, cfg, sampling=Sampling(),
+                            guardrails=Guardrails.from_mapping(section), on_progress=progress)
+    except (NotEnoughPairs, RuntimeError, ValueError) as e:
+        raise dg.Failure(description=str(e)) from e
+    meta: dict[str, Any] = {
+        "dataset_version": version,
+        "path": dg.MetadataValue.path(str(res.path)),
+        "base_fingerprint": res.base_fingerprint,
+        "device": res.device,
+        "qlora": res.quantized,
+        "train_rows": res.train_rows,
+        "validation_rows": res.eval_rows,
+        "steps": res.steps,
+        "epochs": res.epochs,
+        "train_seconds": res.train_seconds,
+        "tokens_per_second": res.tokens_per_second,
+        "best_eval_loss": _num(res.best_eval_loss),
+        "best_eval_perplexity": _num(res.best_eval_perplexity),
+        "stopped_early": res.stopped_early,
+        "stopped_by_time_budget": res.stopped_by_time,
+    }
+    plot = res.path / "loss.png"
+    if plot.exists():
+        meta["loss_curve"] = _png_md(plot)
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata=meta)
+
+
+@dg.asset(
+    key=EVALUATION,
+    deps=[ADAPTER],
+    pool="train",
+    group_name="train",
+    kinds={"pytorch"},
+    check_specs=[dg.AssetCheckSpec(
+        "beats_base", asset=EVALUATION, blocking=True,
+        description="On the test split (streams never seen in training): completion perplexity down by at least "
+        "[train] min_ppl_reduction (default 20%) and next-message ranking (recall@1 among 10) up, against the base model.",
+    )],
+    description="The adapter against its base model on the test split: completion perplexity, LiveBot-style "
+    "recall@1/5 and MRR among 10 candidates, distinct-1/2, self-BLEU, emote rate and length of generations; per VOD.",
+)
+def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, base_model: BaseModelResource) -> dg.MaterializeResult:
+    layout = settings.layout()
+    section = settings.section("train")
+    cfg = TrainConfig.from_mapping(section)
+    ecfg = EvalConfig.from_mapping(section)
+    from chatlab.train.evaluate import evaluate
+    from chatlab.train.lora import load_adapter_model
+
+    try:
+        version, examples = pipeline.read_examples(layout)
+        adir = pipeline.adapters_root(layout) / version
+        model, tok, info = load_adapter_model(adir, layout.models, cfg.base_model)
+    except (FileNotFoundError, ValueError) as e:
+        raise dg.Failure(description=str(e)) from e
+    test = examples.filter(pl.col("split") == "test")
+    try:
+        ev = evaluate(model, tok, test, ecfg, sampling=Sampling(**info.get("sampling", {})), log=context.log.info)
+    except ValueError as e:
+        raise dg.Failure(description=str(e)) from e
+    out = pipeline.write_evaluation(layout, version, ev)
+    a, b = ev.adapter, ev.base
+    figures = {f"adapter_{k}": _num(v) for k, v in a.items()} | {f"base_{k}": _num(v) for k, v in b.items()}
+    gens = {f"gen_{who}_{k}": _num(v) for who, m in ev.generations.items() for k, v in m.items()}
+    samples = "\n".join(f"| {s['real']} | {s['adapter']} | {s['base'][:80]} |" for s in ev.samples)
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(version),
+        metadata={
+            "dataset_version": version,
+            "path": dg.MetadataValue.path(str(out / "evaluation.json")),
+            **figures,
+            "perplexity_reduction": _num(1 - a["perplexity"] / b["perplexity"]),
+            **gens,
+            "per_vod": _md_table(ev.per_vod),
+            "samples": dg.MetadataValue.md("| real | adapter | base |\n|---|---|---|\n" + samples),
+            "seconds": ev.seconds,
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name="beats_base", passed=ev.passed, severity=dg.AssetCheckSeverity.ERROR,
+            description="; ".join(ev.reasons) or "adapter beats the base model on perplexity and ranking",
+            metadata={"adapter_perplexity": _num(a["perplexity"]), "base_perplexity": _num(b["perplexity"]),
+                      "adapter_recall_at_1": _num(a["recall_at_1"]), "base_recall_at_1": _num(b["recall_at_1"]),
+                      "adapter_mrr": _num(a["mrr"]), "base_mrr": _num(b["mrr"]), "test_pairs": a["pairs"]},
+        )],
+    )

@@ -1,0 +1,151 @@
+"""The three steps on the data directory, shared by the Dagster assets and the CLI:
+training set (all VODs' pairs -> versioned prompt/completion files), adapter, evaluation.
+
+Where things live (``layout`` = the data directory):
+- ``artifacts/training_set/<version>/``: examples.parquet, {train,validation,test}.parquet, card.json;
+  ``artifacts/training_set/CURRENT`` names the latest version;
+- ``models/adapters/<version>/``: the adapter (see lora.py);
+- ``artifacts/evaluation/<version>/``: evaluation.json, per_vod.parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from chatlab.config import Layout
+from chatlab.files import replacing
+from chatlab.train.dataset import (
+    BuildReport,
+    build_examples,
+    dataset_version,
+    normalize_pairs,
+    require_rows,
+    write_split_parquet,
+)
+from chatlab.train.lora import TrainConfig
+
+CURRENT = "CURRENT"
+
+
+def training_set_root(layout: Layout) -> Path:
+    return layout.artifacts / "training_set"
+
+
+def adapters_root(layout: Layout) -> Path:
+    return layout.models / "adapters"
+
+
+def evaluation_dir(layout: Layout, version: str) -> Path:
+    return layout.artifacts / "evaluation" / version
+
+
+def current_version(layout: Layout) -> str:
+    p = training_set_root(layout) / CURRENT
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no training set yet; materialize `training_set` (chatlab train) first")
+    return p.read_text(encoding="utf-8").strip()
+
+
+def load_pairs(layout: Layout) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(aligned_pairs, splits) of every VOD, read-only from the DuckDB file; only VODs whose
+    offsets passed, with their current offsets (the alignment stage's own reader)."""
+    from chatlab.align.export import load_tables
+
+    if not layout.duckdb.exists():
+        raise FileNotFoundError(f"{layout.duckdb}: no tables yet; materialize the per-VOD assets first (chatlab materialize)")
+    pairs, splits, _ = load_tables(layout.duckdb)
+    return pairs, splits
+
+
+@dataclass
+class TrainingSet:
+    version: str
+    path: Path
+    report: BuildReport
+    examples: pl.DataFrame
+
+
+def build_training_set(layout: Layout, base_dir: Path, cfg: TrainConfig, pairs: pl.DataFrame, splits: pl.DataFrame | None) -> TrainingSet:
+    """Normalize, template, version and write the training set; fails clearly when too small."""
+    from chatlab.train.base import load_tokenizer, model_fingerprint
+
+    norm = normalize_pairs(pairs, splits)
+    tok = load_tokenizer(base_dir)
+    # The tokenizer cuts the prompts, so the base model is part of what the rows are.
+    version = dataset_version(norm, {**cfg.dataset_settings(), "base": model_fingerprint(base_dir)})
+    examples, report = build_examples(norm, tok, cfg.max_prompt_tokens, cfg.max_completion_tokens)
+    require_rows(report, cfg.min_train_pairs)
+    out = training_set_root(layout) / version
+    write_split_parquet(examples, out)
+    with replacing(out / "examples.parquet") as tmp:
+        examples.write_parquet(tmp)
+    card = {"dataset_version": version, **report.to_json(), "settings": cfg.dataset_settings(), "base_fingerprint": model_fingerprint(base_dir)}
+    with replacing(out / "card.json") as tmp:
+        tmp.write_text(json.dumps(card, indent=2), encoding="utf-8")
+    with replacing(training_set_root(layout) / CURRENT) as tmp:
+        tmp.write_text(version, encoding="utf-8")
+    return TrainingSet(version, out, report, examples)
+
+
+def read_examples(layout: Layout, version: str | None = None) -> tuple[str, pl.DataFrame]:
+    version = version or current_version(layout)
+    p = training_set_root(layout) / version / "examples.parquet"
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: training set {version} is missing; materialize `training_set` again")
+    return version, pl.read_parquet(p)
+
+
+def write_evaluation(layout: Layout, version: str, ev: Any) -> Path:
+    out = evaluation_dir(layout, version)
+    out.mkdir(parents=True, exist_ok=True)
+    with replacing(out / "evaluation.json") as tmp:
+        tmp.write_text(json.dumps(ev.to_json(), indent=1, default=str), encoding="utf-8")
+    with replacing(out / "per_vod.parquet") as tmp:
+        ev.per_vod.write_parquet(tmp)
+    return out
+
+
+def context_at(layout: Layout, vod_id: str, at_s: float, settings_section: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The context at ``at_s`` (audio clock) of a materialized VOD, built from the stored tables
+    (transcript_words, chat_clean, offsets) with the alignment stage's own functions, exactly as
+    its pairs were: the offset curve moves chat onto the audio clock, then ``build_context``."""
+    import duckdb
+
+    from chatlab.align.config import AlignConfig
+    from chatlab.align.context import build_context
+    from chatlab.align.curve import OffsetCurve
+    from chatlab.align.inputs import prepare_chat, prepare_words
+    from chatlab.resources import SCHEMA
+
+    if not layout.duckdb.exists():
+        raise FileNotFoundError(f"{layout.duckdb}: no tables; materialize VOD {vod_id} first")
+    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+        def q(table: str) -> pl.DataFrame:
+            try:
+                return con.execute(f'SELECT * FROM {SCHEMA}."{table}" WHERE vod_id = ?', [vod_id]).pl()
+            except duckdb.CatalogException as e:
+                raise LookupError(f"table {table} missing: materialize VOD {vod_id} first") from e
+        offsets, words, chat = q("offsets"), q("transcript_words"), q("chat_clean")
+    if offsets.height == 0:
+        raise LookupError(f"VOD {vod_id!r}: no offsets; materialize it first (chatlab materialize {vod_id})")
+    o = offsets.row(0, named=True)
+    if not o.get("passed", True):
+        raise ValueError(f"VOD {vod_id!r}: its offsets did not pass alignment_confident ({o.get('problems')}); no context to build")
+    cfg = AlignConfig.from_mapping(settings_section or {})
+    curve = OffsetCurve.from_list(json.loads(o["segments"]))
+    kept = prepare_chat(chat)
+    on_audio = kept.select("text").with_columns(pl.Series("t_s", curve.to_speech(kept["t_s"].to_numpy())))
+    return build_context(prepare_words(words), on_audio, float(at_s), context_s=cfg.context_s, chat_k=cfg.chat_k)
+
+
+def ensure_dir_is_adapter(path: str | os.PathLike) -> Path:
+    from chatlab.train.lora import read_adapter
+
+    read_adapter(path)
+    return Path(path)

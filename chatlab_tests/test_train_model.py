@@ -1,0 +1,196 @@
+"""Training stage with the real bundled SmolLM2-135M (converted once per session): a few-step LoRA
+run on CPU, template parity between training and generation, cached scoring against a plain
+forward pass, `beats_base` failing on an untrained adapter, the Dagster assets, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from chatlab.train.base import ensure_base_model, load_model, load_tokenizer, model_fingerprint
+from chatlab.train.dataset import build_examples, normalize_pairs, synthetic_pairs, token_rows
+from chatlab.train.lora import ADAPTER_STAMP, TrainConfig, load_adapter_model, read_adapter, resolve_base, train_adapter
+
+pytestmark = pytest.mark.slow
+
+TINY = TrainConfig(max_steps=3, batch_size=2, eval_steps=3, patience=0, warmup_steps=0, max_prompt_tokens=48,
+                   max_completion_tokens=16, max_eval_rows=4, min_train_pairs=4, learning_rate=2e-3)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("models")
+    ensure_base_model(d)  # the GGUF -> checkpoint conversion, once for the session
+    return d
+
+
+@pytest.fixture(scope="session")
+def base_dir(models_dir: Path) -> Path:
+    return ensure_base_model(models_dir)
+
+
+@pytest.fixture(scope="session")
+def tok(base_dir: Path):
+    return load_tokenizer(base_dir)
+
+
+@pytest.fixture(scope="session")
+def examples(tok) -> pl.DataFrame:
+    ex, _ = build_examples(normalize_pairs(synthetic_pairs(per_vod=8)), tok, TINY.max_prompt_tokens, TINY.max_completion_tokens)
+    return ex
+
+
+@pytest.fixture(scope="session")
+def trained(base_dir: Path, examples: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("adapters")
+    seen = []
+    res = train_adapter(base_dir, examples, out, "v1", TINY, on_progress=seen.append)
+    return res, seen
+
+
+def test_conversion_is_done_once_and_stamped(models_dir: Path, base_dir: Path):
+    stamp = json.loads((base_dir / "chatlab-base.json").read_text())
+    assert stamp["architecture"] == "LlamaForCausalLM" and len(stamp["source_sha256"]) == 64
+    mtime = (base_dir / "model.safetensors").stat().st_mtime
+    assert ensure_base_model(models_dir) == base_dir
+    assert (base_dir / "model.safetensors").stat().st_mtime == mtime  # reused, not converted again
+    assert "quantization_config" not in json.loads((base_dir / "config.json").read_text())
+    assert model_fingerprint(base_dir).startswith("gguf-")
+
+
+def test_lora_run_writes_a_finished_adapter(trained, base_dir: Path):
+    res, seen = trained
+    assert res.steps == 3 and res.device == "cpu" and not res.quantized
+    assert any("loss" in s for s in seen) and any("eval_loss" in s for s in seen)  # progress reported
+    d = res.path
+    for name in ("adapter_model.safetensors", "adapter_config.json", "training_args.json", "train_config.json",
+                 "log_history.json", "loss.png", ADAPTER_STAMP, "train_messages.json"):
+        assert (d / name).exists(), name
+    assert not (d / "checkpoints").exists()
+    assert [p.name for p in d.parent.iterdir() if p.name.startswith(".")] == []  # no temp dirs left
+    info = read_adapter(d)
+    assert info["dataset_version"] == "v1" and info["base_fingerprint"] == model_fingerprint(base_dir)
+    assert info["sampling"]["temperature"] > 0 and info["train_config"]["seed"] == 42
+    assert resolve_base(d, base_dir.parent.parent) == base_dir
+
+
+def test_template_parity_training_generation_scoring(trained, tok, examples: pl.DataFrame, models_dir: Path):
+    """The ids trained on, the prompt generation builds and the prompt scoring uses are the same."""
+    import torch
+
+    from chatlab.train.dataset import context_of
+    from chatlab.train.evaluate import score_candidates
+    from chatlab.train.generate import Filter, Guardrails, Sampling, generate_messages
+
+    row = examples.filter(pl.col("split") == "test").row(0, named=True)
+    train_ids = token_rows(pl.DataFrame([row]), tok)[0]
+    model, tok2, info = load_adapter_model(trained[0].path, models_dir)
+    g = generate_messages(model, tok2, context_of(row), n=2, sampling=Sampling(max_new_tokens=8), rails=Filter(Guardrails()),
+                          max_prompt_tokens=TINY.max_prompt_tokens, seed=0)
+    assert g.prompt == row["prompt"]
+    n_prompt = train_ids["completion_mask"].index(1)
+    assert tok2(g.prompt, add_special_tokens=False)["input_ids"] == train_ids["input_ids"][:n_prompt]
+    assert len(g.messages) + len(g.rejected) >= 2
+    # cached candidate scoring == a plain forward pass over prompt + completion
+    cands = [row["completion"], "gg", "that sword is huge LUL"]
+    scored = score_candidates(model, tok2, row["prompt"], cands)
+    ids = train_ids["input_ids"]
+    with torch.no_grad():
+        lp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].float(), -1)
+    full = sum(float(lp[j - 1, ids[j]]) for j in range(n_prompt, len(ids)))
+    assert scored[0][0] == pytest.approx(full, abs=1e-3) and scored[0][1] == len(ids) - n_prompt
+
+
+def test_beats_base_fails_on_an_untrained_adapter(base_dir: Path, tok, examples: pl.DataFrame):
+    from peft import LoraConfig, get_peft_model
+
+    from chatlab.train.evaluate import EvalConfig, evaluate
+
+    model = get_peft_model(load_model(base_dir), LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"))
+    test = examples.filter(pl.col("split") == "test")
+    ev = evaluate(model, tok, test, EvalConfig(n_candidates=4, max_eval_pairs=4, max_generations=2))
+    assert ev.adapter["perplexity"] == pytest.approx(ev.base["perplexity"], rel=1e-4)  # LoRA B=0: the base model
+    assert not ev.passed and any("perplexity" in r for r in ev.reasons)
+    assert ev.per_vod.height == 1 and set(ev.generations) == {"adapter", "base", "real"}
+
+
+def test_adapter_from_another_base_model_is_refused(trained, tmp_path: Path):
+    import shutil
+
+    d = tmp_path / "adapter"
+    shutil.copytree(trained[0].path, d)
+    info = json.loads((d / ADAPTER_STAMP).read_text())
+    info["base_fingerprint"] = "hf-0000000000000000"
+    (d / ADAPTER_STAMP).write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="trained on base model hf-0000000000000000"):
+        resolve_base(d, trained[0].path.parent.parent)
+    with pytest.raises(FileNotFoundError, match="not a finished chatlab adapter"):
+        read_adapter(tmp_path)
+
+
+def test_too_few_pairs_writes_nothing(base_dir: Path, examples: pl.DataFrame, tmp_path: Path):
+    from chatlab.train.dataset import NotEnoughPairs
+
+    with pytest.raises(NotEnoughPairs, match="at least 50"):
+        train_adapter(base_dir, examples, tmp_path, "v", TrainConfig(min_train_pairs=50))
+    assert list(tmp_path.iterdir()) == []
+
+
+def _seed_tables(layout, pairs: pl.DataFrame) -> None:
+    """aligned_pairs / splits / offsets as the alignment stage writes them (only what we read)."""
+    import duckdb
+
+    from chatlab.align.pairs import PAIR_COLUMNS
+
+    p = pairs.rename({"t_speech": "t_speech_s", "context_text": "transcript"}).with_columns(
+        pl.col("context_chat").list.join("\n").alias("chat_context"))
+    full = p.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in PAIR_COLUMNS.items() if c not in p.columns]).select(list(PAIR_COLUMNS))
+    splits = p.select("vod_id", "split").unique()
+    offsets = splits.select("vod_id", pl.lit(True).alias("passed"))
+    with duckdb.connect(str(layout.duckdb)) as con:
+        con.execute("CREATE SCHEMA chatlab")
+        for name, df in (("aligned_pairs", full), ("splits", splits), ("offsets", offsets)):
+            con.register("df", df.to_arrow())
+            con.execute(f"CREATE TABLE chatlab.{name} AS SELECT * FROM df")
+            con.unregister("df")
+
+
+def test_dagster_assets_and_cli(layout, instance, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """training_set -> adapter -> evaluation through Dagster, then `chatlab generate` on the adapter."""
+    import shutil
+
+    import dagster as dg
+
+    from chatlab.defs.train import adapter, evaluation, training_set
+    from chatlab.defs.train.resources import BaseModelResource
+    from chatlab.resources import ChatlabSettings
+
+    shutil.copytree(models_dir / "base", layout.models / "base")  # the converted base, not converted again
+    _seed_tables(layout, synthetic_pairs(per_vod=8))
+    Path(tmp_path / "chatlab.toml").write_text(
+        "[train]\nmax_steps = 2\nbatch_size = 2\neval_steps = 2\nwarmup_steps = 0\nmax_prompt_tokens = 48\n"
+        "max_completion_tokens = 16\nmin_train_pairs = 4\nmax_eval_rows = 4\n"
+        "n_candidates = 4\nmax_eval_pairs = 4\nmax_generations = 2\n")
+    res = dg.materialize([training_set, adapter, evaluation], instance=instance, raise_on_error=False,
+                         resources={"settings": ChatlabSettings(), "base_model": BaseModelResource()})
+    assert res.success
+    mats = {m.asset_key.to_user_string(): m.materialization.metadata for m in res.get_asset_materialization_events()}
+    version = mats["training_set"]["dataset_version"].value
+    assert mats["adapter"]["dataset_version"].value == version and mats["adapter"]["steps"].value == 2
+    assert "loss_curve" in mats["adapter"] and "per_vod" in mats["evaluation"]
+    checks = {c.check_name: c for c in res.get_asset_check_evaluations()}
+    assert "beats_base" in checks  # 2 steps: whether it passes is not the point here
+    adir = layout.models / "adapters" / version
+    assert (adir / ADAPTER_STAMP).exists()
+    assert (layout.artifacts / "evaluation" / version / "per_vod.parquet").exists()
+
+    from chatlab.cli import main
+
+    assert main(["generate", "--adapter", str(adir), "--context", "I found a dragon over here", "--chat", "hi chat",
+                 "-n", "2", "--seed", "1", "--json"]) in (0, 1)
+    assert main(["generate", "--context", "x", "--vod", "a", "--at", "1"]) == 1  # both: a clear error
+    assert main(["export-model", "--adapter", str(adir), "--out", str(tmp_path / "merged"), "--gguf"]) == 1  # no llama.cpp here
+    assert (tmp_path / "merged" / "model.safetensors").exists()  # the merge itself is written
