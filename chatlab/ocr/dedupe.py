@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-SIMILAR = 85.0  # rapidfuzz ratio (0-100) for "the same message read twice"
+SIMILAR = 80.0  # rapidfuzz ratio (0-100) of "user: text" for "the same message read twice"
 
 
 @dataclass
@@ -36,7 +36,9 @@ class OcrMessage:
 
 
 def same(a_user: str, a_text: str, b_user: str, b_text: str, threshold: float = SIMILAR) -> bool:
-    return fuzz.ratio(a_user.lower(), b_user.lower()) >= threshold and fuzz.ratio(a_text, b_text) >= threshold
+    """One message read twice: 'user: text' as a whole alike (a misread letter in a short text
+    alone would fall below the threshold)."""
+    return fuzz.ratio(f"{a_user.lower()}: {a_text}", f"{b_user.lower()}: {b_text}") >= threshold
 
 
 def overlap(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]], min_share: float = 0.8) -> int:

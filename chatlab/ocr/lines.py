@@ -83,8 +83,8 @@ def _paint_blobs(img: np.ndarray, ink: np.ndarray, bg: np.ndarray) -> np.ndarray
         x, y, w, h, area = (int(v) for v in stats[i])
         # nearly every pixel of the box inked, in one flat colour: a picture, not glyphs (bold
         # letters run together, like "Wi" or "55", fill their box too, but not evenly)
-        if w >= 7 and h >= 7 and area >= 0.9 * w * h and 0.5 <= w / h <= 2.0 \
-                and float(img[y + 1:y + h - 1, x + 1:x + w - 1].std(axis=(0, 1)).max()) < 20:
+        if w >= 7 and h >= 7 and area >= 0.8 * w * h and 0.5 <= w / h <= 2.0 \
+                and float(img[y + 1:y + h - 1, x + 1:x + w - 1].std(axis=(0, 1)).max()) < 40:
             if out is img:
                 out = img.copy()
             out[y:y + h, x:x + w] = bg.astype(np.uint8)

@@ -101,7 +101,8 @@ def _gray_frames(path: Path, probe_s: float, step_s: float, scale: int) -> Itera
                     next_t = t + step_s
 
 
-def scrolled_pixels(a: np.ndarray, b: np.ndarray, max_dy: int, changed_thr: int = 40, same_thr: int = 16) -> tuple[int, np.ndarray | None]:
+def scrolled_pixels(a: np.ndarray, b: np.ndarray, max_dy: int, changed_thr: int = 40, same_thr: int = 16,
+                    max_dx: int = 12) -> tuple[int, np.ndarray | None]:
     """(dy, mask): pixels of `b` that changed since `a` but equal `a` shifted up by dy, for the dy
     that explains most of them; (0, None) when no upward shift explains a block of change."""
     h = a.shape[0]
@@ -117,6 +118,16 @@ def scrolled_pixels(a: np.ndarray, b: np.ndarray, max_dy: int, changed_thr: int 
         return 0, None
     mask = np.zeros_like(changed)
     mask[: h - best_dy] = changed[: h - best_dy] & (np.abs(b[: h - best_dy] - a[best_dy:]) < same_thr)
+    # A slope moved sideways looks like one moved up (the aperture problem): pixels that a
+    # sideways shift explains as well belong to a scrolling scene, not to chat.
+    w = a.shape[1]
+    for dx in (*range(1, max_dx + 1), *range(-max_dx, 0)):
+        if dx > 0:
+            mask[:, dx:] &= ~(np.abs(b[:, dx:] - a[:, : w - dx]) < same_thr)
+        else:
+            mask[:, : w + dx] &= ~(np.abs(b[:, : w + dx] - a[:, -dx:]) < same_thr)
+    if mask.sum() < 50:
+        return 0, None
     return best_dy, mask
 
 
@@ -160,10 +171,12 @@ def detect_region(path: str | Path, *, probe_s: float = 120.0, step_s: float = 0
     i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, w, h = (int(v) for v in stats[i, :4])
     x, y, w, h = _grow_to_panel(last if last is not None else first, x, y, w, h)
-    region = Region(x * scale, y * scale, w * scale, h * scale)
-    pad = 4
-    region = Region(region.x - pad, region.y - pad, region.w + 2 * pad, region.h + 2 * pad)
+    # no padding: the box was grown over the panel's own background already, and a pixel column of
+    # the scene beside it would read as ink on every row
+    region = Region(x * scale + (1 if scale > 1 else 0), y * scale, w * scale - (1 if scale > 1 else 0), h * scale)
     region, _ = fit_region(region, info.width, info.height)
+    if region.x % 2:  # fit_region rounds the origin down: keep it inside the panel
+        region = Region(region.x + 2, region.y, region.w - 2, region.h)
     return Detection(region, "auto", round(hits / pairs, 3), pairs,
                      note=f"text scrolled upward in {hits} of {pairs} frame pairs {step_s} s apart")
 
@@ -176,11 +189,11 @@ def _grow_to_panel(g: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[int, 
     bg = int(np.median(box))
     flat = np.abs(g - bg) <= 12
 
-    def ok_col(c: int) -> bool:  # mostly background, like a panel column between text
-        return flat[y:y + h, c].mean() > 0.6
+    def ok_col(c: int) -> bool:  # much of it background, like a panel column between text
+        return flat[y:y + h, c].mean() > 0.35
 
-    def ok_row(r: int) -> bool:
-        return flat[r, x:x + w].mean() > 0.6
+    def ok_row(r: int) -> bool:  # a row through a line of bold text is still a third background
+        return flat[r, x:x + w].mean() > 0.35
 
     while x > 0 and ok_col(x - 1):
         x, w = x - 1, w + 1
