@@ -182,8 +182,9 @@ def detect_region(path: str | Path, *, probe_s: float = 120.0, step_s: float = 0
 
 
 def _grow_to_panel(g: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
-    """Widen/heighten the box while the strip next to it is the panel's flat background (or text on
-    it): lines longer than any seen while probing must still fit."""
+    """Trim columns at the box's sides that are not the panel's flat background, then widen/heighten
+    the box while the strip next to it is (with or without text on it): lines longer than any seen
+    while probing must still fit."""
     H, W = g.shape
     box = g[y:y + h, x:x + w]
     bg = int(np.median(box))
@@ -195,6 +196,11 @@ def _grow_to_panel(g: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[int, 
     def ok_row(r: int) -> bool:  # a row through a line of bold text is still a third background
         return flat[r, x:x + w].mean() > 0.35
 
+    # first shrink: closing the vote map can join a few pixels of the scene next to the panel
+    while w > 8 and not ok_col(x):
+        x, w = x + 1, w - 1
+    while w > 8 and not ok_col(x + w - 1):
+        w -= 1
     while x > 0 and ok_col(x - 1):
         x, w = x - 1, w + 1
     while x + w < W and ok_col(x + w):
