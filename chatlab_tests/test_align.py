@@ -26,7 +26,7 @@ def _errors(case, al) -> np.ndarray:
 
 @pytest.mark.parametrize("offset", [-3500.0, -12.0, 45.0, 3500.0])
 def test_offset_and_drift_recovered(offset: float) -> None:
-    case = make_case(11, 90.0, offset_s=offset, drift_s_per_h=3.5, msgs_per_min=60.0)
+    case = make_case(11, 90.0, offset_s=offset, drift_s_per_h=3.5, msgs_per_min=60.0, asr_bias=False)
     al = estimate_offsets(case.words, case.chat)
     assert not verdict(al, AlignConfig()), al.problems
     e = _errors(case, al)
@@ -37,7 +37,7 @@ def test_offset_and_drift_recovered(offset: float) -> None:
 
 
 def test_cuts_make_segments() -> None:
-    case = make_case(5, 80.0, offset_s=300.0, drift_s_per_h=-2.0, cuts=2, msgs_per_min=60.0)
+    case = make_case(5, 80.0, offset_s=300.0, drift_s_per_h=-2.0, cuts=2, msgs_per_min=60.0, asr_bias=False)
     al = estimate_offsets(case.words, case.chat)
     assert not verdict(al, AlignConfig())
     assert len(al.curve.segments) == 3
@@ -47,6 +47,55 @@ def test_cuts_make_segments() -> None:
     # the jumps are the removed stretches of audio
     jumps = np.diff([x.offset_s for x in al.curve.segments])
     assert np.allclose(jumps, case.params["cut_len_s"], atol=2.0)
+
+
+def _asr_words(rows: list[tuple[int, float, float, str]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"seg_id": pl.Int64, "start_s": pl.Float64, "end_s": pl.Float64, "word": pl.String}, orient="row")
+
+
+def test_sentence_ends_are_not_segment_ends() -> None:
+    """Whisper puts several lines in one segment and full stops inside a line: a sentence (what a
+    viewer reacts to) ends at a full stop or segment end followed by a pause, or at a long pause."""
+    from chatlab.align.inputs import prepare_words
+
+    w = _asr_words([
+        (0, 0.0, 0.4, "Why"), (0, 0.5, 0.9, "so"), (0, 1.0, 1.4, "strong?"),  # 0.3 s: one breath
+        (0, 1.7, 2.0, "Not"), (0, 2.1, 2.5, "fair."),                        # 0.9 s pause: a new line
+        (0, 3.4, 3.8, "The"), (0, 3.9, 4.3, "temple"), (1, 4.5, 4.9, "looks"),  # segment end, 0.2 s: same line
+        (1, 5.0, 5.5, "amazing"),                                              # no stop, but 1.5 s of silence
+        (1, 7.0, 7.4, "okay"), (2, 7.5, 7.9, "then."),
+    ])
+    got = prepare_words(w)
+    assert got["sent_end_s"].to_list() == [2.5] * 5 + [5.5] * 4 + [7.9] * 2
+    assert got["sent_start_s"].to_list() == [0.0] * 5 + [3.4] * 4 + [7.0] * 2
+    assert prepare_words(w.drop("seg_id"))["sent_end_s"].to_list() == [2.5] * 5 + [5.5] * 4 + [7.9] * 2
+    assert prepare_words(w, pause_s=0.2)["sent_end_s"].to_list()[:3] == [1.4] * 3
+
+
+def test_anchor_lags_run_from_the_line_end() -> None:
+    """The demo's convention (chatlab.demo.truth): a reaction's delay runs from the END of the line
+    it reacts to, whichever word it echoes. On ASR-like words (lines grouped into segments, two
+    sentences in some lines, word times early as Whisper's) the anchors' reference is that line end
+    (up to the ASR's ~0.15 s), not the word and not the segment end, and the offset is the clock shift
+    alone: the reaction delay is reported beside it."""
+    case = make_case(12, 60.0, offset_s=-700.0, drift_s_per_h=0.0, msgs_per_min=60.0)
+    al = estimate_offsets(case.words, case.chat)
+    assert not verdict(al, AlignConfig())
+    from chatlab.align.inputs import prepare_chat
+
+    chat = prepare_chat(case.chat)
+    a = al.anchors
+    use = a.inlier & (chat["kind"].to_numpy()[a.row] == "reaction")
+    line_end = (chat["t_speech"].to_numpy() - chat["reaction_delay_s"].to_numpy())[a.row[use]]
+    gap = a.t_ref[use] - line_end
+    assert np.median(gap) == pytest.approx(-0.15, abs=0.1)  # the ASR's early sentence-final word ends
+    assert np.mean(np.abs(gap) < 0.5) > 0.85
+    e = _errors(case, al)
+    assert np.median(e) < 0.5  # ~0.15 of it is the ASR's early word ends
+    assert al.reaction_delay_s == AlignConfig().reaction_median_s and al.figures["measured_median_lag_minus_offset_s"] == pytest.approx(4.0, abs=0.3)
+    # without the bias the estimate is as tight as on ideal words
+    clean = make_case(12, 60.0, offset_s=-700.0, drift_s_per_h=0.0, msgs_per_min=60.0, asr_bias=False)
+    assert np.median(_errors(clean, estimate_offsets(clean.words, clean.chat))) < 0.3
 
 
 def test_unrelated_chat_fails_the_check() -> None:

@@ -21,7 +21,7 @@ from chatlab.align.text import chat_tokens, keep_token, normalize_word
 class TokenIndex:
     """Transcript word occurrences sorted by (vocab id, time) and the chat tokens that match them."""
 
-    occ_key: np.ndarray  # vocab_id * span + (seg_end - t0): one sorted array for every word
+    occ_key: np.ndarray  # vocab_id * span + (sentence end - t0): one sorted array for every word
     occ_ref: np.ndarray  # the sentence end (audio clock) of each occurrence, in key order
     occ_start: np.ndarray  # the sentence start
     occ_word_end: np.ndarray  # the word's own end (a viewer cannot echo a word before it ends)
@@ -76,14 +76,14 @@ def build_index(words: pl.DataFrame, chat: pl.DataFrame, *, min_chars: int, min_
     toks = ctok.join(matched, on="token", how="inner").select("row", "vocab_id").unique().sort("row", "vocab_id")
     t_chat = chat["t_s"].to_numpy()
     if occ.height:
-        t0 = float(occ["seg_end_s"].min()) - 1.0
-        span = float(occ["seg_end_s"].max() - t0) + 1.0
+        t0 = float(occ["sent_end_s"].min()) - 1.0
+        span = float(occ["sent_end_s"].max() - t0) + 1.0
     else:
         t0, span = 0.0, 1.0
-    occ = occ.with_columns((pl.col("vocab_id").cast(pl.Float64) * span + (pl.col("seg_end_s") - t0)).alias("key")).sort("key")
+    occ = occ.with_columns((pl.col("vocab_id").cast(pl.Float64) * span + (pl.col("sent_end_s") - t0)).alias("key")).sort("key")
     rows = toks["row"].to_numpy()
     return TokenIndex(
-        occ_key=occ["key"].to_numpy(), occ_ref=occ["seg_end_s"].to_numpy(), occ_start=occ["seg_start_s"].to_numpy(),
+        occ_key=occ["key"].to_numpy(), occ_ref=occ["sent_end_s"].to_numpy(), occ_start=occ["sent_start_s"].to_numpy(),
         occ_word_end=occ["end_s"].to_numpy(), tok_row=rows, tok_vocab=toks["vocab_id"].to_numpy(), tok_t=t_chat[rows] if len(rows) else np.zeros(0),
         t0=t0, span=span, n_vocab=int(occ["vocab_id"].n_unique()) if occ.height else 0, fuzzy_matches=n_fuzzy,
     )

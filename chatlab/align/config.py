@@ -18,12 +18,13 @@ class AlignConfig:
     reaction_max_s: float = 20.0  # anchors further than this after the words are not reactions
     fuzzy_min_score: float = 85.0  # rapidfuzz ratio for a chat token to echo a transcript word
     min_token_chars: int = 4
+    sentence_pause_s: float = 0.45  # a full stop (or ASR segment end) followed by this pause ends what viewers react to
     window_s: float = 300.0  # coarse lag windows on the chat clock
     min_jump_s: float = 8.0  # a change of offset larger than this between windows is a cut
     min_anchors: int = 10
     # alignment_confident thresholds
     min_confidence: float = 0.5
-    max_residual_s: float = 5.0  # robust spread (MAD-sigma) of the anchors around the curve (Whisper segments: ~3.5 s on demo streams)
+    max_residual_s: float = 5.0  # robust spread (MAD-sigma) of the anchors around the curve (~1.2-2 s on demo streams: the reaction spread)
     max_abs_offset_s: float = 4200.0
     max_abs_drift_s_per_h: float = 30.0
     # pairs

@@ -157,7 +157,7 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
     whose `problems` say why (and the check fails)."""
     cfg = cfg or AlignConfig()
     started = time.perf_counter()
-    w = prepare_words(words)
+    w = prepare_words(words, cfg.sentence_pause_s)
     c = prepare_chat(chat)
     span = (float(c["t_s"].min()), float(c["t_s"].max())) if c.height else (0.0, 0.0)
     if cfg.overridden:
@@ -169,7 +169,7 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
         return _failed("none", f"too little chat: {c.height} messages (need {MIN_MESSAGES})", **figures)
     ix = build_index(w, c, min_chars=cfg.min_token_chars, min_score=cfg.fuzzy_min_score, min_spacing_s=cfg.reaction_max_s)
     figures |= {"matched_tokens": len(ix.tok_row), "vocabulary": ix.n_vocab, "fuzzy_matches": ix.fuzzy_matches}
-    speech_events = w.select(pl.col("seg_end_s").unique())["seg_end_s"].to_numpy()
+    speech_events = w.select(pl.col("sent_end_s").unique())["sent_end_s"].to_numpy()
     coarse = coarse_lags(ix, c["t_s"].to_numpy(), speech_events, cfg)
     figures["coarse_index_s"] = round(time.perf_counter() - started, 3)
     run_list = runs(coarse, cfg.min_jump_s)

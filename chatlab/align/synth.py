@@ -2,6 +2,15 @@
 echoes them after a reaction delay, plus unrelated noise, on a chat clock with offset, drift and
 cuts. No audio: the accuracy suite and the tests need only times and words.
 
+Lines are what viewers react to: every reaction's delay runs from the END of the line (as in
+chatlab.demo: `t_speech = line end + reaction delay`), whichever word of it the message echoes.
+A line is one sentence or, one time in three, two sentences said with a short pause between
+them ("Why is the troll so strong? This is not fair."). The words come out as an ASR gives
+them (measured on the demo streams against Whisper base): segments of one to three lines (a
+segment end is not a line end), terminal punctuation on each sentence's last word (so a full
+stop is not always a line end either), word times a little early (starts ~0.08 s, a sentence's
+last word's end ~0.15 s) with ~0.04 s jitter.
+
 A cut removes a stretch of the audio (an ad break, a muted part, a reconnect) while the chat
 clock runs on, so after it the offset is larger by the length removed.
 """
@@ -16,6 +25,13 @@ import polars as pl
 from chatlab.align.curve import CurveSegment, OffsetCurve
 
 DELAY_MEDIAN_S, DELAY_SIGMA, DELAY_RANGE_S = 4.0, 0.55, (1.0, 15.0)
+# ASR-like output (see the module doc)
+SENTENCES_PER_SEGMENT = (0.45, 0.35, 0.20)  # P(1, 2, 3 lines in one ASR segment)
+MAX_SEGMENT_S = 30.0  # Whisper's window
+TWO_SENTENCE_LINE_P = 0.35  # a line of two sentences (or a comma heard as a full stop) ...
+INLINE_PAUSE_S = (0.15, 0.45)  # ... with this short pause between them
+LINE_PAUSE_MEDIAN_S, LINE_PAUSE_SIGMA = 0.95, 0.45  # pauses between lines (demo streams: p10 0.55 s, median 0.95 s)
+ASR_START_BIAS_S, ASR_END_BIAS_S, ASR_LAST_END_BIAS_S, ASR_JITTER_S = -0.08, -0.07, -0.15, 0.04
 FILLER = ("the we are going to and i think it is so this that was a of in on for you my just really now "
           "okay look at get let me have be there what here with oh no wait").split()
 PLAIN = ("LUL", "KEKW", "nice", "true", "lol", "gg", "no way", "LETS GO", "so true", "agreed", "Pog", "W", "omg")
@@ -41,8 +57,8 @@ def keywords(n: int = 500) -> list[str]:
 
 @dataclass(frozen=True)
 class Case:
-    words: pl.DataFrame  # seg_id, start_s, end_s, word (audio clock)
-    chat: pl.DataFrame  # msg_id, t_s (chat clock), text, user_hash, kind, t_speech (truth; null for noise or a cut)
+    words: pl.DataFrame  # seg_id (ASR segment), start_s, end_s, word (audio clock, as an ASR gives them)
+    chat: pl.DataFrame  # msg_id, t_s (chat clock), text, user_hash, kind, t_speech, reaction_delay_s (truth; null for noise or a cut)
     truth: OffsetCurve
     params: dict
 
@@ -60,8 +76,10 @@ def _typo(w: str, rng: np.random.Generator) -> str:
 
 
 def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None, drift_s_per_h: float | None = None,
-              cuts: int = 0, noise: float = 0.3, msgs_per_min: float = 40.0, chat_seed: int | None = None) -> Case:
-    """A case of `minutes` of audio. chat_seed: the chat comes from that seed's stream instead (unrelated chat)."""
+              cuts: int = 0, noise: float = 0.3, msgs_per_min: float = 40.0, chat_seed: int | None = None,
+              asr_bias: bool = True) -> Case:
+    """A case of `minutes` of audio. chat_seed: the chat comes from that seed's stream instead (unrelated chat).
+    asr_bias: word times early as Whisper's are against the demo's TTS truth (False: jitter only)."""
     rng = np.random.default_rng([seed, 1])
     offset = float(rng.uniform(-3600, 3600)) if offset_s is None else float(offset_s)
     drift = float(rng.uniform(-5, 5)) if drift_s_per_h is None else float(drift_s_per_h)
@@ -71,12 +89,12 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
     cut_at = np.sort(rng.uniform(0.15, 0.85, cuts)) * real_len if cuts else np.zeros(0)
     if cuts > 1 and np.min(np.diff(cut_at) - cut_len[:-1]) < 300:  # keep cuts apart
         cut_at = np.linspace(0.3, 0.7, cuts) * real_len
-    words, seg_ends, seg_kw = _speech(np.random.default_rng([seed, 2]), real_len)
+    words, seg_ends, seg_kw = _speech(np.random.default_rng([seed, 2]), real_len, asr_bias)
     # chat on the real timeline (as if the stream had not been cut)
     crng = np.random.default_rng([chat_seed if chat_seed is not None else seed, 3])
     if chat_seed is not None:
-        _, seg_ends, seg_kw = _speech(np.random.default_rng([chat_seed, 2]), real_len)
-    t_real, text, kind = _chat(crng, seg_ends, seg_kw, real_len, noise, msgs_per_min)
+        _, seg_ends, seg_kw = _speech(np.random.default_rng([chat_seed, 2]), real_len, asr_bias)
+    t_real, text, kind, delays = _chat(crng, seg_ends, seg_kw, real_len, noise, msgs_per_min)
     # the audio clock: real time minus the cut stretches before it; words inside a cut are gone
     def to_audio(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shift = np.zeros(len(r))
@@ -112,18 +130,21 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
         "user_hash": [f"u{int(x):04d}" for x in crng.integers(0, 500, n)],
         "kind": kind,
         "t_speech": np.where(in_cut | (np.array(kind) == "noise"), np.nan, t_speech),
-    }).with_columns(pl.col("t_speech").fill_nan(None)).sort("t_s")
+        "reaction_delay_s": np.where(in_cut | (np.array(kind) == "noise"), np.nan, delays),  # from the END of the line
+    }).with_columns(pl.col("t_speech").fill_nan(None), pl.col("reaction_delay_s").fill_nan(None)).sort("t_s")
     params = {"seed": seed, "minutes": minutes, "offset_s": offset, "drift_s_per_h": drift, "cuts": cuts,
-              "cut_len_s": [round(float(x), 2) for x in cut_len], "noise": noise, "unrelated": chat_seed is not None}
+              "cut_len_s": [round(float(x), 2) for x in cut_len], "noise": noise, "unrelated": chat_seed is not None, "asr_bias": asr_bias}
     return Case(words, chat, OffsetCurve(tuple(segs)), params)
 
 
-def _speech(rng: np.random.Generator, length: float) -> tuple[pl.DataFrame, np.ndarray, list[list[str]]]:
+def _speech(rng: np.random.Generator, length: float, asr_bias: bool = True) -> tuple[pl.DataFrame, np.ndarray, list[list[str]]]:
+    """(ASR-like words, true line ends, keywords per line). A line is what viewers react to: one
+    sentence, or two said in one breath (a short pause between them)."""
     kws = keywords()
     zipf = 1.0 / np.arange(1, len(kws) + 1) ** 0.7
     zipf /= zipf.sum()
     rows, ends, seg_kw = [], [], []
-    t, seg = float(rng.uniform(0.5, 2.0)), 0
+    t, seg, seg_left, seg_t0 = float(rng.uniform(0.5, 2.0)), -1, 0, 0.0
     while True:
         n = int(rng.integers(6, 15))
         kw = [kws[i] for i in rng.choice(len(kws), int(rng.integers(1, 4)), p=zipf)]
@@ -132,21 +153,35 @@ def _speech(rng: np.random.Generator, length: float) -> tuple[pl.DataFrame, np.n
             toks.insert(int(rng.integers(0, len(toks) + 1)), w)
         durs = rng.uniform(0.15, 0.5, len(toks))
         gaps = rng.uniform(0.03, 0.15, len(toks))
+        texts = [str(w) for w in toks]
+        texts[-1] += str(rng.choice((".", ".", ".", "?", "!")))
+        if rng.random() < TWO_SENTENCE_LINE_P:  # "Why is the troll so strong? This is not fair."
+            i = int(rng.integers(2, len(toks) - 3))
+            texts[i] += str(rng.choice((".", ".", "?")))
+            gaps[i] = rng.uniform(*INLINE_PAUSE_S)
         if t + float((durs + gaps).sum()) > length - 0.5:
             break
-        for w, d, g in zip(toks, durs, gaps):
-            rows.append((seg, t, t + d, str(w)))
+        if seg_left <= 0 or t + float((durs + gaps).sum()) - seg_t0 > MAX_SEGMENT_S:  # a new ASR segment
+            seg, seg_left, seg_t0 = seg + 1, int(rng.choice(3, p=SENTENCES_PER_SEGMENT)) + 1, t
+        seg_left -= 1
+        for w, d, g in zip(texts, durs, gaps):
+            rows.append((seg, t, t + d, w, w[-1] in ".?!"))
             t += d + g
-        ends.append(rows[-1][2])  # the sentence ends where its last word does
+        ends.append(rows[-1][2])  # the line ends where its last word does (true time)
         seg_kw.append(kw)
-        seg += 1
-        t += float(rng.uniform(5.0, 15.0)) if rng.random() < 0.03 else float(np.clip(0.8 * np.exp(0.5 * rng.standard_normal()), 0.3, 2.0))
-    words = pl.DataFrame(rows, schema={"seg_id": pl.Int64, "start_s": pl.Float64, "end_s": pl.Float64, "word": pl.String}, orient="row")
+        t += float(rng.uniform(5.0, 15.0)) if rng.random() < 0.03 else float(np.clip(LINE_PAUSE_MEDIAN_S * np.exp(LINE_PAUSE_SIGMA * rng.standard_normal()), 0.3, 3.0))
+    seg_ids, start, end, word, last = (list(x) for x in zip(*rows)) if rows else ([], [], [], [], [])
+    b = 1.0 if asr_bias else 0.0
+    start = np.asarray(start, np.float64) + b * ASR_START_BIAS_S + ASR_JITTER_S * rng.standard_normal(len(rows))
+    end = np.asarray(end, np.float64) + b * np.where(last, ASR_LAST_END_BIAS_S, ASR_END_BIAS_S) + ASR_JITTER_S * rng.standard_normal(len(rows))
+    end = np.maximum(end, start + 0.05)
+    words = pl.DataFrame({"seg_id": seg_ids, "start_s": start, "end_s": end, "word": word},
+                         schema={"seg_id": pl.Int64, "start_s": pl.Float64, "end_s": pl.Float64, "word": pl.String})
     return words, np.array(ends), seg_kw
 
 
 def _chat(rng: np.random.Generator, seg_ends: np.ndarray, seg_kw: list[list[str]], length: float, noise: float,
-          per_min: float) -> tuple[np.ndarray, list[str], list[str]]:
+          per_min: float) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
     n_total = int(per_min * length / 60.0)
     n_react = int(round(n_total * (1.0 - noise)))
     seg = rng.integers(0, len(seg_ends), n_react)
@@ -169,5 +204,6 @@ def _chat(rng: np.random.Generator, seg_ends: np.ndarray, seg_kw: list[list[str]
         texts.append(x + " " + str(rng.choice(kws)) if rng.random() < 0.15 else x)  # an unrelated mention
         kinds.append("noise")
     t_all = np.concatenate([t, t_noise])
+    d_all = np.concatenate([delay, np.full(n_noise, np.nan)])
     keep = t_all < length
-    return t_all[keep], [x for x, k in zip(texts, keep) if k], [x for x, k in zip(kinds, keep) if k]
+    return t_all[keep], [x for x, k in zip(texts, keep) if k], [x for x, k in zip(kinds, keep) if k], d_all[keep]
