@@ -152,3 +152,5 @@ def sample_region(path: str | Path, region: Region, fps: float = 1.0, *, start_s
                 yield Sample(t, img, None, between)
                 between = []
                 next_t = (math.floor(t / step + 1e-6) + 1) * step
+        if between:  # the video ended between two samples: its last frame is a sample too
+            yield Sample(between[-1][0], between[-1][1], None, between[:-1])
