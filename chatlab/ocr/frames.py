@@ -92,6 +92,15 @@ def _crop_rgb(frame, region: Region) -> np.ndarray:
     return np.ascontiguousarray(frame.to_ndarray(format="rgb24")[y:y + h, x:x + w])
 
 
+def _origin_s(container) -> float:
+    """Seconds on the container's clock of the first audio sample (DESIGN.md: every time counts from
+    it); the container start when there is no audio. MPEG-TS clocks rarely start at 0."""
+    for s in container.streams.audio[:1]:
+        if s.start_time is not None and s.time_base is not None:
+            return float(s.start_time * s.time_base)
+    return container.start_time / 1_000_000 if container.start_time is not None else 0.0
+
+
 def sample_region(path: str | Path, region: Region, fps: float = 1.0, *, start_s: float = 0.0,
                   end_s: float | None = None, max_between: int = 32) -> Iterator[Sample]:
     """Samples of the region at ``fps`` (the first decoded frame at or after each k/fps), from start_s
@@ -111,8 +120,9 @@ def sample_region(path: str | Path, region: Region, fps: float = 1.0, *, start_s
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame threads: decoding is most of the cost left
         tb = float(stream.time_base or 0) or 1 / 90000
+        origin = _origin_s(container)
         if start_s > 0:
-            container.seek(int(start_s / tb), stream=stream, backward=True)
+            container.seek(int((start_s + origin) / tb), stream=stream, backward=True)
         step = 1.0 / fps
         next_t = start_s
         between: list[tuple[float, np.ndarray]] = []
@@ -129,11 +139,11 @@ def sample_region(path: str | Path, region: Region, fps: float = 1.0, *, start_s
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as e:  # type: ignore[attr-defined]
-                t = float(packet.pts * tb) if packet.pts is not None else last_t
+                t = float(packet.pts * tb) - origin if packet.pts is not None else last_t
                 yield Sample(t, None, f"frame at {t:.2f} s failed to decode: {e}")
                 continue
             for frame in frames:
-                t = float(frame.pts * tb) if frame.pts is not None else last_t + 1e-3
+                t = float(frame.pts * tb) - origin if frame.pts is not None else last_t + 1e-3
                 last_t = t
                 if t < start_s - 1e-6:
                     continue
