@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 
@@ -53,6 +54,17 @@ def test_video_without_export_gets_chat_from_ocr(layout: Layout, instance: dg.Da
     assert m["region"] == "420,0,220,360" and m["region_method"] == "config" and m["messages"] == df.height
     assert m["frames"] == 9 and m["frames_unreadable"] == 0  # 0..7 s and the last frame
     assert check(result).passed
+
+    # the `chat` table takes the OCR'd messages for a VOD without an export
+    from chatlab.defs.chat.assets import chat_import
+
+    chat = dg.materialize([chat_import], partition_key="stream1", instance=instance,
+                          resources=build_resources(data_dir=str(layout.root)))
+    (mat,) = [m for m in chat.asset_materializations_for_node("chat_import") if m.asset_key.path == ["chat"]]
+    assert mat.metadata["format"].value == "ocr" and mat.metadata["parsed"].value == df.height
+    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+        rows = con.execute("select source_format, count(*) from chatlab.chat where vod_id = 'stream1' group by 1").fetchall()
+    assert rows == [("ocr", df.height)]
 
 
 def test_vod_with_export_is_skipped(layout: Layout, instance: dg.DagsterInstance) -> None:

@@ -16,6 +16,7 @@ from chatlab.chat.privacy import anonymize_text, load_salt
 from chatlab.chat.sanity import check
 from chatlab.chat.schema import KNOWN_BOTS, MESSAGE, REJECT, empty
 from chatlab.config import Layout
+from chatlab.defs.ocr.assets import messages_path
 from chatlab.ingest.inbox import VodNotFound, find_vod
 from chatlab.partitions import vods
 from chatlab.resources import SCHEMA, ChatlabSettings
@@ -115,7 +116,7 @@ def _md_table(counts: dict[str, int], head: str) -> dg.MetadataValue:
         ),
     },
     partitions_def=vods,
-    deps=[dg.AssetKey("vod_source")],
+    deps=[dg.AssetKey("vod_source"), dg.AssetKey("chat_ocr")],
     pool="duckdb",
     group_name="chat",
     check_specs=[
@@ -138,11 +139,18 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
     start, start_source = _start_time(conf, source)
     bots = KNOWN_BOTS | {b.lower() for b in conf.get("clean", {}).get("bots_extra", [])}
     meta: dict[str, Any] = {}
-    if vod.chat is None:
+    rcounts: dict[str, int] = {}
+    ocr_file = messages_path(layout, vod_id)
+    if vod.chat is None and ocr_file.exists():
+        # No export, but `chat_ocr` read the chat off the video: those messages are the chat.
+        msgs, rej = pl.read_parquet(ocr_file), empty(REJECT)
+        meta["chat_export"] = "none: messages read from the video by chat_ocr"
+        meta["format"] = "ocr"
+        meta["time_basis"] = "ocr: first seen on screen (seconds from the first audio sample; includes the stream delay)"
+    elif vod.chat is None:
         msgs, rej = empty(MESSAGE), empty(REJECT)
-        meta["chat_export"] = "none: empty table; a later OCR stage fills VODs without an export from the video"
+        meta["chat_export"] = "none, and no chat found in the video: empty table"
         meta["time_basis"] = "none (no chat export)"
-        rcounts: dict[str, int] = {}
     else:
         t0 = time.perf_counter()
         r = parse_file(vod.chat, start_time=start, start_source=start_source, salt=load_salt(layout.root), bots=bots,
