@@ -146,10 +146,10 @@ def _seed_tables(layout, pairs: pl.DataFrame) -> None:
     from chatlab.align.pairs import PAIR_COLUMNS
 
     p = pairs.rename({"t_speech": "t_speech_s", "context_text": "transcript"}).with_columns(
-        pl.col("context_chat").list.join("\n").alias("chat_context"))
+        pl.col("context_chat").list.join("\n").alias("chat_context"), pl.lit("ov1").alias("offsets_version"))
     full = p.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in PAIR_COLUMNS.items() if c not in p.columns]).select(list(PAIR_COLUMNS))
     splits = p.select("vod_id", "split").unique()
-    offsets = splits.select("vod_id", pl.lit(True).alias("passed"))
+    offsets = splits.select("vod_id", pl.lit(True).alias("passed"), pl.lit("ov1").alias("offsets_version"))
     with duckdb.connect(str(layout.duckdb)) as con:
         con.execute("CREATE SCHEMA chatlab")
         for name, df in (("aligned_pairs", full), ("splits", splits), ("offsets", offsets)):
@@ -176,13 +176,15 @@ def test_dagster_assets_and_cli(layout, instance, models_dir: Path, tmp_path: Pa
         "n_candidates = 4\nmax_eval_pairs = 4\nmax_generations = 2\n")
     res = dg.materialize([training_set, adapter, evaluation], instance=instance, raise_on_error=False,
                          resources={"settings": ChatlabSettings(), "base_model": BaseModelResource()})
-    assert res.success
+    # 2 steps rarely beat the base: a failed blocking check fails the evaluation step; the rest must succeed.
+    failed = [e.step_key for e in res.all_events if e.is_step_failure]
+    checks = {c.check_name: c for c in res.get_asset_check_evaluations()}
+    assert failed in ([], ["evaluation"]) and (not failed or not checks["beats_base"].passed)
     mats = {m.asset_key.to_user_string(): m.materialization.metadata for m in res.get_asset_materialization_events()}
     version = mats["training_set"]["dataset_version"].value
     assert mats["adapter"]["dataset_version"].value == version and mats["adapter"]["steps"].value == 2
     assert "loss_curve" in mats["adapter"] and "per_vod" in mats["evaluation"]
-    checks = {c.check_name: c for c in res.get_asset_check_evaluations()}
-    assert "beats_base" in checks  # 2 steps: whether it passes is not the point here
+    assert "beats_base" in checks
     adir = layout.models / "adapters" / version
     assert (adir / ADAPTER_STAMP).exists()
     assert (layout.artifacts / "evaluation" / version / "per_vod.parquet").exists()

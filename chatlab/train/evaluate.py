@@ -262,8 +262,8 @@ def per_vod(scored_adapter: Sequence[Scored], scored_base: Sequence[Scored]) -> 
 @dataclass(frozen=True)
 class EvalConfig:
     n_candidates: int = 10
-    max_eval_pairs: int = 150  # test pairs scored (a deterministic sample beyond this)
-    max_generations: int = 48
+    max_eval_pairs: int = 80  # test pairs scored (a deterministic sample beyond this)
+    max_generations: int = 24
     rank_by: str = "sum"
     min_gap_s: float = 60.0
     seed: int = 0

@@ -177,7 +177,7 @@ def sample(model: Any, tokenizer: Any, prompts: Sequence[str], sampling: Samplin
 
 
 def generate_messages(model: Any, tokenizer: Any, ctx: Context, *, n: int = 1, sampling: Sampling | None = None,
-                      rails: Filter | None = None, max_prompt_tokens: int = 128, max_tries: int = 4,
+                      rails: Filter | None = None, max_prompt_tokens: int = 96, max_tries: int = 4,
                       seed: int | None = None) -> Generated:
     """Up to ``n`` messages for ``ctx`` that pass the guardrails (sampling again, up to
     ``max_tries`` rounds, for those that do not)."""

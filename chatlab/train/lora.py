@@ -49,9 +49,9 @@ class TrainConfig:
     warmup_steps: int = 5
     eval_steps: int = 10
     patience: int = 3  # evaluations without improvement before stopping
-    max_prompt_tokens: int = 128
+    max_prompt_tokens: int = 96  # the newest ~60 words: what chat reacts to; every token costs CPU time
     max_completion_tokens: int = 40
-    max_eval_rows: int = 64  # validation rows used for early stopping (a sample keeps it quick)
+    max_eval_rows: int = 32  # validation rows used for early stopping (a sample keeps it quick)
     max_train_minutes: float = 8.0  # stop (keeping the best checkpoint) past this
     min_train_pairs: int = 20
     quantize: str = "auto"  # auto: 4-bit QLoRA when CUDA + bitsandbytes, else none; "4bit" | "none"
