@@ -37,6 +37,12 @@ class TokenIndex:
     def empty(self) -> bool:
         return len(self.tok_row) == 0 or len(self.occ_key) == 0
 
+    def vocab_rate(self) -> np.ndarray:
+        """Occurrences per second of transcript, per vocab id: the chance density of a token's
+        candidate pairs per second of lag."""
+        ids = np.floor(self.occ_key / self.span).astype(np.int64)
+        return np.bincount(ids, minlength=max(self.n_vocab, int(ids.max()) + 1 if len(ids) else 1)) / self.span
+
 
 def _vocabulary(words: pl.DataFrame, min_chars: int, min_spacing_s: float) -> pl.DataFrame:
     """Transcript tokens with their occurrences; words said so often that two occurrences are

@@ -21,6 +21,7 @@ from chatlab.align.curve import CurveSegment, OffsetCurve
 EARLY_S = 2.0  # anchors up to this much before "offset + 0" still count (word times are not exact)
 MAX_FINE_TOKENS = 400_000
 REACTION_SIGMA0 = 0.55  # starting spread (of log delay); fitted from the anchors
+PRIOR_TOKENS = 5.0  # a word's echo prior counts all words' prior as this many of its tokens
 
 
 def _lognormal(d: np.ndarray, median: float, sigma: float) -> np.ndarray:
@@ -149,9 +150,18 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
     y = lag - m
     inlier = np.zeros(len(y), bool)
     resp = np.zeros(len(y))
-    sigma, eps = REACTION_SIGMA0, 0.3
-    # chance candidates per token per second of lag: the background of the mixture below
-    rho = max(coarse.pairs_per_token_s, 1e-6)
+    sigma = REACTION_SIGMA0
+    # the background of the mixture below: chance candidates of a token per second of lag, from
+    # how often its word is said (a filler said every 25 s matches by chance far more often than a
+    # name said twice), and the prior that a token echoes at all, per word (a chat word that is
+    # never an echo, "wait the X??", learns a prior near 0), shrunk towards all words' prior
+    tok_v = ix.tok_vocab[tok]
+    uniq_v, tv_pos = np.unique(tok_v, return_inverse=True)
+    tok_word = np.zeros(n_tok, np.int64)
+    tok_word[tok_pos] = tv_pos
+    n_per_word = np.bincount(tok_word, minlength=len(uniq_v)).astype(np.float64)
+    rho_tok = np.maximum(ix.vocab_rate()[tok_v], 1e-6)
+    prior_all, prior = 0.5, np.full(len(uniq_v), 0.5)
     for _ in range(8):
         pred = beta[seg] + beta[n_seg] * (t - starts[seg]) / 3600.0
         r = y - pred
@@ -162,8 +172,12 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
         # lognormal around the pinned median) or is chance; candidates compete within a token
         f = np.where(inlier, _lognormal(r + m, m, sigma), 0.0)
         tot = np.bincount(tok_pos, weights=f, minlength=n_tok)
-        resp = f / (tot[tok_pos] + eps / (1.0 - eps) * rho)
-        eps = float(np.clip(1.0 - resp.sum() / max(n_tok, 1), 0.01, 0.99))
+        pi = prior[tv_pos]
+        resp = f / (tot[tok_pos] + (1.0 - pi) / pi * rho_tok)
+        echo = np.bincount(tok_pos, weights=resp, minlength=n_tok)  # P(token is an echo)
+        prior_all = float(np.clip(echo.sum() / max(n_tok, 1), 0.01, 0.99))
+        prior = np.clip((np.bincount(tok_word, weights=echo, minlength=len(uniq_v)) + PRIOR_TOKENS * prior_all)
+                        / (n_per_word + PRIOR_TOKENS), 1e-3, 0.999)
         keep = resp > 1e-3
         span_h = (t[keep].max() - t[keep].min()) / 3600.0 if keep.any() else 0.0
         beta = _l1_fit(t[keep], seg[keep], y[keep], resp[keep], starts, n_seg, drift=span_h >= 0.25, init=beta)
