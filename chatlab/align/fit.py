@@ -21,6 +21,7 @@ from chatlab.align.curve import CurveSegment, OffsetCurve
 EARLY_S = 2.0  # anchors up to this much before "offset + 0" still count (word times are not exact)
 MAX_FINE_TOKENS = 400_000
 REACTION_SIGMA0 = 0.55  # starting spread (of log delay); fitted from the anchors
+DRIFT_QUANTILE = 0.2  # the lag quantile the drift is fitted on (see fit_curve)
 PRIOR_TOKENS = 5.0  # a word's echo prior counts all words' prior as this many of its tokens
 
 
@@ -86,19 +87,26 @@ def split_point(ref: np.ndarray, start: np.ndarray, label: np.ndarray, weight: n
 
 
 def _l1_fit(t: np.ndarray, seg: np.ndarray, y: np.ndarray, w: np.ndarray, starts: np.ndarray, n_seg: int,
-            drift: bool, init: np.ndarray) -> np.ndarray:
-    """Weighted L1 regression y ~ offset[seg] + drift * (t - start[seg]) / 3600 by IRLS."""
+            drift: bool, init: np.ndarray, q: float = 0.5, fixed_drift: float | None = None) -> np.ndarray:
+    """Weighted quantile (q = 0.5: L1) regression y ~ offset[seg] + drift * (t - start[seg]) / 3600
+    by IRLS; fixed_drift: the drift is given, only the offsets are fitted."""
     tau = (t - starts[seg]) / 3600.0
     X = np.zeros((len(y), n_seg + 1))
     X[np.arange(len(y)), seg] = 1.0
     X[:, n_seg] = tau if drift else 0.0
     beta = init.copy()
-    for _ in range(40):
+    if fixed_drift is not None:
+        beta[n_seg] = fixed_drift
+        y = y - fixed_drift * X[:, n_seg]
+        X[:, n_seg] = 0.0
+    for _ in range(60):
         r = y - X @ beta
-        ww = w / np.maximum(np.abs(r), 0.05)
+        ww = w * np.where(r > 0, q, 1.0 - q) / np.maximum(np.abs(r), 0.05)
         A = X * ww[:, None]
         new = np.linalg.lstsq(A.T @ X + 1e-9 * np.eye(n_seg + 1), A.T @ y, rcond=None)[0]
-        if not drift:
+        if fixed_drift is not None:
+            new[n_seg] = fixed_drift
+        elif not drift:
             new[n_seg] = 0.0
         if np.max(np.abs(new - beta)) < 1e-4:
             beta = new
@@ -162,6 +170,7 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
     n_per_word = np.bincount(tok_word, minlength=len(uniq_v)).astype(np.float64)
     rho_tok = np.maximum(ix.vocab_rate()[tok_v], 1e-6)
     prior_all, prior = 0.5, np.full(len(uniq_v), 0.5)
+    keep, span_h = np.zeros(len(y), bool), 0.0
     for _ in range(8):
         pred = beta[seg] + beta[n_seg] * (t - starts[seg]) / 3600.0
         r = y - pred
@@ -185,6 +194,13 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
         d = np.maximum(r[keep] + m, 1e-3)
         sigma = float(np.clip(np.sqrt(np.sum(resp[keep] * (np.log(d) - np.log(m)) ** 2) / resp[keep].sum()), 0.2, 1.5))
     w = resp
+    if inlier.sum() >= 3 and span_h >= 0.25:
+        # the drift from a lower quantile of the lags: the early edge of the reaction delays is
+        # sharper than their median (about half the variance for lognormal delays), and a slope
+        # does not care which quantile it follows; the offsets are then the medians again
+        d_q = _l1_fit(t[keep], seg[keep], y[keep], resp[keep], starts, n_seg, drift=True, init=beta, q=DRIFT_QUANTILE)[n_seg]
+        beta = _l1_fit(t[keep], seg[keep], y[keep], resp[keep], starts, n_seg, drift=True, init=beta, fixed_drift=float(d_q))
+        starts[1:] = np.asarray(cuts) + beta[1:n_seg]
     drift = float(beta[n_seg])
     ends = np.append(starts[1:], chat_span[1])
     # a segment's chat-clock end is where its audio ends (the cut), at its own offset
