@@ -9,12 +9,19 @@ from typing import Any
 # message the same way), so the median reaction delay is pinned by this setting; the spread of the
 # delays is measured. 4 s is the median seen in live chats and the demo generator's.
 REACTION_MEDIAN_S = 4.0
+ASR_END_BIAS_S = 0.2
 
 
 @dataclass(frozen=True)
 class AlignConfig:
     max_lag_s: float = 4200.0  # lag search range, both ways (old VODs are off by up to an hour, cuts add more)
     reaction_median_s: float = REACTION_MEDIAN_S
+    # Whisper's word times run early: the end of a sentence's last word by ~0.15 s against the true
+    # end of speech (measured on the demo streams, Whisper base, against the TTS truth), and its
+    # pauses come out longer, so some one-breath lines split early. Anchors' reference is the
+    # sentence end plus this (fitted on ASR-like synthetic cases, checked on the demo VODs; 0 for
+    # exact word times). Reported with the offsets (figures, settings).
+    asr_end_bias_s: float = ASR_END_BIAS_S
     reaction_max_s: float = 20.0  # anchors further than this after the words are not reactions
     fuzzy_min_score: float = 85.0  # rapidfuzz ratio for a chat token to echo a transcript word
     min_token_chars: int = 4

@@ -158,11 +158,13 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
     cfg = cfg or AlignConfig()
     started = time.perf_counter()
     w = prepare_words(words, cfg.sentence_pause_s)
+    if cfg.asr_end_bias_s:  # what viewers react to ends a little after the ASR's last word does
+        w = w.with_columns(pl.col("sent_end_s") + cfg.asr_end_bias_s)
     c = prepare_chat(chat)
     span = (float(c["t_s"].min()), float(c["t_s"].max())) if c.height else (0.0, 0.0)
     if cfg.overridden:
         return override(cfg, span)
-    figures: dict[str, Any] = {"messages": c.height, "words": w.height}
+    figures: dict[str, Any] = {"messages": c.height, "words": w.height, "asr_end_bias_s": cfg.asr_end_bias_s}
     if w.height < MIN_WORDS:
         return _failed("none", f"no speech: {w.height} transcript words (need {MIN_WORDS})", **figures)
     if c.height < MIN_MESSAGES:

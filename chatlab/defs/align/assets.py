@@ -119,6 +119,7 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
         "offset_s": row["offset_s"], "drift_s_per_h": row["drift_s_per_h"], "confidence": row["confidence"],
         "residual_s": row["residual_s"], "anchors": row["anchors"], "reaction_delay_s": row["reaction_delay_s"],
         "reaction_p10_s": row["reaction_p10_s"], "reaction_p90_s": row["reaction_p90_s"],
+        "asr_end_bias_s": cfg.asr_end_bias_s,  # the ASR's early sentence ends, added back to the anchors' reference
         "method": al.method, "offsets_version": version, "segments": dg.MetadataValue.md(seg_md),
         "path": dg.MetadataValue.path(str(out_dir / "offsets.json")),
         "plot": dg.MetadataValue.md(f"![offsets](data:image/png;base64,{base64.b64encode(png).decode()})"),
