@@ -273,3 +273,35 @@ def test_cli_align_json_and_pairs(tmp_path: Path, layout, capsys) -> None:
     out2 = tmp_path / "none.parquet"
     assert main(["align", str(tr), str(ch2), "--pairs", str(out2)]) == 1
     assert "NOT CONFIDENT" in capsys.readouterr().err and not out2.exists()
+
+
+def test_no_lean_from_frequent_words() -> None:
+    """Chance matches of words said every few tens of seconds (fillers, "wait the X??") fall late
+    in the reaction window; with the per-word chance level they no longer pull the offset late."""
+    signed = []
+    for seed in range(4):
+        case = make_case(100 + seed, 90.0, offset_s=500.0, drift_s_per_h=0.0, msgs_per_min=40.0, asr_bias=False)
+        al = estimate_offsets(case.words, case.chat, EXACT)
+        g = case.chat["t_s"].to_numpy()
+        signed.append(float(np.median(al.curve.offset(g) - case.truth.offset(g))))
+    assert abs(float(np.mean(signed))) < 0.1, signed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_spurious_cut_and_drift_recovered(seed: int) -> None:
+    case = make_case(200 + seed, 100.0, drift_s_per_h=[-4.0, 1.5, 4.5][seed - 1], msgs_per_min=40.0)
+    al = estimate_offsets(case.words, case.chat)
+    assert not verdict(al, AlignConfig())
+    assert len(al.curve.segments) == 1
+    assert abs(al.drift_s_per_h - case.params["drift_s_per_h"]) < 0.5
+
+
+def test_drift_recovered_across_cuts() -> None:
+    """One drift for the VOD, fitted on the early quantile of the lags, from segments on both sides of a cut."""
+    case = make_case(34, 120.0, offset_s=-900.0, drift_s_per_h=3.0, cuts=1, msgs_per_min=40.0)
+    al = estimate_offsets(case.words, case.chat)
+    assert not verdict(al, AlignConfig()) and len(al.curve.segments) == 2
+    assert abs(al.drift_s_per_h - 3.0) < 0.5
+    s = score(al.curve, case.truth)
+    assert max(s["cut_errs"]) < 10.0  # located to the anchored sentences either side (5 s is not always reached)
+    assert np.median(s["errors"]) < 0.3
