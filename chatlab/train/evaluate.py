@@ -3,8 +3,11 @@
 - completion-only perplexity: exp(mean NLL of the message tokens + end-of-turn), the quantity
   the training loss measures;
 - LiveBot-style ranking (Ma et al., AAAI 2019): the true next message among ``n_candidates``
-  (default 10) messages from other moments, ranked by the model's log-likelihood given the
-  context; recall@1, recall@5, mean rank, MRR. Ties count against the true message;
+  (default 10) messages from other moments, ranked by the model's score given the context;
+  recall@1, recall@5, mean rank, MRR. Ties count against the true message. The check uses the
+  PMI score (see ``score_rows``: LiveBot's raw log-likelihood rewards a model for learning which
+  messages are frequent, not for reacting to the stream); the raw and per-token rankings are
+  reported beside it;
 - generations: distinct-1/2 (Li et al. 2016), self-BLEU-2 (Zhu et al. 2018, lower = more varied),
   emote rate and message length, set beside the same figures for the real test chat;
 - the same per VOD, so a weak stream shows up.
@@ -215,24 +218,39 @@ def score_candidates(model: Any, tokenizer: Any, prompt: str, candidates: Sequen
     return res
 
 
+RANKINGS = ("pmi", "mean", "sum")
+
+
 @dataclass
 class Scored:
     vod_id: str
     msg_id: str
     nll: float  # of the true completion
     tokens: int
-    rank: int
+    rank: int  # by the configured ranking
+    ranks: dict[str, int]  # by every ranking in RANKINGS
 
 
-def score_rows(model: Any, tokenizer: Any, examples: pl.DataFrame, candidates: list[list[str]], *, normalize: str = "sum",
+def score_rows(model: Any, tokenizer: Any, examples: pl.DataFrame, candidates: list[list[str]], *, rank_by: str = "pmi",
                on_row: Any = None) -> list[Scored]:
-    """Score every row's candidates; ``normalize`` = "sum" (LiveBot: log-likelihood) or "mean"
-    (per token) for the ranking."""
+    """Score every row's candidates and rank the true one three ways:
+    ``sum``: log p(c | context), LiveBot's score; it favours short, frequent messages, and a model
+    that has learnt chat's prior ranks "LUL" first whatever the streamer said;
+    ``mean``: the same per token;
+    ``pmi``: log p(c | context) - log p(c | empty context) (domain-conditional PMI, Holtzman et al.
+    2021): how much the context raises the message, which is what "reacts to the stream" means."""
+    from chatlab.train.prompt import Context, render
+
+    if rank_by not in RANKINGS:
+        raise ValueError(f"rank_by {rank_by!r}: expected one of {RANKINGS}")
+    null = render(Context())
     out = []
     for i, (row, cands) in enumerate(zip(examples.select("vod_id", "msg_id", "prompt").iter_rows(named=True), candidates)):
         sc = score_candidates(model, tokenizer, row["prompt"], cands)
-        keys = [s / n if normalize == "mean" else s for s, n in sc]
-        out.append(Scored(row["vod_id"], row["msg_id"], -sc[0][0], sc[0][1], rank_of_true(keys)))
+        prior = score_candidates(model, tokenizer, null, cands)
+        ranks = {"sum": rank_of_true([s for s, _ in sc]), "mean": rank_of_true([s / n for s, n in sc]),
+                 "pmi": rank_of_true([s - p for (s, _), (p, _) in zip(sc, prior)])}
+        out.append(Scored(row["vod_id"], row["msg_id"], -sc[0][0], sc[0][1], ranks[rank_by], ranks))
         if on_row:
             on_row(i + 1, examples.height)
     return out
@@ -241,7 +259,11 @@ def score_rows(model: Any, tokenizer: Any, examples: pl.DataFrame, candidates: l
 def summarize(scored: Sequence[Scored]) -> dict[str, float]:
     nll = sum(s.nll for s in scored)
     n = sum(s.tokens for s in scored)
-    return {"pairs": len(scored), "perplexity": perplexity(nll, n), **ranking_metrics([s.rank for s in scored])}
+    out = {"pairs": len(scored), "perplexity": perplexity(nll, n), **ranking_metrics([s.rank for s in scored])}
+    for how in RANKINGS:
+        m = ranking_metrics([s.ranks[how] for s in scored])
+        out |= {f"recall_at_1_{how}": m["recall_at_1"], f"mrr_{how}": m["mrr"]}
+    return out
 
 
 def per_vod(scored_adapter: Sequence[Scored], scored_base: Sequence[Scored]) -> pl.DataFrame:
@@ -264,7 +286,7 @@ class EvalConfig:
     n_candidates: int = 10
     max_eval_pairs: int = 80  # test pairs scored (a deterministic sample beyond this)
     max_generations: int = 24
-    rank_by: str = "sum"
+    rank_by: str = "pmi"  # pmi | mean | sum (see score_rows); all three are reported
     min_gap_s: float = 60.0
     seed: int = 0
     min_ppl_reduction: float = 0.2
@@ -316,9 +338,9 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
         return f
 
     model.eval()
-    scored_a = score_rows(model, tokenizer, test, cands, normalize=cfg.rank_by, on_row=progress("adapter"))
+    scored_a = score_rows(model, tokenizer, test, cands, rank_by=cfg.rank_by, on_row=progress("adapter"))
     with model.disable_adapter():
-        scored_b = score_rows(model, tokenizer, test, cands, normalize=cfg.rank_by, on_row=progress("base"))
+        scored_b = score_rows(model, tokenizer, test, cands, rank_by=cfg.rank_by, on_row=progress("base"))
     a, b = summarize(scored_a), summarize(scored_b)
     ok, reasons = verdict(a, b, Thresholds(cfg.min_ppl_reduction))
 

@@ -148,7 +148,8 @@ def adapter(context: dg.AssetExecutionContext, settings: ChatlabSettings, base_m
     check_specs=[dg.AssetCheckSpec(
         "beats_base", asset=EVALUATION, blocking=True,
         description="On the test split (streams never seen in training): completion perplexity down by at least "
-        "[train] min_ppl_reduction (default 20%) and next-message ranking (recall@1 among 10) up, against the base model.",
+        "[train] min_ppl_reduction (default 20%) and next-message ranking (recall@1 among 10, by [train] rank_by, "
+        "default pmi) up, against the base model.",
     )],
     description="The adapter against its base model on the test split: completion perplexity, LiveBot-style "
     "recall@1/5 and MRR among 10 candidates, distinct-1/2, self-BLEU, emote rate and length of generations; per VOD.",
