@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Four ~3-minute demo streams into data/inbox/ (chatlab.toml holds out demo_03 and demo_04),
-# then every per-VOD asset for each.
+# then every per-VOD asset for each, the dataset export, the adapter and its evaluation,
+# and three generated messages for a moment of the held-out stream.
 demo: install
 	$(BIN)/chatlab demo --streams 4 --minutes 3
 	$(BIN)/chatlab materialize
+	$(BIN)/chatlab train
+	$(BIN)/chatlab generate --vod demo_04 --at 90 -n 3 --seed 0
 
 test: install
 	$(BIN)/python -m pytest -q

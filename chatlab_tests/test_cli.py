@@ -21,7 +21,7 @@ def test_ingest_materialize_status(tmp_path):
 
     data = tmp_path / "data"
     # a real stream (speech + chat) so every stage of the per-VOD job has something to work on
-    stream = make_demo_stream(tmp_path / "elsewhere", "source", seed=3, minutes=0.4)
+    stream = make_demo_stream(tmp_path / "elsewhere", "source", seed=3, minutes=1.0)
     video = stream.media.rename(tmp_path / "Late Night Stream.mp4")
     chat = stream.chat
 

@@ -9,8 +9,9 @@ TRAIN_JOB = "train_job"
 
 train_job = dg.define_asset_job(
     TRAIN_JOB,
-    selection=dg.AssetSelection.assets(training_set, adapter, evaluation),
-    description="Training set from every VOD's pairs, LoRA adapter, evaluation against the base model.",
+    # The Hugging Face export reads the same pairs and splits: built beside the training set.
+    selection=dg.AssetSelection.assets(training_set, adapter, evaluation) | dg.AssetSelection.keys("dataset_export"),
+    description="Every VOD's pairs -> the Hugging Face export and the training set, LoRA adapter, evaluation against the base model.",
 )
 
 defs = dg.Definitions(assets=[training_set, adapter, evaluation], jobs=[train_job], resources={"base_model": BaseModelResource()})
