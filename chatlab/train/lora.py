@@ -26,6 +26,7 @@ import polars as pl
 from chatlab.train.base import model_fingerprint
 from chatlab.train.dataset import token_rows
 from chatlab.train.generate import Guardrails, Sampling, normalize_message
+from chatlab.files import swap_in_dir
 
 ADAPTER_STAMP = "chatlab-adapter.json"
 TRAIN_MESSAGES = "train_messages.json"  # hashes of the training targets, for the copy filter
@@ -318,7 +319,7 @@ def train_adapter(
         }
         (tmp / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2), encoding="utf-8")
         (tmp / ADAPTER_STAMP).write_text(json.dumps(stamp, indent=2, default=str), encoding="utf-8")
-        _swap_in(tmp, result.path)
+        swap_in_dir(tmp, result.path)
         return result
     finally:
         if tmp.exists():
@@ -333,16 +334,6 @@ def _portable(path: Path) -> str:
         i = len(parts) - 1 - parts[::-1].index("models")
         return str(Path(*parts[i:]))
     return str(path)
-
-
-def _swap_in(tmp: Path, target: Path) -> None:
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_adapter(adapter_dir: str | os.PathLike) -> dict[str, Any]:

@@ -9,7 +9,6 @@ reason in the metadata.
 """
 
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from chatlab.ocr.region import RegionError
 from chatlab.ocr.table import CHAT_COLUMNS, DETAIL_COLUMNS, messages_frame
 from chatlab.partitions import vods
 from chatlab.resources import ChatlabSettings
+from chatlab.files import replacing
 
 CHAT_OCR = dg.AssetKey("chat_ocr")
 MESSAGES_FILE = "messages.parquet"
@@ -60,9 +60,8 @@ def messages_path(layout: Layout, vod_id: str) -> Path:
 
 
 def _write_atomic(df: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    df.write_parquet(tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        df.write_parquet(tmp)
 
 
 def _skip(layout: Layout, vod_id: str, reason: str, **meta: Any) -> dg.MaterializeResult:
