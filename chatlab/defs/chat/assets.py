@@ -23,21 +23,11 @@ from chatlab.resources import SCHEMA, ChatlabSettings
 
 CHAT_COLUMNS = {"vod_id": pl.String, **MESSAGE}
 REJECT_COLUMNS = {"vod_id": pl.String, **REJECT}
+# chat_clean: the message columns a training pair may see (no raw names), plus the decision.
 CLEAN_COLUMNS = {
     "vod_id": pl.String,
-    "msg_id": pl.String,
-    "t_s": pl.Float64,
-    "user_hash": pl.String,
-    "text": pl.String,  # @mentions replaced by @user
-    "is_broadcaster": pl.Boolean,
-    "is_moderator": pl.Boolean,
-    "is_subscriber": pl.Boolean,
-    "is_vip": pl.Boolean,
-    "is_bot": pl.Boolean,
-    "is_command": pl.Boolean,
-    "emote_only": pl.Boolean,
-    "bits": pl.Int64,
-    "msg_type": pl.String,
+    **{c: MESSAGE[c] for c in ("msg_id", "t_s", "user_hash", "text", "is_broadcaster", "is_moderator",
+                               "is_subscriber", "is_vip", "is_bot", "is_command", "emote_only", "bits", "msg_type")},
     "keep": pl.Boolean,
     "drop_rule": pl.String,
 }
