@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 from dagster import ConfigurableResource
-from dagster_duckdb_polars import DuckDBPolarsIOManager
+from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 
 from chatlab import config as cfg
 
@@ -26,8 +27,29 @@ class ChatlabSettings(ConfigurableResource):
         return cfg.section(cfg.load_config(self.config_file or None), name, vod_id)
 
 
-def duckdb_io_manager(settings: ChatlabSettings) -> DuckDBPolarsIOManager:
-    return DuckDBPolarsIOManager(database=str(settings.layout().duckdb), schema=SCHEMA)
+class _PolarsTypeHandler(DuckDBPolarsTypeHandler):
+    """Writes empty frames too: the stock handler skips them and creates no table, so a VOD with
+    no chat (or no pairs) would leave nothing for downstream assets and queries to read."""
+
+    def handle_output(self, context, table_slice, obj: pl.DataFrame, connection) -> None:
+        if not obj.is_empty():
+            return super().handle_output(context, table_slice, obj, connection)
+        empty = obj.to_arrow()  # noqa: F841 - DuckDB reads it by name
+        connection.execute(f"create schema if not exists {table_slice.schema}")
+        connection.execute(f"create table if not exists {table_slice.schema}.{table_slice.table} as select * from empty")
+        context.add_output_metadata({"row_count": 0})
+
+
+class ChatlabDuckDBIOManager(DuckDBPolarsIOManager):
+    """The DuckDB Polars IO manager, except that an empty frame still creates its table."""
+
+    @staticmethod
+    def type_handlers():
+        return [_PolarsTypeHandler()]
+
+
+def duckdb_io_manager(settings: ChatlabSettings) -> ChatlabDuckDBIOManager:
+    return ChatlabDuckDBIOManager(database=str(settings.layout().duckdb), schema=SCHEMA)
 
 
 def build_resources(data_dir: str = "", config_file: str = "") -> dict[str, Any]:

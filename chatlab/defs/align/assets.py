@@ -7,11 +7,9 @@ messages takes seconds, so it runs where its inputs are loaded, and a failed
 """
 
 
-import base64
 import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,12 +19,13 @@ import polars as pl
 from chatlab.align.config import AlignConfig
 from chatlab.align.curve import OffsetCurve
 from chatlab.align.estimate import estimate_offsets, verdict
-from chatlab.align.pairs import PAIR_COLUMNS, build_pairs
+from chatlab.align.pairs import build_pairs
 from chatlab.align.plot import offsets_png
 from chatlab.align.splits import SPLIT_COLUMNS, SplitConfig, assign, fingerprint, leakage
 from chatlab.config import Layout
 from chatlab.partitions import vods
 from chatlab.resources import SCHEMA, ChatlabSettings
+from chatlab.defs.metadata import png_md
 
 OFFSETS_COLUMNS = {
     "vod_id": pl.String,
@@ -54,14 +53,6 @@ def _config(settings: ChatlabSettings, vod_id: str) -> AlignConfig:
         return AlignConfig.from_mapping(settings.section("align", vod_id))
     except ValueError as e:
         raise dg.Failure(description=str(e)) from e
-
-
-def _ensure_table(layout: Layout, table: str, columns: dict[str, pl.DataType]) -> None:
-    """The IO manager writes no table for an empty frame: create it so downstream loads work."""
-    frame = pl.DataFrame(schema=columns).to_arrow()  # noqa: F841 - read by DuckDB below
-    with duckdb.connect(str(layout.duckdb)) as con:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} AS SELECT * FROM frame")
 
 
 def _asr_model(segments: pl.DataFrame) -> str:
@@ -122,7 +113,7 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
         "asr_end_bias_s": cfg.asr_end_bias_s,  # the ASR's early sentence ends, added back to the anchors' reference
         "method": al.method, "offsets_version": version, "segments": dg.MetadataValue.md(seg_md),
         "path": dg.MetadataValue.path(str(out_dir / "offsets.json")),
-        "plot": dg.MetadataValue.md(f"![offsets](data:image/png;base64,{base64.b64encode(png).decode()})"),
+        "plot": png_md(png, "offsets"),
         "figures": dg.MetadataValue.json(json.loads(json.dumps(al.to_json()["figures"], default=str))),
     }
     yield dg.Output(pl.DataFrame([row], schema=OFFSETS_COLUMNS), metadata={k: v for k, v in meta.items() if v is not None})
@@ -166,8 +157,6 @@ def aligned_pairs(context: dg.AssetExecutionContext, settings: ChatlabSettings, 
     curve = OffsetCurve.from_list(json.loads(o["segments"]))
     pairs, report = build_pairs(vod_id, transcript_words, chat_clean, curve, cfg, offsets_version=o["offsets_version"],
                                 asr_model=o["asr_model"], filter_set=_filter_set(settings, vod_id, cfg))
-    if pairs.height == 0:
-        _ensure_table(settings.layout(), "aligned_pairs", PAIR_COLUMNS)
     leaks = int((pairs["context_end_s"] > pairs["t_speech_s"] + 1e-6).sum()) if pairs.height else 0
     missing = int(pairs.select(pl.any_horizontal(pl.col("msg_id", "offsets_version", "asr_model", "filter_set").is_null()).sum()).item()) if pairs.height else 0
     raw_names = [c for c in ("user", "user_login", "user_id") if c in pairs.columns]

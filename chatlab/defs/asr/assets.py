@@ -21,6 +21,7 @@ from chatlab.asr.transcribe import DEFAULT_WINDOW_S, Transcript, transcribe_file
 from chatlab.config import Layout
 from chatlab.files import replacing
 from chatlab.defs.asr.resources import AsrEngineResource
+from chatlab.defs.metadata import table_md
 from chatlab.media.audio import audio_path
 from chatlab.partitions import vods
 from chatlab.resources import ChatlabSettings
@@ -183,13 +184,8 @@ def transcript_tables(context: dg.AssetExecutionContext, settings: ChatlabSettin
         output_name="transcript_segments",
         metadata={
             "rows": segs.height,
-            "preview": dg.MetadataValue.md(_frame_md(segs.select("seg_id", "start_s", "end_s", "text").head(5))),
+            "preview": table_md(segs.select("seg_id", "start_s", "end_s", "text").head(5)),
         },
     )
     yield dg.Output(words, output_name="transcript_words", metadata={"rows": words.height})
 
-
-def _frame_md(df: pl.DataFrame) -> str:
-    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(str(v) for v in r) + " |" for r in df.iter_rows()]
-    return "\n".join([head, *rows])

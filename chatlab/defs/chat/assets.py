@@ -20,6 +20,7 @@ from chatlab.defs.ocr.assets import messages_path
 from chatlab.ingest.inbox import VodNotFound, find_vod
 from chatlab.partitions import vods
 from chatlab.resources import SCHEMA, ChatlabSettings
+from chatlab.defs.metadata import counts_md
 
 CHAT_COLUMNS = {"vod_id": pl.String, **MESSAGE}
 REJECT_COLUMNS = {"vod_id": pl.String, **REJECT}
@@ -66,15 +67,6 @@ def _vod_source(layout: Layout, vod_id: str) -> dict[str, Any]:
     return {"duration_s": row[0], "started_at": started}
 
 
-def _ensure_table(layout: Layout, table: str, columns: dict[str, pl.DataType]) -> None:
-    """The IO manager skips empty frames and creates no table; create it with the right columns so
-    a VOD without chat still leaves a queryable (empty) table and downstream loads work."""
-    frame = pl.DataFrame(schema=columns).to_arrow()  # noqa: F841 - read by DuckDB below
-    with duckdb.connect(str(layout.duckdb)) as con:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.{table} AS SELECT * FROM frame")
-
-
 def _start_time(conf: dict[str, Any], source: dict[str, Any]) -> tuple[datetime | None, str]:
     """The VOD's wall-clock start: `[vods.<id>.chat] start_time` wins, then vod_source; else the
     parser falls back to the export's metadata, then to the first message."""
@@ -85,11 +77,6 @@ def _start_time(conf: dict[str, Any], source: dict[str, Any]) -> tuple[datetime 
     if source.get("started_at"):
         return source["started_at"], "vod_source.started_at"
     return None, ""
-
-
-def _md_table(counts: dict[str, int], head: str) -> dg.MetadataValue:
-    rows = "\n".join(f"| {k} | {v} |" for k, v in counts.items())
-    return dg.MetadataValue.md(f"| {head} | messages |\n|---|---|\n{rows}")
 
 
 @dg.multi_asset(
@@ -163,19 +150,15 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
         "parsed": chat_df.height,
         "rejected": rej_df.height,
         "users": chat_df["user_hash"].n_unique() if chat_df.height else 0,
-        "rejects_by_reason": _md_table(rcounts or {"none": 0}, "reason"),
+        "rejects_by_reason": counts_md(rcounts or {"none": 0}, "reason"),
         "dagster/row_count": chat_df.height,
     }
     meta |= {f"rejected_{k}": v for k, v in rcounts.items()}
-    if chat_df.height == 0:
-        _ensure_table(layout, "chat", CHAT_COLUMNS)
-    if rej_df.height == 0:
-        _ensure_table(layout, "chat_rejects", REJECT_COLUMNS)
     yield dg.Output(chat_df, output_name="chat", metadata=meta)
     yield dg.Output(
         rej_df,
         output_name="chat_rejects",
-        metadata={"dagster/row_count": rej_df.height, "rejects_by_reason": _md_table(rcounts or {"none": 0}, "reason"), **{f"rejected_{k}": v for k, v in rcounts.items()}},
+        metadata={"dagster/row_count": rej_df.height, "rejects_by_reason": counts_md(rcounts or {"none": 0}, "reason"), **{f"rejected_{k}": v for k, v in rcounts.items()}},
     )
     yield dg.AssetCheckResult(
         check_name="chat_sane",
@@ -204,12 +187,10 @@ def chat_clean(context: dg.AssetExecutionContext, settings: ChatlabSettings, cha
     out = cleaned.with_columns(anonymize_text(pl.col("text")).alias("text")) if cleaned.height else cleaned
     out = out.select([pl.col(c).cast(t) if c in out.columns else pl.lit(None, t).alias(c) for c, t in CLEAN_COLUMNS.items()])
     dropped = {k: v for k, v in counts.items() if k in RULES}
-    if out.height == 0:
-        _ensure_table(settings.layout(), "chat_clean", CLEAN_COLUMNS)
     meta = {
         "kept": counts["kept"],
         "total": counts["total"],
-        "filter_report": _md_table(dropped, "rule"),
+        "filter_report": counts_md(dropped, "rule"),
         "dagster/row_count": out.height,
         **{f"dropped_{k}": v for k, v in dropped.items()},
     }

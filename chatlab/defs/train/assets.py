@@ -7,10 +7,7 @@ data/, metadata here. Training and evaluation are slow and run in pool ``train``
 set reads the DuckDB file and sits in pool ``duckdb`` (one process on the file at a time).
 """
 
-import base64
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -23,6 +20,7 @@ from chatlab.train.dataset import NotEnoughPairs
 from chatlab.train.evaluate import EvalConfig
 from chatlab.train.generate import Guardrails, Sampling
 from chatlab.train.lora import TrainConfig
+from chatlab.defs.metadata import png_md, table_md
 
 TRAINING_SET = dg.AssetKey("training_set")
 ADAPTER = dg.AssetKey("adapter")
@@ -37,17 +35,6 @@ def _cfg(settings: ChatlabSettings) -> TrainConfig:
 def _num(x: Any) -> Any:
     # Dagster float metadata cannot hold NaN or inf.
     return None if isinstance(x, float) and not math.isfinite(x) else (round(x, 4) if isinstance(x, float) else x)
-
-
-def _png_md(path: Path) -> dg.MetadataValue:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return dg.MetadataValue.md(f"![loss](data:image/png;base64,{data})")
-
-
-def _md_table(df: pl.DataFrame) -> dg.MetadataValue:
-    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |" for r in df.iter_rows()]
-    return dg.MetadataValue.md("\n".join([head, *rows]))
 
 
 @dg.asset(
@@ -135,7 +122,7 @@ def adapter(context: dg.AssetExecutionContext, settings: ChatlabSettings, base_m
     }
     plot = res.path / "loss.png"
     if plot.exists():
-        meta["loss_curve"] = _png_md(plot)
+        meta["loss_curve"] = png_md(plot.read_bytes(), "loss")
     return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata=meta)
 
 
@@ -186,7 +173,7 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
             **figures,
             "perplexity_reduction": _num(1 - a["perplexity"] / b["perplexity"]),
             **gens,
-            "per_vod": _md_table(ev.per_vod),
+            "per_vod": table_md(ev.per_vod),
             "samples": dg.MetadataValue.md("| real | adapter | base |\n|---|---|---|\n" + samples),
             "seconds": ev.seconds,
         },
