@@ -24,7 +24,7 @@ class TokenIndex:
     occ_key: np.ndarray  # vocab_id * span + (sentence end - t0): one sorted array for every word
     occ_ref: np.ndarray  # the sentence end (audio clock) of each occurrence, in key order
     occ_start: np.ndarray  # the sentence start
-    occ_word_end: np.ndarray  # the word's own end (a viewer cannot echo a word before it ends)
+    occ_word_start: np.ndarray  # the word's own start (a sentence may straddle a cut: see fit.locate_cut)
     tok_row: np.ndarray  # chat row of each matched token
     tok_vocab: np.ndarray  # its vocab id
     tok_t: np.ndarray  # the message's chat-clock time
@@ -90,7 +90,7 @@ def build_index(words: pl.DataFrame, chat: pl.DataFrame, *, min_chars: int, min_
     rows = toks["row"].to_numpy()
     return TokenIndex(
         occ_key=occ["key"].to_numpy(), occ_ref=occ["sent_end_s"].to_numpy(), occ_start=occ["sent_start_s"].to_numpy(),
-        occ_word_end=occ["end_s"].to_numpy(), tok_row=rows, tok_vocab=toks["vocab_id"].to_numpy(), tok_t=t_chat[rows] if len(rows) else np.zeros(0),
+        occ_word_start=occ["start_s"].to_numpy(), tok_row=rows, tok_vocab=toks["vocab_id"].to_numpy(), tok_t=t_chat[rows] if len(rows) else np.zeros(0),
         t0=t0, span=span, n_vocab=int(occ["vocab_id"].n_unique()) if occ.height else 0, fuzzy_matches=n_fuzzy,
     )
 

@@ -55,10 +55,25 @@ def score(est: OffsetCurve | None, truth: OffsetCurve) -> dict[str, Any]:
             "cut_errs": cut_errs, "extra_cuts": extra}
 
 
+def echo_gaps(case) -> list[float]:
+    """Per true cut, the audio the chat's echoes leave undecided around it: from the end of the
+    last line before the cut that some message echoes to the start of the first such line after
+    it. No chat-side estimate can place a cut better than half this gap in the worst case."""
+    echoes = case.chat.filter(pl.col("echo_line_end_s").is_not_null())
+    start, end = echoes["echo_line_start_s"].to_numpy(), echoes["echo_line_end_s"].to_numpy()
+    gaps = []
+    for g in case.params["cut_at_audio_s"]:
+        before, after = end[end <= g], start[end > g]
+        a = float(before.max()) if len(before) else -np.inf
+        b = max(g, float(after.min())) if len(after) else np.inf
+        gaps.append(b - a)
+    return gaps
+
+
 def run_accuracy(n: int = 40, seed: int = 0, cfg: AlignConfig | None = None, minutes: tuple[float, float] = (60.0, 180.0),
                  asr_bias: bool = True) -> dict[str, Any]:
     cfg = cfg or (AlignConfig() if asr_bias else AlignConfig(asr_end_bias_s=0.0))  # exact word times: nothing to correct
-    errors, drift_errs, cut_errs, extra, rows = [], [], [], 0, []
+    errors, drift_errs, cut_errs, extra, rows, gaps = [], [], [], 0, [], []
     unrelated_passed, unrelated = 0, 0
     elapsed = 0.0
     for p in suite(n, seed, minutes, asr_bias):
@@ -76,10 +91,12 @@ def run_accuracy(n: int = 40, seed: int = 0, cfg: AlignConfig | None = None, min
         errors.append(s["errors"])
         drift_errs.append(s["drift_err"])
         cut_errs += s["cut_errs"]
+        gaps += echo_gaps(case)
         extra += s["extra_cuts"]
         rows.append({**{k: v for k, v in case.params.items() if k != "noise"}, "median_err_s": round(float(np.median(s["errors"])), 3),
                      "p95_err_s": round(float(np.percentile(s["errors"], 95)), 3), "drift_err": round(float(s["drift_err"]), 3),
-                     "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]], "confidence": round(al.confidence, 3), "passed": not problems})
+                     "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]],
+                     "echo_gaps_s": [round(float(x), 1) for x in echo_gaps(case)], "confidence": round(al.confidence, 3), "passed": not problems})
     e = np.concatenate(errors)
     ce = np.array(cut_errs) if cut_errs else np.zeros(0)
     return {
@@ -91,6 +108,9 @@ def run_accuracy(n: int = 40, seed: int = 0, cfg: AlignConfig | None = None, min
         "drift_err_max_s_per_h": round(float(np.max(drift_errs)), 4),
         "drift_within_0.5": f"{sum(d <= 0.5 for d in drift_errs)}/{len(drift_errs)}",
         "cuts": len(ce), "cuts_within_5s": int((ce <= CUT_TOL_S).sum()),
+        # cuts whose echo gap is at most 2 x 5 s: the ones chat alone can place within 5 s
+        "cuts_pinned_by_echoes": int((np.array(gaps) <= 2 * CUT_TOL_S).sum()),
+        "pinned_cuts_within_5s": int(((ce <= CUT_TOL_S) & (np.array(gaps) <= 2 * CUT_TOL_S)).sum()) if len(ce) else 0,
         "cut_err_median_s": round(float(np.median(ce)), 3) if len(ce) else None,
         "cut_err_max_s": round(float(np.max(ce)), 3) if len(ce) else None,
         "spurious_cuts": extra,

@@ -89,12 +89,12 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
     cut_at = np.sort(rng.uniform(0.15, 0.85, cuts)) * real_len if cuts else np.zeros(0)
     if cuts > 1 and np.min(np.diff(cut_at) - cut_len[:-1]) < 300:  # keep cuts apart
         cut_at = np.linspace(0.3, 0.7, cuts) * real_len
-    words, seg_ends, seg_kw = _speech(np.random.default_rng([seed, 2]), real_len, asr_bias)
+    words, seg_ends, seg_kw, line_starts = _speech(np.random.default_rng([seed, 2]), real_len, asr_bias)
     # chat on the real timeline (as if the stream had not been cut)
     crng = np.random.default_rng([chat_seed if chat_seed is not None else seed, 3])
     if chat_seed is not None:
-        _, seg_ends, seg_kw = _speech(np.random.default_rng([chat_seed, 2]), real_len, asr_bias)
-    t_real, text, kind, delays = _chat(crng, seg_ends, seg_kw, real_len, noise, msgs_per_min)
+        _, seg_ends, seg_kw, line_starts = _speech(np.random.default_rng([chat_seed, 2]), real_len, asr_bias)
+    t_real, text, kind, delays, line, echo = _chat(crng, seg_ends, seg_kw, real_len, noise, msgs_per_min)
     # the audio clock: real time minus the cut stretches before it; words inside a cut are gone
     def to_audio(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shift = np.zeros(len(r))
@@ -109,6 +109,10 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
     words = words.with_columns(pl.Series("start_s", ws), pl.Series("end_s", we)).filter(~pl.Series(w_in))
     words = words.filter(pl.col("end_s") <= pl.col("start_s") + 5)  # a word cut in half
     t_speech, in_cut = to_audio(t_real)
+    # the line an echo repeats a word of, on the audio clock (the bench's bound on cut placement)
+    ls, ls_in = to_audio(line_starts[np.maximum(line, 0)])
+    le, le_in = to_audio(seg_ends[np.maximum(line, 0)])
+    echo_ok = echo & ~ls_in & ~le_in & (chat_seed is None)
     # chat clock: t_chat = (R + offset) / (1 - drift/3600), as chatlab.demo.clock.ChatClock
     k = 1.0 - drift / 3600.0
     t_chat = (t_real + offset) / k
@@ -131,19 +135,22 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
         "kind": kind,
         "t_speech": np.where(in_cut | (np.array(kind) == "noise"), np.nan, t_speech),
         "reaction_delay_s": np.where(in_cut | (np.array(kind) == "noise"), np.nan, delays),  # from the END of the line
-    }).with_columns(pl.col("t_speech").fill_nan(None), pl.col("reaction_delay_s").fill_nan(None)).sort("t_s")
+        "echo_line_start_s": np.where(echo_ok, ls, np.nan),  # an echo: the audio-clock line it repeats a word of
+        "echo_line_end_s": np.where(echo_ok, le, np.nan),
+    }).with_columns(pl.col(c).fill_nan(None) for c in ("t_speech", "reaction_delay_s", "echo_line_start_s", "echo_line_end_s")).sort("t_s")
     params = {"seed": seed, "minutes": minutes, "offset_s": offset, "drift_s_per_h": drift, "cuts": cuts,
-              "cut_len_s": [round(float(x), 2) for x in cut_len], "noise": noise, "unrelated": chat_seed is not None, "asr_bias": asr_bias}
+              "cut_len_s": [round(float(x), 2) for x in cut_len],
+              "cut_at_audio_s": [round(float(a - cut_len[:i].sum()), 3) for i, a in enumerate(cut_at)], "noise": noise, "unrelated": chat_seed is not None, "asr_bias": asr_bias}
     return Case(words, chat, OffsetCurve(tuple(segs)), params)
 
 
-def _speech(rng: np.random.Generator, length: float, asr_bias: bool = True) -> tuple[pl.DataFrame, np.ndarray, list[list[str]]]:
-    """(ASR-like words, true line ends, keywords per line). A line is what viewers react to: one
+def _speech(rng: np.random.Generator, length: float, asr_bias: bool = True) -> tuple[pl.DataFrame, np.ndarray, list[list[str]], np.ndarray]:
+    """(ASR-like words, true line ends, keywords per line, true line starts). A line is what viewers react to: one
     sentence, or two said in one breath (a short pause between them)."""
     kws = keywords()
     zipf = 1.0 / np.arange(1, len(kws) + 1) ** 0.7
     zipf /= zipf.sum()
-    rows, ends, seg_kw = [], [], []
+    rows, ends, seg_kw, starts = [], [], [], []
     t, seg, seg_left, seg_t0 = float(rng.uniform(0.5, 2.0)), -1, 0, 0.0
     while True:
         n = int(rng.integers(6, 15))
@@ -168,6 +175,7 @@ def _speech(rng: np.random.Generator, length: float, asr_bias: bool = True) -> t
             rows.append((seg, t, t + d, w, w[-1] in ".?!"))
             t += d + g
         ends.append(rows[-1][2])  # the line ends where its last word does (true time)
+        starts.append(rows[-len(texts)][1])
         seg_kw.append(kw)
         t += float(rng.uniform(5.0, 15.0)) if rng.random() < 0.03 else float(np.clip(LINE_PAUSE_MEDIAN_S * np.exp(LINE_PAUSE_SIGMA * rng.standard_normal()), 0.3, 3.0))
     seg_ids, start, end, word, last = (list(x) for x in zip(*rows)) if rows else ([], [], [], [], [])
@@ -177,11 +185,12 @@ def _speech(rng: np.random.Generator, length: float, asr_bias: bool = True) -> t
     end = np.maximum(end, start + 0.05)
     words = pl.DataFrame({"seg_id": seg_ids, "start_s": start, "end_s": end, "word": word},
                          schema={"seg_id": pl.Int64, "start_s": pl.Float64, "end_s": pl.Float64, "word": pl.String})
-    return words, np.array(ends), seg_kw
+    return words, np.array(ends), seg_kw, np.array(starts)
 
 
 def _chat(rng: np.random.Generator, seg_ends: np.ndarray, seg_kw: list[list[str]], length: float, noise: float,
-          per_min: float) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+          per_min: float) -> tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(real time, text, kind, reaction delay, line reacted to (-1: noise), whether it echoes a word of it)"""
     n_total = int(per_min * length / 60.0)
     n_react = int(round(n_total * (1.0 - noise)))
     seg = rng.integers(0, len(seg_ends), n_react)
@@ -205,5 +214,8 @@ def _chat(rng: np.random.Generator, seg_ends: np.ndarray, seg_kw: list[list[str]
         kinds.append("noise")
     t_all = np.concatenate([t, t_noise])
     d_all = np.concatenate([delay, np.full(n_noise, np.nan)])
+    line = np.concatenate([seg, np.full(n_noise, -1)])
+    echo_all = np.concatenate([echo, np.zeros(n_noise, bool)])
     keep = t_all < length
-    return t_all[keep], [x for x, k in zip(texts, keep) if k], [x for x, k in zip(kinds, keep) if k], d_all[keep]
+    return (t_all[keep], [x for x, k in zip(texts, keep) if k], [x for x, k in zip(kinds, keep) if k], d_all[keep],
+            line[keep], echo_all[keep])
