@@ -12,9 +12,10 @@ import pytest
 
 from chatlab.align.bench import echo_gaps, score, suite
 from chatlab.align.config import AlignConfig
-from chatlab.align.context import build_context, build_contexts, format_prompt, prompt_expr
+from chatlab.align.context import build_context, build_contexts
 from chatlab.align.estimate import estimate_offsets, verdict
 from chatlab.align.export import export_frames, write_export
+from chatlab.train.prompt import Context, completion_text, messages, render
 from chatlab.align.pairs import PAIR_COLUMNS, build_pairs
 from chatlab.align.splits import SplitConfig, assign, fingerprint, leakage, split_of
 from chatlab.align.synth import make_case
@@ -157,8 +158,6 @@ def test_context_single_equals_batch_equals_reference() -> None:
         assert one == batch.row(i, named=True)
         assert (one["transcript"], one["chat_context"]) == _naive(words, chat, float(m), 20.0, 3)
         assert one["n_context_words"] == 0 or one["context_end_s"] <= m
-    prompts = batch.head(5).select(prompt_expr(20.0))[:, 0].to_list()
-    assert prompts == [format_prompt(r["transcript"], r["chat_context"], 20.0) for r in batch.head(5).iter_rows(named=True)]
 
 
 def test_pairs_columns_and_provenance() -> None:
@@ -229,7 +228,12 @@ def test_export_is_huggingface_parquet_with_card(tmp_path: Path) -> None:
     assert res["counts"]["train"] == pairs.filter(pl.col("vod_id") == "a").height and res["counts"]["validation"] == 0
     train = pl.read_parquet(tmp_path / "data" / "train-00000-of-00001.parquet")
     assert train.columns[:2] == ["prompt", "completion"] and set(train["vod_id"]) == {"a"}
-    assert train["prompt"][0].startswith("Streamer said") and "user" not in train.columns
+    # the conversational form of the one template chatlab's model trains on
+    first = train.row(0, named=True)
+    ctx = Context.of(first["transcript"], first["chat_context"])
+    assert first["prompt"] == messages(ctx) and render(ctx).startswith("<|im_start|>system\n" + first["prompt"][0]["content"])
+    assert first["completion"] == [{"role": "assistant", "content": completion_text(pairs.filter(pl.col("msg_id") == first["msg_id"])["target"][0])}]
+    assert "user" not in train.columns
     card = (tmp_path / "README.md").read_text()
     assert card.startswith("---\nconfigs:") and "path: data/test-00000-of-00001.parquet" in card and "| a |" in card
     assert set(export_frames(pairs, splits)) == {"train", "validation", "test"}

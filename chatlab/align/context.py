@@ -88,24 +88,3 @@ def build_context(words: pl.DataFrame, chat: pl.DataFrame, moment: float, *, con
                   chat_k: int = CHAT_K) -> dict[str, Any]:
     """The context at one moment (inference): the same code as the batch, so the same text."""
     return build_contexts(words, chat, [moment], context_s=context_s, chat_k=chat_k).row(0, named=True)
-
-
-PROMPT_TEMPLATE = "Streamer said (last {seconds:g} s):\n{transcript}\n\nChat so far:\n{chat}\n\nNext chat message:"
-
-
-def format_prompt(transcript: str, chat_context: str, context_s: float = CONTEXT_S) -> str:
-    """The prompt text for one context (inference)."""
-    return PROMPT_TEMPLATE.format(seconds=context_s, transcript=transcript or "(silence)", chat=chat_context or "(none)")
-
-
-def prompt_expr(context_s: float = CONTEXT_S) -> pl.Expr:
-    """format_prompt as a Polars expression over `transcript` and `chat_context` (the export)."""
-    head, rest = PROMPT_TEMPLATE.split("{transcript}")
-    mid, tail = rest.split("{chat}")
-    return pl.concat_str([
-        pl.lit(head.format(seconds=context_s)),
-        pl.when(pl.col("transcript") == "").then(pl.lit("(silence)")).otherwise(pl.col("transcript")),
-        pl.lit(mid),
-        pl.when(pl.col("chat_context") == "").then(pl.lit("(none)")).otherwise(pl.col("chat_context")),
-        pl.lit(tail),
-    ])

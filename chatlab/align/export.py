@@ -1,6 +1,9 @@
-"""The dataset export: Hugging Face `datasets`-compatible Parquet, one file per split, with
-`prompt` / `completion` columns (TRL's prompt-completion format) and provenance beside them, and
-a dataset card (README.md with the `configs` header `load_dataset` reads)."""
+"""The dataset export: Hugging Face `datasets`-compatible Parquet, one file per split, in TRL's
+conversational prompt-completion form: `prompt` is the system and user messages chatlab's own
+model trains on (chatlab.train.prompt, the one template), `completion` the viewer's message as
+the assistant turn. Any model's chat template applies to them; chatlab's SmolLM2 renders them in
+ChatML. The plain `transcript` and `chat_context` go beside them, with provenance, and a dataset
+card (README.md with the `configs` header `load_dataset` reads)."""
 
 from __future__ import annotations
 
@@ -10,17 +13,27 @@ from typing import Any
 
 import polars as pl
 
-from chatlab.align.context import CONTEXT_S, prompt_expr
+from chatlab.align.context import CONTEXT_S
 from chatlab.align.splits import SPLITS
+from chatlab.train.prompt import TEMPLATE_VERSION, Context, completion_text, messages
 
-EXPORT_COLUMNS = ("prompt", "completion", "vod_id", "msg_id", "user_hash", "t_speech_s", "offsets_version", "asr_model", "filter_set")
+EXPORT_COLUMNS = ("prompt", "completion", "transcript", "chat_context", "vod_id", "msg_id", "user_hash", "t_speech_s",
+                  "offsets_version", "asr_model", "filter_set")
+MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 
 
-def export_frames(pairs: pl.DataFrame, splits: pl.DataFrame, context_s: float = CONTEXT_S) -> dict[str, pl.DataFrame]:
+def _conversation(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    prompts = [messages(Context.of(r["transcript"], r["chat_context"], r.get("title"), r.get("streamer")))
+               for r in rows.iter_rows(named=True)]
+    completions = [[{"role": "assistant", "content": completion_text(t)}] for t in rows["target"].to_list()]
+    return pl.Series("prompt", prompts, dtype=pl.List(MESSAGE)), pl.Series("completion", completions, dtype=pl.List(MESSAGE))
+
+
+def export_frames(pairs: pl.DataFrame, splits: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """pairs (aligned_pairs rows) joined to their VOD's split; one frame per split, sorted."""
-    j = pairs.join(splits.select("vod_id", "split"), on="vod_id", how="inner")
-    j = j.with_columns(prompt_expr(context_s).alias("prompt"), pl.col("target").alias("completion"))
-    return {s: j.filter(pl.col("split") == s).sort("vod_id", "t_speech_s", "msg_id").select(EXPORT_COLUMNS) for s in SPLITS}
+    j = pairs.join(splits.select("vod_id", "split"), on="vod_id", how="inner").sort("vod_id", "t_speech_s", "msg_id")
+    j = j.with_columns(*_conversation(j))
+    return {s: j.filter(pl.col("split") == s).select(EXPORT_COLUMNS) for s in SPLITS}
 
 
 def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.DataFrame, info: dict[str, Any]) -> str:
@@ -34,6 +47,8 @@ def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.Data
         "What the streamer just said -> what chat wrote next. Built by chatlab: the transcript of the "
         f"{info.get('context_s', CONTEXT_S):g} s before the moment a viewer typed (chat time minus the estimated offset), "
         "the last chat messages before it, and the message itself. Users are salted hashes; @mentions are replaced.", "",
+        f"`prompt` / `completion` are chat messages (TRL's conversational prompt-completion form, template {TEMPLATE_VERSION}): "
+        "the text chatlab's own model trains on. `transcript` and `chat_context` hold the same context as plain text.", "",
         "## Splits", "", "| split | pairs | VODs |", "|---|---|---|",
         *[f"| {s} | {counts[s]} | {len(vods[s])} |" for s in SPLITS], "",
         "Whole VODs per split (hash of seed and VOD id; near-duplicate streams kept together; overrides recorded).", "",
@@ -53,7 +68,7 @@ def write_export(out_dir: Path, pairs: pl.DataFrame, splits: pl.DataFrame, offse
     """Write data/<split>-00000-of-00001.parquet and README.md under out_dir; returns counts and paths."""
     out_dir = Path(out_dir)
     (out_dir / "data").mkdir(parents=True, exist_ok=True)
-    frames = export_frames(pairs, splits, info.get("context_s", CONTEXT_S))
+    frames = export_frames(pairs, splits)
     files = {}
     for s, f in frames.items():
         p = out_dir / "data" / f"{s}-00000-of-00001.parquet"

@@ -55,11 +55,18 @@ def _system(ctx: Context) -> str:
     return f"You are a viewer in the live chat of {who} stream{about}. Write the next chat message."
 
 
+def messages(ctx: Context) -> list[dict[str, str]]:
+    """The prompt for ``ctx`` as chat messages (system, user): the conversational form TRL and
+    any model's chat template take. ``render`` is these messages in ChatML."""
+    chat = "\n".join(ctx.chat) if ctx.chat else "(quiet)"
+    return [{"role": "system", "content": _system(ctx)},
+            {"role": "user", "content": f"Streamer: {ctx.transcript or '(silence)'}\nChat:\n{chat}"}]
+
+
 def render(ctx: Context) -> str:
     """The prompt for ``ctx`` as it is, with no cutting."""
-    chat = "\n".join(ctx.chat) if ctx.chat else "(quiet)"
-    user = f"Streamer: {ctx.transcript or '(silence)'}\nChat:\n{chat}"
-    return f"<|im_start|>system\n{_system(ctx)}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages(ctx))
+    return turns + "<|im_start|>assistant\n"
 
 
 def n_tokens(tokenizer: Any, text: str) -> int:
