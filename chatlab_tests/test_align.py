@@ -15,10 +15,10 @@ from chatlab.align.config import AlignConfig
 from chatlab.align.context import build_context, build_contexts
 from chatlab.align.estimate import estimate_offsets, verdict
 from chatlab.align.export import export_frames, write_export
-from chatlab.train.prompt import Context, completion_text, messages, render
 from chatlab.align.pairs import PAIR_COLUMNS, build_pairs
 from chatlab.align.splits import SplitConfig, assign, fingerprint, leakage, split_of
 from chatlab.align.synth import make_case
+from chatlab.train.prompt import Context, completion_text, messages, render
 
 
 EXACT = AlignConfig(asr_end_bias_s=0.0)  # for synthetic words without the ASR's early ends
@@ -167,7 +167,7 @@ def test_pairs_columns_and_provenance() -> None:
     pairs, report = build_pairs("vod-a", case.words, chat, al.curve, AlignConfig(), offsets_version="v1", asr_model="m@1", filter_set="f")
     assert list(pairs.columns) == list(PAIR_COLUMNS) and pairs.columns[0] == "vod_id"
     assert report["dropped_by_chat_clean"] == int((case.chat["kind"] == "noise").sum())
-    assert report["pairs"] + report["no_context"] == chat.height - report["dropped_by_chat_clean"]
+    assert report["pairs"] + report["no_context"] + report["in_cut"] == chat.height - report["dropped_by_chat_clean"]
     assert (pairs["context_end_s"] <= pairs["t_speech_s"]).all()
     assert pairs["user_hash"].null_count() == 0 and set(pairs["offsets_version"]) == {"v1"}
     # the pair's context is what inference builds at that moment
@@ -176,6 +176,30 @@ def test_pairs_columns_and_provenance() -> None:
     on_audio = kept.with_columns(pl.Series("t_s", al.curve.to_speech(kept["t_s"].to_numpy())))
     one = build_context(case.words, on_audio, r["t_speech_s"])
     assert (one["transcript"], one["chat_context"]) == (r["transcript"], r["chat_context"])
+
+
+def test_pairs_around_cuts() -> None:
+    """What viewers wrote while the removed audio played gets no pair (its audio is not in the VOD),
+    nor does anything where the cut may lie; every other pair sits at its true moment, and a
+    context after a cut starts at the cut."""
+    case = make_case(5, 80.0, offset_s=300.0, drift_s_per_h=-2.0, cuts=2, msgs_per_min=60.0)
+    al = estimate_offsets(case.words, case.chat)
+    chat = case.chat.with_columns(keep=pl.lit(True))
+    pairs, report = build_pairs("v", case.words, chat, al.curve, AlignConfig(), offsets_version="v", asr_model="m", filter_set="f")
+    t = pairs["t_chat_s"].to_numpy()
+    in_gap = np.zeros(chat.height, bool)
+    for prev, nxt in zip(case.truth.segments, case.truth.segments[1:]):
+        assert not ((t > prev.end_s) & (t < nxt.start_s)).any()
+        in_gap |= ((chat["t_s"] > prev.end_s) & (chat["t_s"] < nxt.start_s)).to_numpy()
+    assert report["in_cut"] >= in_gap.sum() > 100
+    err = np.abs(pairs["t_speech_s"].to_numpy() - case.truth.to_speech(t))
+    assert err.max() < 1.5, err.max()
+    for g in al.curve.cuts():
+        after = pairs.filter((pl.col("t_speech_s") > g) & (pl.col("t_speech_s") < g + 30) & (pl.col("n_context_words") > 0))
+        assert after.height > 0 and (after["context_start_s"] >= g).all()
+    # lo..hi of each cut: the sentences either side the echoes pin it between
+    for s in al.curve.segments[1:]:
+        assert s.cut_lo_s <= s.start_s - s.offset_s <= s.cut_hi_s
 
 
 # --- splits and export ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from chatlab.align.estimate import estimate_offsets, verdict
 from chatlab.align.synth import make_case
 
 GRID_S, CUT_MARGIN_S, CUT_TOL_S = 10.0, 10.0, 5.0
+MISPLACED_S = 2.0
 
 
 def suite(n: int = 40, seed: int = 0, minutes: tuple[float, float] = (60.0, 180.0), asr_bias: bool = True) -> list[dict[str, Any]]:
@@ -70,10 +71,25 @@ def echo_gaps(case) -> list[float]:
     return gaps
 
 
+def misplaced_pairs(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int]:
+    """(pairs more than MISPLACED_S from the moment the viewer typed, or typed while removed audio
+    played; all pairs): what reaches the training set."""
+    from chatlab.align.pairs import build_pairs
+
+    chat = case.chat.with_columns(keep=pl.lit(True))
+    pairs, _ = build_pairs("bench", case.words, chat, curve, cfg, offsets_version="bench", asr_model="synthetic", filter_set="none")
+    t = pairs["t_chat_s"].to_numpy()
+    bad = np.abs(pairs["t_speech_s"].to_numpy() - case.truth.to_speech(t)) > MISPLACED_S
+    for prev, nxt in zip(case.truth.segments, case.truth.segments[1:]):
+        bad |= (t > prev.end_s) & (t < nxt.start_s)
+    return int(bad.sum()), len(t)
+
+
 def run_accuracy(n: int = 40, seed: int = 0, cfg: AlignConfig | None = None, minutes: tuple[float, float] = (60.0, 180.0),
                  asr_bias: bool = True) -> dict[str, Any]:
     cfg = cfg or (AlignConfig() if asr_bias else AlignConfig(asr_end_bias_s=0.0))  # exact word times: nothing to correct
     errors, drift_errs, cut_errs, extra, rows, gaps = [], [], [], 0, [], []
+    misplaced, n_pairs = 0, 0
     unrelated_passed, unrelated = 0, 0
     elapsed = 0.0
     for p in suite(n, seed, minutes, asr_bias):
@@ -93,6 +109,9 @@ def run_accuracy(n: int = 40, seed: int = 0, cfg: AlignConfig | None = None, min
         cut_errs += s["cut_errs"]
         gaps += echo_gaps(case)
         extra += s["extra_cuts"]
+        if al.curve is not None:
+            bad, n_p = misplaced_pairs(case, al.curve, cfg)
+            misplaced, n_pairs = misplaced + bad, n_pairs + n_p
         rows.append({**{k: v for k, v in case.params.items() if k != "noise"}, "median_err_s": round(float(np.median(s["errors"])), 3),
                      "p95_err_s": round(float(np.percentile(s["errors"], 95)), 3), "drift_err": round(float(s["drift_err"]), 3),
                      "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]],
@@ -114,6 +133,7 @@ def run_accuracy(n: int = 40, seed: int = 0, cfg: AlignConfig | None = None, min
         "cut_err_median_s": round(float(np.median(ce)), 3) if len(ce) else None,
         "cut_err_max_s": round(float(np.max(ce)), 3) if len(ce) else None,
         "spurious_cuts": extra,
+        "pairs_misplaced": f"{misplaced}/{n_pairs}",  # off by more than MISPLACED_S, or typed during a cut
         "check_passed_on_good": f"{sum(r['passed'] for r in rows if 'median_err_s' in r)}/{len(errors)}",
         "check_passed_on_unrelated": f"{unrelated_passed}/{unrelated}",
         "estimate_s_total": round(elapsed, 2),

@@ -2,9 +2,11 @@
 
 A segment's `offset(t) = offset_s + drift_s_per_h * (t - start_s) / 3600` for chat-clock `t`; a
 time belongs to the first segment that ends at or after it (times past the last end use the last
-one). A cut leaves a gap on the chat clock between one segment's end and the next one's start
-(the audio of that stretch was removed); a message in the gap takes the next segment's offset,
-so its context is the audio before the cut: the last thing the viewer could have heard.
+one). A cut leaves a gap on the chat clock between one segment's end and the next one's start:
+the audio of that stretch was removed, so what viewers wrote then reacts to audio the VOD does
+not have. A segment after a cut also carries the audio-clock range its cut may lie in
+(`cut_lo_s`..`cut_hi_s`: the chat's echoes pin a cut only to the sentences either side of it);
+`cut_zones` turns that into the chat-clock stretch whose messages cannot be paired safely.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class CurveSegment:
     end_s: float
     offset_s: float
     drift_s_per_h: float
+    cut_lo_s: float | None = None  # audio clock: where the cut before this segment may lie (None: first segment, or exact)
+    cut_hi_s: float | None = None
+
+    def at(self, t_chat: float) -> float:
+        return self.offset_s + self.drift_s_per_h * (t_chat - self.start_s) / 3600.0
 
 
 @dataclass(frozen=True)
@@ -52,12 +59,40 @@ class OffsetCurve:
     def breaks(self) -> list[float]:
         return [s.start_s for s in self.segments[1:]]
 
+    def cuts(self) -> list[float]:
+        """The audio-clock time of each cut (where the segment after it starts)."""
+        return [s.start_s - s.offset_s for s in self.segments[1:]]
+
+    def cut_before(self, t_speech: np.ndarray | float) -> np.ndarray:
+        """Per audio-clock moment, the last cut at or before it (-inf: none). A context starts no
+        earlier: the audio before a cut was heard minutes before, the removed stretch between."""
+        t = np.atleast_1d(np.asarray(t_speech, dtype=np.float64))
+        cuts = np.array(self.cuts())
+        if len(cuts) == 0:
+            return np.full(len(t), -np.inf)
+        k = np.searchsorted(cuts, t, side="right")
+        return np.where(k > 0, cuts[np.maximum(k - 1, 0)], -np.inf)
+
+    def cut_zones(self) -> list[tuple[float, float]]:
+        """Per cut, the chat-clock stretch [from, to) whose messages may react to removed audio: the
+        gap between the segments, widened to every place the cut may lie (`cut_lo_s`..`cut_hi_s`)."""
+        zones = []
+        for prev, s in zip(self.segments, self.segments[1:]):
+            lo = prev.end_s if s.cut_lo_s is None else min(prev.end_s, s.cut_lo_s + prev.at(prev.end_s))
+            hi = s.start_s if s.cut_hi_s is None else max(s.start_s, s.cut_hi_s + s.offset_s)
+            zones.append((lo, hi))
+        return zones
+
     def to_list(self) -> list[dict[str, float]]:
-        return [{k: round(v, 4) for k, v in asdict(s).items()} for s in self.segments]
+        return [{k: round(v, 4) for k, v in asdict(s).items() if v is not None} for s in self.segments]
 
     @classmethod
     def from_list(cls, rows: list[dict[str, Any]]) -> "OffsetCurve":
-        return cls(tuple(CurveSegment(float(r["start_s"]), float(r["end_s"]), float(r["offset_s"]), float(r["drift_s_per_h"])) for r in rows))
+        def opt(r: dict[str, Any], k: str) -> float | None:
+            return None if r.get(k) is None else float(r[k])
+
+        return cls(tuple(CurveSegment(float(r["start_s"]), float(r["end_s"]), float(r["offset_s"]), float(r["drift_s_per_h"]),
+                                      opt(r, "cut_lo_s"), opt(r, "cut_hi_s")) for r in rows))
 
     def version(self, extra: dict[str, Any] | None = None) -> str:
         """A short content hash: the same curve (and settings) gives the same version everywhere."""

@@ -24,6 +24,7 @@ REACTION_SIGMA0 = 0.55  # starting spread (of log delay); fitted from the anchor
 DRIFT_QUANTILE = 0.2  # the lag quantile the drift is fitted on (see fit_curve)
 PRIOR_TOKENS = 5.0  # a word's echo prior counts all words' prior as this many of its tokens
 BURST_S = 10.0  # echoes of one word this close together in the chat count as one (see locate_cut)
+CUT_NATS = 3.0  # cut places within this log-likelihood of the best are in a cut's range
 
 
 def _lognormal(d: np.ndarray, median: float, sigma: float) -> np.ndarray:
@@ -76,13 +77,14 @@ class Reaction:
 
 
 def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tuple, zone: tuple[float, float],
-               reaction: Reaction, cfg: AlignConfig, max_cells: int = 4_000_000) -> float:
+               reaction: Reaction, cfg: AlignConfig, max_cells: int = 4_000_000) -> tuple[float, float, float]:
     """The audio-clock time of the cut between two segments, by likelihood. `offsets[s](t_chat)`
     is side s's offset; `zone` the audio range the cut lies in. A cut at g explains a candidate of
     side 0 only when its sentence ends before g, one of side 1 only when it ends after; each chat
     token is a mixture of its valid candidates' delay densities and chance (as in the EM), so a
     sentence's echoes compete with the other sentences the same message could echo. The cut goes
-    midway between the last sentence before it and the first after it."""
+    midway between the last sentence before it and the first after it; returns (cut, the end of
+    that last sentence, the start of that first one): what the echoes leave undecided."""
     m = cfg.reaction_median_s
     parts = []
     for s, (c, off) in enumerate(zip(sides, offsets)):
@@ -95,7 +97,7 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
     lo, hi = zone
     inside = (ref >= lo) & (ref <= hi)
     if not inside.any():
-        return (lo + hi) / 2.0
+        return (lo + hi) / 2.0, lo, hi
     grid, first = np.unique(ref[inside], return_index=True)  # sentences whose side the cut decides
     grid_start = ix.occ_start[occ[inside]][first]
     mine = np.isin(tok, np.unique(tok[inside]))  # tokens whose likelihood depends on the cut
@@ -125,15 +127,26 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
     order = np.sort(vt)
     burst = np.searchsorted(order, vt + BURST_S, side="right") - np.searchsorted(order, vt - BURST_S, side="left")
     ll = (np.log(np.maximum(total, 1e-300)) / burst[:, None]).sum(axis=0)
-    j = int(np.argmax(ll))
-    before = float(grid[j - 1]) if j > 0 else lo
-    after = hi
-    if j < n:
-        # a sentence may straddle the cut (the words either side of a splice run together): the
-        # audio after the cut starts no later than the first word of it that chat echoes after
-        echoed = (side == 1) & (ref == grid[j])
-        after = max(float(grid_start[j]), float(word_start[echoed].min())) if echoed.any() else float(grid_start[j])
-    return (before + max(before, after)) / 2.0
+
+    def bounds(j: int) -> tuple[float, float, float]:
+        """(end of the last sentence before cut place j, start of the first after it, the earliest
+        point the cut can be at: the first word of that last sentence chat echoes before)"""
+        before = first_echoed = float(grid[j - 1]) if j > 0 else lo
+        if j > 0:
+            echoed = (side == 0) & (ref == grid[j - 1])
+            first_echoed = min(before, float(word_start[echoed].min())) if echoed.any() else before
+        after = hi
+        if j < n:
+            # a sentence may straddle the cut (the words either side of a splice run together):
+            # the audio after the cut starts no later than the first word of it chat echoes after
+            echoed = (side == 1) & (ref == grid[j])
+            after = max(float(grid_start[j]), float(word_start[echoed].min())) if echoed.any() else float(grid_start[j])
+        return before, max(before, after), first_echoed
+
+    before, after, _ = bounds(int(np.argmax(ll)))
+    # the range: every cut place nearly as likely as the best (a likelihood ratio of e^-CUT_NATS)
+    near = [bounds(int(j)) for j in np.flatnonzero(ll >= ll.max() - CUT_NATS)]
+    return (before + after) / 2.0, min(e for _, _, e in near), max(a for _, a, _ in near)
 
 
 def _l1_fit(t: np.ndarray, seg: np.ndarray, y: np.ndarray, w: np.ndarray, starts: np.ndarray, n_seg: int,
@@ -232,14 +245,16 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
 
     # the cuts from the coarse offsets, the fit given the cuts, then (once) the cuts again from the
     # fitted offsets, drift and reaction model, and the fit again
-    cuts = locate(np.full(n_seg, chat_span[0]))
+    cuts = [g for g, _, _ in locate(np.full(n_seg, chat_span[0]))]
+    located: list[tuple[float, float, float]] = []
     for again in (True, False):
         starts = np.array([chat_span[0]] + [g + beta[k + 1] for k, g in enumerate(cuts)])
         tok, occ, lag, seg = _segment_pairs(ix, per_run, cuts)
         beta, starts, reaction, resp, inlier, keep, span_h = _em(ix, tok, lag, seg, beta, starts, cuts, cfg)
         if not again or n_seg == 1:
             break
-        cuts = locate(starts)
+        located = locate(starts)
+        cuts = [g for g, _, _ in located]
     t = ix.tok_t[tok]
     y = lag - m
     if inlier.sum() >= 3 and span_h >= 0.25:
@@ -253,7 +268,9 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
     ends = np.append(starts[1:], chat_span[1])
     # a segment's chat-clock end is where its audio ends (the cut), at its own offset
     ends[:-1] = [(g + beta[k] - drift * starts[k] / 3600.0) / (1.0 - drift / 3600.0) for k, g in enumerate(cuts)]
-    curve = OffsetCurve(tuple(CurveSegment(float(starts[k]), float(ends[k]), float(beta[k]), drift) for k in range(n_seg)))
+    # where the cut may lie: between the sentences either side, give or take word-time error
+    window = [(None, None)] + [(float(a) - EARLY_S, float(b) + EARLY_S) for _, a, b in located]
+    curve = OffsetCurve(tuple(CurveSegment(float(starts[k]), float(ends[k]), float(beta[k]), drift, *window[k]) for k in range(n_seg)))
     anchors = Anchors(t, ix.occ_ref[occ], lag, resp, seg, inlier & (resp > 0.5), ix.tok_row[tok])
     return curve, anchors
 

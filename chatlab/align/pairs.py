@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from chatlab.align.config import AlignConfig
@@ -43,11 +44,13 @@ def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: Off
     kept = prepare_chat(chat)
     report["dropped_by_chat_clean"] = chat.height - kept.height
     if kept.height == 0:
-        report |= {"no_context": 0, "pairs": 0}
+        report |= {"in_cut": 0, "no_context": 0, "pairs": 0}
         return empty_pairs(), report
-    t_speech = curve.to_speech(kept["t_s"].to_numpy())
+    t_chat = kept["t_s"].to_numpy()
+    t_speech = curve.to_speech(t_chat)
     on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech))
-    ctx = build_contexts(prepare_words(words), on_audio, t_speech, context_s=cfg.context_s, chat_k=cfg.chat_k)
+    ctx = build_contexts(prepare_words(words), on_audio, t_speech, context_s=cfg.context_s, chat_k=cfg.chat_k,
+                         not_before=curve.cut_before(t_speech))
     user = kept["user_hash"] if "user_hash" in kept.columns else pl.Series("user_hash", [None] * kept.height, pl.String)
     out = pl.DataFrame({
         "vod_id": [vod_id] * kept.height,
@@ -62,8 +65,14 @@ def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: Off
         pl.lit(asr_model).alias("asr_model"),
         pl.lit(filter_set).alias("filter_set"),
     )
-    enough = out["n_context_words"] >= cfg.min_context_words
-    report["no_context"] = int((~enough).sum())
-    out = out.filter(enough).select([pl.col(k).cast(v) for k, v in PAIR_COLUMNS.items()])
+    # what viewers wrote while the removed audio played (and where the cut may lie) reacts to audio
+    # the VOD does not have: no pair
+    in_cut = np.zeros(len(t_chat), bool)
+    for lo, hi in curve.cut_zones():
+        in_cut |= (t_chat >= lo) & (t_chat < hi)
+    report["in_cut"] = int(in_cut.sum())
+    enough = (out["n_context_words"] >= cfg.min_context_words).to_numpy()
+    report["no_context"] = int((~enough & ~in_cut).sum())
+    out = out.filter(pl.Series(enough & ~in_cut)).select([pl.col(k).cast(v) for k, v in PAIR_COLUMNS.items()])
     report["pairs"] = out.height
     return out, report

@@ -141,7 +141,8 @@ def context_at(layout: Layout, vod_id: str, at_s: float, settings_section: dict[
     curve = OffsetCurve.from_list(json.loads(o["segments"]))
     kept = prepare_chat(chat)
     on_audio = kept.select("text").with_columns(pl.Series("t_s", curve.to_speech(kept["t_s"].to_numpy())))
-    return build_context(prepare_words(words), on_audio, float(at_s), context_s=cfg.context_s, chat_k=cfg.chat_k)
+    return build_context(prepare_words(words), on_audio, float(at_s), context_s=cfg.context_s, chat_k=cfg.chat_k,
+                         not_before=float(curve.cut_before(at_s)[0]))
 
 
 def ensure_dir_is_adapter(path: str | os.PathLike) -> Path:
