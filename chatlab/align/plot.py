@@ -1,5 +1,6 @@
-"""The offsets plot for the asset metadata: anchor lags and the fitted curve over chat time,
-and the coarse lag scores (anchors and activity) summed over the VOD."""
+"""The offsets plot for the asset metadata: anchor lags and the fitted curve over chat time
+(shaded: the chat around each cut that gets no pairs), and the coarse lag scores (anchors and
+activity) summed over the VOD."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def offsets_png(al: Alignment, title: str = "") -> bytes:
             t = np.linspace(s.start_s, max(s.end_s, s.start_s + 1), 50)
             a1.plot(t, al.curve.offset(t), c="tab:red", lw=1.5)
             a1.plot(t, al.curve.offset(t) + (al.reaction_delay_s if np.isfinite(al.reaction_delay_s) else 0), c="tab:red", lw=0.8, ls="--")
+        for z0, z1 in al.curve.cut_zones():  # chat typed while removed audio played: no pairs
+            a1.axvspan(z0, z1, color="tab:orange", alpha=0.2, lw=0)
         lo = min(s.offset_s for s in al.curve.segments)
         hi = max(s.offset_s for s in al.curve.segments)
         a1.set_ylim(lo - 10, hi + 25)

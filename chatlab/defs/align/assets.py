@@ -104,8 +104,10 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
         "reaction_p10_s": _num(al.reaction_p10_s), "reaction_p90_s": _num(al.reaction_p90_s), "passed": not problems,
         "problems": "; ".join(problems), "asr_model": asr_model, "settings": json.dumps(cfg.settings(), default=str),
     }
-    seg_md = "| start_s | end_s | offset_s | drift_s_per_h |\n|---|---|---|---|\n" + "\n".join(
-        f"| {s['start_s']} | {s['end_s']} | {s['offset_s']} | {s['drift_s_per_h']} |" for s in json.loads(row["segments"]))
+    seg_md = "| start_s | end_s | offset_s | drift_s_per_h | cut before it (audio s) |\n|---|---|---|---|---|\n" + "\n".join(
+        f"| {s['start_s']} | {s['end_s']} | {s['offset_s']} | {s['drift_s_per_h']} | "
+        + (f"{s['start_s'] - s['offset_s']:.1f} ({s['cut_lo_s']:.1f}..{s['cut_hi_s']:.1f})" if "cut_lo_s" in s else "") + " |"
+        for s in json.loads(row["segments"]))
     meta: dict[str, Any] = {
         "offset_s": row["offset_s"], "drift_s_per_h": row["drift_s_per_h"], "confidence": row["confidence"],
         "residual_s": row["residual_s"], "anchors": row["anchors"], "reaction_delay_s": row["reaction_delay_s"],
