@@ -99,6 +99,22 @@ def test_good_vod_pairs_bad_vods_stop(layout: Layout, instance: dg.DagsterInstan
     assert "| good |" in card and "unrelated" not in card and json.dumps(m["files"].value)
 
 
+def test_vod_with_a_cut(layout: Layout, instance: dg.DagsterInstance) -> None:
+    """Two segments; the chat typed while the removed audio played is counted and left out."""
+    case = make_case(35, 40.0, offset_s=42.0, drift_s_per_h=0.0, cuts=1)
+    _write(layout, {"cut": case})
+    r = _run(layout, instance, "cut")
+    assert r.success
+    (row,) = _query(layout, "SELECT n_segments, segments FROM chatlab.offsets")
+    seg = json.loads(row[1])[1]
+    assert row[0] == 2 and seg["cut_lo_s"] <= case.params["cut_at_audio_s"][0] <= seg["cut_hi_s"]
+    meta = r.asset_materializations_for_node("aligned_pairs")[0].metadata
+    gap = (case.truth.segments[0].end_s, case.truth.segments[1].start_s)
+    in_gap = case.chat.filter((pl.col("t_s") > gap[0]) & (pl.col("t_s") < gap[1])).height
+    assert meta["filter_in_cut"].value >= in_gap > 0
+    assert _query(layout, f"SELECT count(*) FROM chatlab.aligned_pairs WHERE t_chat_s > {gap[0]} AND t_chat_s < {gap[1]}") == [(0,)]
+
+
 def test_override_in_config_passes_and_is_recorded(layout: Layout, instance: dg.DagsterInstance, tmp_path) -> None:
     unrelated = make_case(32, 10.0, offset_s=42.0, drift_s_per_h=0.0, chat_seed=99)
     _write(layout, {"odd": unrelated})

@@ -81,6 +81,8 @@ def cmd_align(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         for s in doc["segments"]:
+            if "cut_lo_s" in s:
+                print(f"cut at {s['start_s'] - s['offset_s']:.1f} s of the audio (somewhere in {s['cut_lo_s']:.1f} .. {s['cut_hi_s']:.1f} s)")
             print(f"chat {s['start_s']:9.1f} .. {s['end_s']:9.1f} s: offset {s['offset_s']:+.2f} s, drift {s['drift_s_per_h']:+.3f} s/h")
     print(f"{args.chat.name}: {al.method}, confidence {al.confidence:.2f}, {al.n_anchors} anchors, "
           + ("ok" if not problems else "NOT CONFIDENT: " + "; ".join(problems)), file=sys.stderr)
