@@ -17,7 +17,9 @@ def offsets_png(al: Alignment, title: str = "") -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 6), dpi=80)
+    fig = plt.figure(figsize=(9, 6.5), dpi=80)
+    grid = fig.add_gridspec(2, 2, height_ratios=(3, 2))
+    a1, a2, a3 = fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     if al.anchors is not None and len(al.anchors.t_chat):
         an = al.anchors
         n = len(an.t_chat)
@@ -39,13 +41,28 @@ def offsets_png(al: Alignment, title: str = "") -> bytes:
     a1.set_ylabel("lag = t_chat - sentence end (s)")
     a1.set_title(title or f"offset curve ({al.method}, confidence {al.confidence:.2f})")
     if al.coarse is not None:
+        lags = al.coarse.lags
         h = al.coarse.global_hist()
-        x = al.coarse.xcorr.mean(axis=0)
-        a2.plot(al.coarse.lags, h / max(h.max(), 1e-9), lw=0.8, label="anchor lags")
-        a2.plot(al.coarse.lags, x / max(np.abs(x).max(), 1e-9), lw=0.8, alpha=0.7, label="activity xcorr")
-        a2.legend(loc="upper right", fontsize=8)
-    a2.set_xlabel("lag (s)")
-    a2.set_ylabel("score (normalised)")
+        x = np.convolve(al.coarse.xcorr.mean(axis=0), np.ones(5) / 5, mode="same")  # over the reaction spread
+        a2.plot(lags, h / max(h.max(), 1e-9), lw=0.8, label="echo lags")
+        a2.plot(lags, x / max(np.abs(x).max(), 1e-9), lw=0.8, alpha=0.7, label="chat activity vs speech")
+        a2.set_xlabel("lag (s)")
+        a2.set_title("every lag searched", fontsize=9)
+        a2.set_ylabel("score (normalised)")
+        # each window's scores lined up on the lag found for it: the two signals should peak at 0
+        half = 30
+        rel = np.arange(-half, half + 1)
+        rows = [(w, int(round(lag - lags[0]))) for w, lag in enumerate(al.coarse.lag)
+                if np.isfinite(lag) and half <= round(lag - lags[0]) < len(lags) - half]
+        if rows:
+            hh = np.mean([al.coarse.hist[w, k - half : k + half + 1] for w, k in rows], axis=0)
+            xx = np.mean([al.coarse.xcorr[w, k - half : k + half + 1] for w, k in rows], axis=0)
+            a3.plot(rel, hh / max(hh.max(), 1e-9), lw=1.0, label="echo lags")
+            a3.plot(rel, xx / max(np.abs(xx).max(), 1e-9), lw=1.0, label="chat activity vs speech")
+            a3.axvline(0, c="0.5", lw=0.5)
+        a3.set_xlabel("lag minus the window's lag (s)")
+        a3.set_title(f"{len(rows)} windows lined up on their lag", fontsize=9)
+        a3.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
