@@ -104,6 +104,15 @@ def test_template_parity_training_generation_scoring(trained, tok, examples: pl.
     assert scored[0][0] == pytest.approx(full, abs=1e-3) and scored[0][1] == len(ids) - n_prompt
 
 
+def test_exported_messages_are_the_training_prompt_under_the_models_chat_template(tok):
+    """The dataset export's conversational `prompt`, run through SmolLM2's own chat template, is
+    byte for byte the ChatML prompt chatlab trains on."""
+    from chatlab.train.prompt import Context, messages, render
+
+    for ctx in (Context.of("we finally beat the dragon", ["LUL", "gg"], "Boss rush", "Streamer"), Context.of("", [])):
+        assert tok.apply_chat_template(messages(ctx), tokenize=False, add_generation_prompt=True) == render(ctx)
+
+
 def test_beats_base_fails_on_an_untrained_adapter(base_dir: Path, tok, examples: pl.DataFrame):
     from peft import LoraConfig, get_peft_model
 
