@@ -1,6 +1,9 @@
 """The fine fit: anchors near each run's coarse lag, the cut between runs, and a robust
 piecewise-linear fit (one offset per segment, one drift for the VOD).
 
+A cut is placed by likelihood over where it could be (`locate_cut`), once from the coarse lags and
+once more after the fit. The drift is a maximum-likelihood fit on the reaction model (`_ml_fit`).
+
 The lag of an anchor is `offset(t) + reaction delay`. Reaction delays are skewed and spread over
 1-15 s, and some anchors are chance matches, so the fit is a median (L1) regression on the
 anchors inside the reaction window, with the median reaction delay (`[align] reaction_median_s`)
@@ -21,7 +24,6 @@ from chatlab.align.curve import CurveSegment, OffsetCurve
 EARLY_S = 2.0  # anchors up to this much before "offset + 0" still count (word times are not exact)
 MAX_FINE_TOKENS = 400_000
 REACTION_SIGMA0 = 0.55  # starting spread (of log delay); fitted from the anchors
-DRIFT_QUANTILE = 0.2  # the lag quantile the drift is fitted on (see fit_curve)
 PRIOR_TOKENS = 5.0  # a word's echo prior counts all words' prior as this many of its tokens
 BURST_S = 10.0  # echoes of one word this close together in the chat count as one (see locate_cut)
 CUT_NATS = 3.0  # cut places within this log-likelihood of the best are in a cut's range
@@ -258,9 +260,8 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
     t = ix.tok_t[tok]
     y = lag - m
     if inlier.sum() >= 3 and span_h >= 0.25:
-        # the drift from a lower quantile of the lags: the early edge of the reaction delays is
-        # sharper than their median (about half the variance for lognormal delays), and a slope
-        # does not care which quantile it follows; the offsets are then the medians again
+        # the drift by likelihood (it uses the sharp early edge of the delays; a slope does not
+        # care where the delays' median is); the offsets are then the medians again
         d_q = _ml_fit(t[keep], seg[keep], lag[keep], resp[keep], starts, n_seg, beta, m, reaction.sigma)[n_seg]
         beta = _l1_fit(t[keep], seg[keep], y[keep], resp[keep], starts, n_seg, drift=True, init=beta, fixed_drift=float(d_q))
         starts[1:] = np.asarray(cuts) + beta[1:n_seg]
