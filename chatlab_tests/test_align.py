@@ -134,6 +134,7 @@ def test_manual_override() -> None:
     assert al.method == "override_anchors"
     assert al.curve.offset(100.0) == pytest.approx(10.0) and al.curve.offset(1000.0) == pytest.approx(20.0)
     assert al.curve.offset(550.0) == pytest.approx(15.0)
+    assert al.curve.cuts() == [] and al.curve.cut_zones() == []  # anchor points join: no cut, no context clipped
     with pytest.raises(ValueError, match="unknown settings"):
         AlignConfig.from_mapping({"offest_s": 1})
 

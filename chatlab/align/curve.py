@@ -59,9 +59,15 @@ class OffsetCurve:
     def breaks(self) -> list[float]:
         return [s.start_s for s in self.segments[1:]]
 
+    def _cut_pairs(self) -> list[tuple[CurveSegment, CurveSegment]]:
+        """(segment, next) where the offset jumps: a cut. Segments that join with no jump (a manual
+        override's anchor points) are one stretch of audio."""
+        return [(prev, s) for prev, s in zip(self.segments, self.segments[1:])
+                if s.cut_lo_s is not None or abs(prev.at(prev.end_s) - s.at(prev.end_s)) > 1e-3]
+
     def cuts(self) -> list[float]:
         """The audio-clock time of each cut (where the segment after it starts)."""
-        return [s.start_s - s.offset_s for s in self.segments[1:]]
+        return [s.start_s - s.offset_s for _, s in self._cut_pairs()]
 
     def cut_before(self, t_speech: np.ndarray | float) -> np.ndarray:
         """Per audio-clock moment, the last cut at or before it (-inf: none). A context starts no
@@ -77,7 +83,7 @@ class OffsetCurve:
         """Per cut, the chat-clock stretch [from, to) whose messages may react to removed audio: the
         gap between the segments, widened to every place the cut may lie (`cut_lo_s`..`cut_hi_s`)."""
         zones = []
-        for prev, s in zip(self.segments, self.segments[1:]):
+        for prev, s in self._cut_pairs():
             lo = prev.end_s if s.cut_lo_s is None else min(prev.end_s, s.cut_lo_s + prev.at(prev.end_s))
             hi = s.start_s if s.cut_hi_s is None else max(s.start_s, s.cut_hi_s + s.offset_s)
             zones.append((lo, hi))
