@@ -85,8 +85,8 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
     side 0 only when its sentence ends before g, one of side 1 only when it ends after; each chat
     token is a mixture of its valid candidates' delay densities and chance (as in the EM), so a
     sentence's echoes compete with the other sentences the same message could echo. The cut goes
-    midway between the last sentence before it and the first after it; returns (cut, the end of
-    that last sentence, the start of that first one): what the echoes leave undecided."""
+    midway between the last sentence before it and the first after it. Returns (cut, lo, hi): lo..hi
+    is the audio the cut may lie in, over every place within CUT_NATS of the best."""
     m = cfg.reaction_median_s
     parts = []
     for s, (c, off) in enumerate(zip(sides, offsets)):
@@ -241,13 +241,13 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
     reaction = Reaction(REACTION_SIGMA0, np.full(max(ix.n_vocab, 1), 0.5))
     zones = [_cut_zone(coarse, run_list[k], run_list[k + 1], beta[k], beta[k + 1]) for k in range(n_seg - 1)]
 
-    def locate(starts: np.ndarray) -> list[float]:
+    def locate(beta: np.ndarray, starts: np.ndarray, reaction: Reaction) -> list[tuple[float, float, float]]:
         return [locate_cut(ix, (per_run[k], per_run[k + 1]), (_offset_fn(beta, starts, k), _offset_fn(beta, starts, k + 1)),
                            zones[k], reaction, cfg) for k in range(n_seg - 1)]
 
     # the cuts from the coarse offsets, the fit given the cuts, then (once) the cuts again from the
     # fitted offsets, drift and reaction model, and the fit again
-    cuts = [g for g, _, _ in locate(np.full(n_seg, chat_span[0]))]
+    cuts = [g for g, _, _ in locate(beta, np.full(n_seg, chat_span[0]), reaction)]
     located: list[tuple[float, float, float]] = []
     for again in (True, False):
         starts = np.array([chat_span[0]] + [g + beta[k + 1] for k, g in enumerate(cuts)])
@@ -255,7 +255,7 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
         beta, starts, reaction, resp, inlier, keep, span_h = _em(ix, tok, lag, seg, beta, starts, cuts, cfg)
         if not again or n_seg == 1:
             break
-        located = locate(starts)
+        located = locate(beta, starts, reaction)
         cuts = [g for g, _, _ in located]
     t = ix.tok_t[tok]
     y = lag - m

@@ -124,11 +124,17 @@ class ChatReader:
         self.history.append(OcrMessage(round(t, 3), msg.user, msg.text, msg.confidence, round(seen, 3), note))
 
     # -- frames ----------------------------------------------------------------------------------------
-    def feed(self, sample: Sample) -> None:
+    def _usable(self, sample: Sample) -> bool:
+        """Count the sample; a frame that failed to decode is recorded and skipped."""
         self.stats["samples"] += 1
         if sample.error or sample.image is None:
             self.stats["bad_frames"] += 1
             self.problem(sample.error or f"{sample.t_s:.2f} s: empty frame")
+            return False
+        return True
+
+    def feed(self, sample: Sample) -> None:
+        if not self._usable(sample):
             return
         img = sample.image
         g = gray(img)
@@ -246,10 +252,7 @@ class NaiveReader(ChatReader):
     def feed(self, sample: Sample) -> None:
         import cv2
 
-        self.stats["samples"] += 1
-        if sample.error or sample.image is None:
-            self.stats["bad_frames"] += 1
-            self.problem(sample.error or f"{sample.t_s:.2f} s: empty frame")
+        if not self._usable(sample):
             return
         self.stats["full_reads"] += 1
         img = sample.image
