@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test ui status clean-data
+.PHONY: install system demo test ui status clean-data
 
 # The venv is rebuilt when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -17,16 +17,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages listed in deps/debian-packages.txt (fonts, browsers, services), when missing.
+system:
+	bash deps/install-debian.sh
+
 # Four ~3-minute demo streams into data/inbox/ (chatlab.toml holds out demo_03 and demo_04),
 # then every per-VOD asset for each, the dataset export, the adapter and its evaluation,
 # and three generated messages for a moment of the held-out stream.
-demo: install
+demo: install system
 	$(BIN)/chatlab demo --streams 4 --minutes 3
 	$(BIN)/chatlab materialize
 	$(BIN)/chatlab train
 	$(BIN)/chatlab generate --vod demo_04 --at 90 -n 3 --seed 0
 
-test: install
+test: install system
 	$(BIN)/python -m pytest -q
 
 # Dagster webserver + daemon on http://127.0.0.1:3000 (the inbox sensor runs).
