@@ -75,15 +75,21 @@ def _run_ffmpeg(cmd: list[str], src: Path, total_s: float, on_progress: Callable
     # stderr on its own thread so neither pipe can fill up and stall ffmpeg.
     reader = threading.Thread(target=lambda: stderr_tail.extend(proc.stderr), daemon=True)
     reader.start()
-    for line in proc.stdout:
-        if on_progress and total_s > 0 and line.startswith("out_time_us="):
-            try:
-                done = int(line.split("=", 1)[1]) / 1e6
-            except ValueError:
-                continue
-            on_progress(min(1.0, max(0.0, done / total_s)))
-    proc.wait()
-    reader.join()
+    try:
+        for line in proc.stdout:
+            if on_progress and total_s > 0 and line.startswith("out_time_us="):
+                try:
+                    done = int(line.split("=", 1)[1]) / 1e6
+                except ValueError:
+                    continue
+                on_progress(min(1.0, max(0.0, done / total_s)))
+        proc.wait()
+    finally:
+        # A terminated step (Dagster interrupts it with an exception) must not leave ffmpeg running.
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join()
     log = "".join(stderr_tail)
     if proc.returncode != 0:
         last = " ".join(log.strip().splitlines()[-3:])
