@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chatlab.ingest.inbox import is_valid_vod_id
+
 DATA_ENV = "CHATLAB_DATA"
 CONFIG_ENV = "CHATLAB_CONFIG"
 
@@ -47,6 +49,9 @@ class Layout:
         return self.root / "dagster_home"
 
     def artifact_dir(self, asset: str, vod_id: str) -> Path:
+        # A partition key can be typed into the Dagster UI: never let one name a path outside data/.
+        if not is_valid_vod_id(vod_id):
+            raise ValueError(f"not a VOD id: {vod_id!r} (expected 1-64 of a-z, 0-9, _ and -)")
         return self.artifacts / asset / vod_id
 
     def ensure(self) -> "Layout":

@@ -8,7 +8,7 @@ import polars as pl
 from chatlab.ingest.inbox import sha256_file
 from chatlab.media.audio import TARGET_LUFS, audio_path, extract_audio
 from chatlab.media.probe import MediaError
-from chatlab.partitions import vods
+from chatlab.partitions import vod_partition, vods
 from chatlab.resources import ChatlabSettings
 
 SCHEMA = {
@@ -38,7 +38,7 @@ COMPLETE_RATIO = 0.98
     description=f"16 kHz mono WAV at {TARGET_LUFS:g} LUFS (EBU R128, one gain for the whole VOD), streamed through ffmpeg.",
 )
 def audio(context: dg.AssetExecutionContext, settings: ChatlabSettings, vod_source: pl.DataFrame):
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     source = vod_source.row(0, named=True)
     src = Path(source["path"])
     dst = audio_path(settings.layout(), vod_id)

@@ -8,7 +8,7 @@ import polars as pl
 
 from chatlab.ingest.inbox import VodNotFound, find_vod, sha256_file, vod_fingerprint
 from chatlab.media.probe import MediaError, probe
-from chatlab.partitions import vods
+from chatlab.partitions import vod_partition, vods
 from chatlab.resources import ChatlabSettings
 
 SCHEMA = {
@@ -48,7 +48,7 @@ SCHEMA = {
     description="The VOD file in the inbox: size, sha256, duration, streams, fps, resolution, start time.",
 )
 def vod_source(context: dg.AssetExecutionContext, settings: ChatlabSettings) -> dg.Output[pl.DataFrame]:
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     try:
         vod = find_vod(settings.layout().inbox, vod_id)
         info = probe(vod.media)
