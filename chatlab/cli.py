@@ -22,6 +22,7 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatlab", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data", help="data directory (default: $CHATLAB_DATA or ./data)")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench = sub.add_parser("bench", help="benchmarks that print figures and the ratio to their baseline")
     bench_sub = bench.add_subparsers(dest="bench", metavar="WHAT")
@@ -52,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (OSError, ValueError, LookupError, RuntimeError) as e:
-        # Errors a user can act on: one clear line, no traceback.
-        print(f"chatlab: error: {e}", file=sys.stderr)
+        # A KeyError or IndexError is a bug in chatlab, not something the user can act on.
+        if args.debug or isinstance(e, (KeyError, IndexError)):
+            raise
+        # Errors a user can act on: one clear line.
+        print(f"chatlab: error: {e} (--debug shows the traceback)", file=sys.stderr)
         return 1
 
 

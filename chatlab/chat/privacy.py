@@ -25,13 +25,20 @@ def load_salt(data_dir: Path) -> str:
     path = Path(data_dir) / SALT_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked into place: the link fails if another
+        # process won, and nobody (nor a kill) can ever leave or read a half-written salt.
+        tmp = path.with_name(f".{SALT_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(tmp, path)
         except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32) + "\n")
+        finally:
+            tmp.unlink()
     salt = path.read_text().strip()
     if len(salt) < 16:
         raise ValueError(f"{path}: the salt is too short or empty; delete the file to make a new one (user hashes will change)")
