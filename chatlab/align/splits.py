@@ -78,11 +78,14 @@ def fingerprint(words: pl.DataFrame) -> list[int]:
     if len(toks) < SHINGLE:
         return [0] * NUM_HASHES
     grams = pl.DataFrame({f"w{i}": toks.slice(i, len(toks) - SHINGLE + 1) for i in range(SHINGLE)})
-    h = grams.select(pl.concat_str(pl.all(), separator=" ").hash(seed=7))[:, 0].to_numpy().astype(np.uint64) % np.uint64(_PRIME)
+    grams = grams.select(pl.concat_str(pl.all(), separator=" "))[:, 0].unique().to_list()
+    # blake2b, not Polars' hash: stored fingerprints must match those of a later version forever.
+    # 31-bit values keep a*h + b inside uint64.
+    h = np.array([int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "big") & 0x7FFFFFFF for g in grams],
+                 dtype=np.uint64)
     rng = np.random.default_rng(20240601)
     a = rng.integers(1, 2**31, NUM_HASHES, dtype=np.uint64)
     b = rng.integers(0, 2**31, NUM_HASHES, dtype=np.uint64)
-    h = (h & np.uint64(0x7FFFFFFF))  # 31-bit values keep a*h + b inside uint64
     return [int(x) for x in ((a[:, None] * h[None, :] + b[:, None]) % np.uint64(_PRIME)).min(axis=1)]
 
 
