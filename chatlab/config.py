@@ -88,5 +88,14 @@ def section(config: dict[str, Any], name: str, vod_id: str | None = None) -> dic
     """One stage's settings, with ``[vods.<vod_id>.<name>]`` laid over them for that VOD."""
     out = dict(config.get(name, {}))
     if vod_id:
-        out.update(config.get("vods", {}).get(vod_id, {}).get(name, {}))
+        out = _merged(out, config.get("vods", {}).get(vod_id, {}).get(name, {}))
+    return out
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid over ``base`` key by key, tables inside tables too: a per-VOD
+    ``[vods.x.chat.clean]`` with one key keeps every other key of ``[chat.clean]``."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
