@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "chatlab.train.cli",
     "chatlab.ocr.cli",
     "chatlab.align.cli",
+    "chatlab.review.cli",
 )
 
 
