@@ -4,21 +4,27 @@ the metadata need. Also the manual override from `[vods.<id>.align]`."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from chatlab.align.anchors import build_index
+from chatlab.align.changepoint import find_changes, pieces_with_changes
 from chatlab.align.coarse import Coarse, coarse_lags, runs
 from chatlab.align.config import AlignConfig
 from chatlab.align.curve import OffsetCurve
-from chatlab.align.fit import EARLY_S, Anchors, fit_curve
+from chatlab.align.fit import EARLY_S, Anchors, fit_curve, pieces_from_runs
 from chatlab.align.inputs import prepare_chat, prepare_words
 
 MIN_MESSAGES = 10
 MIN_WORDS = 20
+MIN_SEGMENT_ANCHORS = 8  # a segment's offset rests on at least this many messages' echoes
+# the gate's change search: a lower bar than the one that adds segments (it only has to doubt)
+GATE_PENALTY_NATS, GATE_MIN_ANCHORS, GATE_MIN_DELTA_S = 4.0, 4, 2.5
+SUSPECT_DRIFT_S_PER_H = 10.0  # recorders and players drift a few s/h; more, over a short stream, may be a jump
+RUN_P = 1e-3  # a one-sign run of residuals this unlikely says the curve is off over it
 
 
 @dataclass
@@ -79,21 +85,29 @@ def _wquantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
 
 
 def _score(al: Alignment, coarse: Coarse, anchors: Anchors, ix_tok_t: np.ndarray, cfg: AlignConfig) -> None:
-    """Confidence from how far each segment's anchors stand above chance, plus the residual."""
+    """Confidence per segment from how far its anchors stand above chance (and how many there
+    are), the VOD's confidence the weakest segment's, plus the residual."""
     m = cfg.reaction_median_s
     band = cfg.reaction_max_s + EARLY_S
-    zs = []
+    zs, per_seg = [], []
+    inl = anchors.inlier
     for k, seg in enumerate(al.curve.segments):
         lo, hi = seg.start_s, (al.curve.segments[k + 1].start_s if k + 1 < len(al.curve.segments) else np.inf)
         tokens = int(((ix_tok_t >= lo) & (ix_tok_t < hi)).sum())
-        got = float(anchors.weight[anchors.inlier & (anchors.segment == k)].sum())
+        got = float(anchors.weight[inl & (anchors.segment == k)].sum())
         chance = coarse.pairs_per_token_s * tokens * band
-        zs.append((got - chance) / np.sqrt(chance + 1.0))
+        z = (got - chance) / np.sqrt(chance + 1.0)
+        n = int(np.unique(anchors.row[inl & (anchors.segment == k)]).size)
+        zs.append(z)
+        # a segment on few anchors is thin however far they stand above chance
+        conf = float(np.clip((z - 5.0) / 10.0, 0.0, 1.0) * min(1.0, n / (2.0 * MIN_SEGMENT_ANCHORS)))
+        per_seg.append({"segment": k, "start_s": round(seg.start_s, 1), "end_s": round(seg.end_s, 1), "anchors": n,
+                        "anchor_z": round(float(z), 2), "confidence": round(conf, 3)})
     z_min = float(min(zs)) if zs else 0.0
     al.figures["anchor_z_per_segment"] = [round(float(z), 2) for z in zs]
     al.figures["anchor_z_min"] = round(z_min, 2)
-    al.confidence = float(np.clip((z_min - 5.0) / 10.0, 0.0, 1.0))
-    inl = anchors.inlier
+    al.figures["segments"] = per_seg
+    al.confidence = float(min(p["confidence"] for p in per_seg)) if per_seg else 0.0
     res = anchors.lag[inl] - al.curve.offset(anchors.t_chat[inl])
     w = anchors.weight[inl]
     al.n_anchors = int(np.unique(anchors.row[inl]).size)
@@ -103,6 +117,64 @@ def _score(al: Alignment, coarse: Coarse, anchors: Anchors, ix_tok_t: np.ndarray
         al.reaction_delay_s = m
         al.reaction_p10_s, al.reaction_p90_s = _wquantile(res, w, 0.1), _wquantile(res, w, 0.9)
         al.figures["measured_median_lag_minus_offset_s"] = round(med, 3)
+
+
+def _sign_run(al: Alignment, cfg: AlignConfig) -> dict[str, Any] | None:
+    """The longest run of consecutive anchors (in chat order, one per message) whose residual
+    against offset + median reaction has one sign, when so long a run is unlikely (p < RUN_P
+    over all places): the curve is off by a little over that stretch (a larger miss is the
+    change search's). None when there is no such run."""
+    an = al.anchors
+    keep = an.inlier & (an.weight > 0.5)
+    if keep.sum() < 8:
+        return None
+    t, r, row = an.t_chat[keep], an.lag[keep] - al.curve.offset(an.t_chat[keep]) - cfg.reaction_median_s, an.row[keep]
+    order = np.lexsort((-an.weight[keep], row))
+    first = np.ones(len(order), bool)
+    first[1:] = row[order][1:] != row[order][:-1]
+    o = order[first]
+    o = o[np.argsort(t[o], kind="stable")]
+    sign = np.sign(r[o])
+    n = len(sign)
+    # run lengths of equal signs
+    change = np.flatnonzero(np.diff(sign) != 0) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [n]])
+    j = int(np.argmax(ends - starts))
+    length = int(ends[j] - starts[j])
+    p = n * 0.5 ** (length - 1)  # places a run can start x chance of a run this long there
+    if p >= RUN_P:
+        return None
+    seg = slice(starts[j], ends[j])
+    return {"from_s": round(float(t[o][seg][0]), 1), "to_s": round(float(t[o][seg][-1]), 1), "anchors": length,
+            "median_residual_s": round(float(np.median(r[o][seg])), 2), "p": float(f"{p:.2g}")}
+
+
+def _gate(al: Alignment, ix, reaction, cfg: AlignConfig) -> None:
+    """What the fit leaves unexplained, for the verdict: stretches another offset explains better
+    (the change search with a lower bar), a one-sign run of residuals, thin segments."""
+    out = []
+    changes = find_changes(ix, al.curve, reaction.chance(ix, ix.tok_vocab), reaction.sigma, cfg, penalty_nats=GATE_PENALTY_NATS,
+                           min_anchors=GATE_MIN_ANCHORS, min_delta_s=GATE_MIN_DELTA_S)
+    zones = [(lo - cfg.reaction_max_s, hi + cfg.reaction_max_s) for lo, hi in al.curve.cut_zones()]
+    inside = [any(lo <= c.t_from and c.t_to <= hi for lo, hi in zones) for c in changes]  # no pairs there anyway
+    for c, ins in zip(changes, inside):
+        if ins:
+            continue
+        out.append(f"chat {c.t_from:.0f}..{c.t_to:.0f} s fits an offset {c.delta_s:+.1f} s off the curve better "
+                   f"({c.anchors} anchors, {c.gain_nats:.1f} nats): a cut or jump the curve misses")
+    al.figures["unexplained"] = [{"from_s": round(c.t_from, 1), "to_s": round(c.t_to, 1), "delta_s": round(c.delta_s, 1),
+                                  "anchors": c.anchors, "gain_nats": round(c.gain_nats, 1), "in_cut_zone": ins} for c, ins in zip(changes, inside)]
+    run = _sign_run(al, cfg)
+    al.figures["sign_run"] = run
+    if run:
+        out.append(f"chat {run['from_s']:.0f}..{run['to_s']:.0f} s: {run['anchors']} anchors in a row all "
+                   f"{'late' if run['median_residual_s'] > 0 else 'early'} (median {run['median_residual_s']:+.1f} s, p={run['p']}): the curve is off there")
+    for p in al.figures["segments"]:
+        if p["anchors"] < MIN_SEGMENT_ANCHORS:
+            out.append(f"segment {p['segment']} (chat {p['start_s']:.0f}..{p['end_s']:.0f} s) rests on {p['anchors']} anchors "
+                       f"(need {MIN_SEGMENT_ANCHORS}): too thin to trust its offset")
+    al.problems += out
 
 
 def verdict(al: Alignment, cfg: AlignConfig) -> list[str]:
@@ -131,7 +203,7 @@ def override(cfg: AlignConfig, chat_span: tuple[float, float]) -> Alignment:
     `[[t_chat, t_speech], ...]` joined piecewise linearly (constant beyond the ends)."""
     nan = float("nan")
     if cfg.anchors:
-        pts = sorted(cfg.anchors)
+        pts = sorted(cfg.anchors, key=lambda p: p[0])  # stable: two anchors at one chat time (before, after) are a cut
         if len(pts) == 1:
             curve = OffsetCurve.constant(pts[0][0] - pts[0][1], 0.0, chat_span[0], chat_span[1])
         else:
@@ -151,10 +223,32 @@ def override(cfg: AlignConfig, chat_span: tuple[float, float]) -> Alignment:
     return Alignment(curve, "override_offset", 1.0, nan, 0, nan, nan, nan, [], {"override": "offset_s"})
 
 
-def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig | None = None) -> Alignment:
+def _drift_free(curve: OffsetCurve) -> OffsetCurve:
+    """The curve with each segment at its middle's offset and no drift."""
+    return OffsetCurve(tuple(replace(s, offset_s=s.at((s.start_s + s.end_s) / 2), drift_s_per_h=0.0) for s in curve.segments))
+
+
+def _search_changes(ix, curve: OffsetCurve, reaction, cfg: AlignConfig) -> tuple[OffsetCurve, list]:
+    """(reference curve, changes against it). A jump in a short stream can hide in a drift (6 s
+    over 20 minutes reads as 18 s/h), so where the drift moves a segment by more than 2 s the
+    drift-free curve is searched too when the drift is more than clocks drift (SUSPECT_DRIFT_S_PER_H),
+    and the one whose changes explain more wins."""
+    chance = reaction.chance(ix, ix.tok_vocab)
+    best = (curve, find_changes(ix, curve, chance, reaction.sigma, cfg))
+    if any(abs(s.drift_s_per_h) > SUSPECT_DRIFT_S_PER_H and abs(s.drift_s_per_h) * (s.end_s - s.start_s) / 3600.0 > 2.0
+           for s in curve.segments):
+        flat = _drift_free(curve)
+        other = (flat, find_changes(ix, flat, chance, reaction.sigma, cfg))
+        if sum(c.gain_nats for c in other[1]) > sum(c.gain_nats for c in best[1]):
+            best = other
+    return best
+
+
+def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig | None = None, *, find_changes_: bool = True) -> Alignment:
     """words: transcript words (start_s, end_s, word, seg_id); chat: msg_id, t_s (chat clock), text
     (and keep). Never raises on bad input: an empty, tiny or unrelated chat gives an Alignment
-    whose `problems` say why (and the check fails)."""
+    whose `problems` say why (and the check fails). find_changes_=False: segments from the coarse
+    windows only (align-4's estimator; the bench and the gate's tests compare against it)."""
     cfg = cfg or AlignConfig()
     started = time.perf_counter()
     w = prepare_words(words, cfg.sentence_pause_s)
@@ -180,10 +274,23 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
                      "(chat from another stream, or an offset beyond max_lag_s)", **figures)
         al.coarse = coarse
         return al
-    curve, anchors = fit_curve(ix, coarse, run_list, cfg, span)
+    curve, anchors, reaction = fit_curve(ix, pieces_from_runs(coarse, run_list, cfg), cfg, span)
+    # jumps the coarse windows cannot see (a short stream, a cut near a window's edge): change
+    # points on the anchors against this curve, then the fit again with them (twice at most: a
+    # refit can show a jump the first curve's drift had absorbed)
+    found = []
+    for _ in range(2 if find_changes_ else 0):
+        ref, changes = _search_changes(ix, curve, reaction, cfg)
+        if not changes:
+            break
+        found += changes
+        curve, anchors, reaction = fit_curve(ix, pieces_with_changes(ref, changes, span), cfg, span, drift0=ref.segments[0].drift_s_per_h)
+    figures["changes_found"] = [{"from_s": round(c.t_from, 1), "to_s": round(c.t_to, 1), "delta_s": round(c.delta_s, 1),
+                                 "gain_nats": round(c.gain_nats, 1), "anchors": c.anchors} for c in found]
     nan = float("nan")
     al = Alignment(curve, "estimated", 0.0, nan, 0, nan, nan, nan, [], figures, coarse, anchors)
     _score(al, coarse, anchors, ix.tok_t, cfg)
+    _gate(al, ix, reaction, cfg)
     al.figures["coarse_sources"] = {s: coarse.source.count(s) for s in sorted(set(coarse.source))}
     al.figures["elapsed_s"] = round(time.perf_counter() - started, 3)
     return al

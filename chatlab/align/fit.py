@@ -13,6 +13,7 @@ taken off: the offset is where half the viewers' echoes come earlier than the pi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -51,15 +52,40 @@ def _window_of(coarse: Coarse, t: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(coarse.edges, t, side="right") - 1, 0, len(coarse.lag) - 1)
 
 
-def run_candidates(ix: TokenIndex, coarse: Coarse, run: tuple[int, int], cfg: AlignConfig, sel: np.ndarray) -> Candidates:
-    """Candidates of the tokens in the run's windows (and one window either side, where the cut may
-    lie) whose lag is within the reaction window of the run's own coarse lag."""
-    a, b = run
-    w_lo, w_hi = max(a - 1, 0), min(b + 1, len(coarse.lag) - 1)
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of the chat clock at one offset, before the fit: where its tokens are, the offset
+    its candidates are looked for around, and the chat-clock range the cut before it may lie in."""
+
+    t_lo: float
+    t_hi: float
+    offset0: float  # its offset at t_lo (the fit's starting point)
+    level: Callable[[np.ndarray], np.ndarray]  # chat clock -> offset the candidates centre on
+    zone: tuple[float, float] | None = None  # chat clock (None: the first piece)
+
+
+def pieces_from_runs(coarse: Coarse, run_list: list[tuple[int, int]], cfg: AlignConfig) -> list[Piece]:
+    """One piece per run of coarse windows at one lag; the cut before a run may lie from the last
+    window of the run before it to the first window of this one (one window of slack each side)."""
+    m, e = cfg.reaction_median_s, coarse.edges
+    out = []
+    for k, (a, b) in enumerate(run_list):
+        def level(t: np.ndarray, a: int = a, b: int = b) -> np.ndarray:  # each window's own lag follows the drift
+            return coarse.lag[np.clip(_window_of(coarse, t), a, b)] - m
+        zone = None if k == 0 else (float(e[max(run_list[k - 1][1] - 1, 0)]), float(e[min(a + 2, len(e) - 1)]))
+        out.append(Piece(float(e[a]), float(e[b + 1]), float(np.nanmedian(coarse.lag[a : b + 1])) - m, level, zone))
+    return out
+
+
+def piece_candidates(ix: TokenIndex, pieces: list[Piece], k: int, cfg: AlignConfig, sel: np.ndarray) -> Candidates:
+    """Candidates of the tokens in piece k and in the cut zones either side of it, whose lag is
+    within the reaction window of the piece's level."""
+    p = pieces[k]
+    lo = pieces[k].zone[0] if k > 0 else -np.inf
+    hi = pieces[k + 1].zone[1] if k + 1 < len(pieces) else np.inf
     t = ix.tok_t[sel]
-    mine = sel[(t >= coarse.edges[w_lo]) & (t < coarse.edges[w_hi + 1])]
-    w = np.clip(_window_of(coarse, ix.tok_t[mine]), a, b)  # outside windows take the run's edge lag
-    level = coarse.lag[w] - cfg.reaction_median_s
+    mine = sel[(t >= min(lo, p.t_lo)) & (t <= max(hi, p.t_hi))]
+    level = p.level(np.clip(ix.tok_t[mine], p.t_lo, p.t_hi))  # outside its stretch a piece keeps its edge level
     return candidates(ix, level - EARLY_S - 4.0, level + cfg.reaction_max_s + 4.0, mine)
 
 
@@ -180,12 +206,12 @@ def _l1_fit(t: np.ndarray, seg: np.ndarray, y: np.ndarray, w: np.ndarray, starts
     return beta
 
 
-def _cut_zone(coarse: Coarse, run_a: tuple[int, int], run_b: tuple[int, int], off_a: float, off_b: float) -> tuple[float, float]:
-    """The audio range a cut between two runs can lie in: from the last window of the first run
-    to the first window of the next (one window of slack each side), at either run's offset."""
-    c0 = coarse.edges[max(run_a[1] - 1, 0)]
-    c1 = coarse.edges[min(run_b[0] + 2, len(coarse.edges) - 1)]
-    return min(c0 - off_a, c0 - off_b), max(c1 - off_a, c1 - off_b)
+def _cut_zone(pieces: list[Piece], k: int) -> tuple[float, float]:
+    """The audio range the cut before piece k can lie in: its chat-clock zone at either piece's offset."""
+    c0, c1 = pieces[k].zone
+    a, b = pieces[k - 1], pieces[k]
+    offs = [float(x.level(np.array([np.clip(c, x.t_lo, x.t_hi)]))[0]) for x in (a, b) for c in (c0, c1)]
+    return min(c0 - offs[0], c0 - offs[2]), max(c1 - offs[1], c1 - offs[3])
 
 
 def _segment_pairs(ix: TokenIndex, per_run: list[Candidates], cuts: list[float]) -> tuple[np.ndarray, ...]:
@@ -229,17 +255,19 @@ def _ml_fit(t: np.ndarray, seg: np.ndarray, lag: np.ndarray, w: np.ndarray, star
     return beta
 
 
-def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], cfg: AlignConfig,
-              chat_span: tuple[float, float]) -> tuple[OffsetCurve, Anchors]:
+def fit_curve(ix: TokenIndex, pieces: list[Piece], cfg: AlignConfig, chat_span: tuple[float, float],
+              drift0: float = 0.0) -> tuple[OffsetCurve, Anchors, Reaction]:
+    """The curve with one segment per piece (cuts between them placed by likelihood), the anchors
+    it used and the reaction model fitted on them. drift0: the drift to start from."""
     m = cfg.reaction_median_s
     sel = np.arange(len(ix.tok_row))
     if len(sel) > MAX_FINE_TOKENS:
         sel = sel[np.linspace(0, len(sel) - 1, MAX_FINE_TOKENS).astype(np.int64)]
-    per_run = [run_candidates(ix, coarse, r, cfg, sel) for r in run_list]
-    n_seg = len(run_list)
-    beta = np.array([float(np.nanmedian(coarse.lag[a : b + 1])) - m for a, b in run_list] + [0.0])
+    n_seg = len(pieces)
+    per_run = [piece_candidates(ix, pieces, k, cfg, sel) for k in range(n_seg)]
+    beta = np.array([p.offset0 for p in pieces] + [drift0])
     reaction = Reaction(REACTION_SIGMA0, np.full(max(ix.n_vocab, 1), 0.5))
-    zones = [_cut_zone(coarse, run_list[k], run_list[k + 1], beta[k], beta[k + 1]) for k in range(n_seg - 1)]
+    zones = [_cut_zone(pieces, k + 1) for k in range(n_seg - 1)]
 
     def locate(beta: np.ndarray, starts: np.ndarray, reaction: Reaction) -> list[tuple[float, float, float]]:
         return [locate_cut(ix, (per_run[k], per_run[k + 1]), (_offset_fn(beta, starts, k), _offset_fn(beta, starts, k + 1)),
@@ -247,7 +275,7 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
 
     # the cuts from the coarse offsets, the fit given the cuts, then (once) the cuts again from the
     # fitted offsets, drift and reaction model, and the fit again
-    cuts = [g for g, _, _ in locate(beta, np.full(n_seg, chat_span[0]), reaction)]
+    cuts = [g for g, _, _ in locate(beta, np.array([p.t_lo for p in pieces]), reaction)]
     located: list[tuple[float, float, float]] = []
     for again in (True, False):
         starts = np.array([chat_span[0]] + [g + beta[k + 1] for k, g in enumerate(cuts)])
@@ -273,7 +301,7 @@ def fit_curve(ix: TokenIndex, coarse: Coarse, run_list: list[tuple[int, int]], c
     window = [(None, None)] + [(float(a) - EARLY_S, float(b) + EARLY_S) for _, a, b in located]
     curve = OffsetCurve(tuple(CurveSegment(float(starts[k]), float(ends[k]), float(beta[k]), drift, *window[k]) for k in range(n_seg)))
     anchors = Anchors(t, ix.occ_ref[occ], lag, resp, seg, inlier & (resp > 0.5), ix.tok_row[tok])
-    return curve, anchors
+    return curve, anchors, reaction
 
 
 def _em(ix: TokenIndex, tok: np.ndarray, lag: np.ndarray, seg: np.ndarray, beta: np.ndarray, starts: np.ndarray,

@@ -77,24 +77,31 @@ def _typo(w: str, rng: np.random.Generator) -> str:
 
 def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None, drift_s_per_h: float | None = None,
               cuts: int = 0, noise: float = 0.3, msgs_per_min: float = 40.0, chat_seed: int | None = None,
-              asr_bias: bool = True) -> Case:
+              asr_bias: bool = True, cut_at_s: tuple[float, ...] | None = None, cut_len_s: tuple[float, ...] | None = None,
+              echo_p: float = 0.65) -> Case:
     """A case of `minutes` of audio. chat_seed: the chat comes from that seed's stream instead (unrelated chat).
-    asr_bias: word times early as Whisper's are against the demo's TTS truth (False: jitter only)."""
+    asr_bias: word times early as Whisper's are against the demo's TTS truth (False: jitter only).
+    cut_at_s / cut_len_s: the cuts at these audio-clock times, removing these lengths (instead of
+    `cuts` random ones). echo_p: the share of reactions that echo a word of the line."""
     rng = np.random.default_rng([seed, 1])
     offset = float(rng.uniform(-3600, 3600)) if offset_s is None else float(offset_s)
     drift = float(rng.uniform(-5, 5)) if drift_s_per_h is None else float(drift_s_per_h)
     duration = minutes * 60.0
     cut_len = rng.uniform(20.0, 300.0, cuts)
+    if cut_at_s is not None:
+        cuts, cut_len = len(cut_at_s), np.asarray(cut_len_s, np.float64)
     real_len = duration + float(cut_len.sum())
     cut_at = np.sort(rng.uniform(0.15, 0.85, cuts)) * real_len if cuts else np.zeros(0)
-    if cuts > 1 and np.min(np.diff(cut_at) - cut_len[:-1]) < 300:  # keep cuts apart
+    if cut_at_s is not None:  # audio-clock times -> the real timeline (the removed stretches before each)
+        cut_at = np.asarray(cut_at_s, np.float64) + np.concatenate([[0.0], np.cumsum(cut_len)[:-1]])
+    elif cuts > 1 and np.min(np.diff(cut_at) - cut_len[:-1]) < 300:  # keep cuts apart
         cut_at = np.linspace(0.3, 0.7, cuts) * real_len
     words, seg_ends, seg_kw, line_starts = _speech(np.random.default_rng([seed, 2]), real_len, asr_bias)
     # chat on the real timeline (as if the stream had not been cut)
     crng = np.random.default_rng([chat_seed if chat_seed is not None else seed, 3])
     if chat_seed is not None:
         _, seg_ends, seg_kw, line_starts = _speech(np.random.default_rng([chat_seed, 2]), real_len, asr_bias)
-    t_real, text, kind, delays, line, echo = _chat(crng, seg_ends, seg_kw, real_len, noise, msgs_per_min)
+    t_real, text, kind, delays, line, echo = _chat(crng, seg_ends, seg_kw, real_len, noise, msgs_per_min, echo_p)
     # the audio clock: real time minus the cut stretches before it; words inside a cut are gone
     def to_audio(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shift = np.zeros(len(r))
@@ -189,7 +196,7 @@ def _speech(rng: np.random.Generator, length: float, asr_bias: bool = True) -> t
 
 
 def _chat(rng: np.random.Generator, seg_ends: np.ndarray, seg_kw: list[list[str]], length: float, noise: float,
-          per_min: float) -> tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
+          per_min: float, echo_p: float = 0.65) -> tuple[np.ndarray, list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
     """(real time, text, kind, reaction delay, line reacted to (-1: noise), whether it echoes a word of it)"""
     n_total = int(per_min * length / 60.0)
     n_react = int(round(n_total * (1.0 - noise)))
@@ -197,7 +204,7 @@ def _chat(rng: np.random.Generator, seg_ends: np.ndarray, seg_kw: list[list[str]
     delay = np.clip(DELAY_MEDIAN_S * np.exp(DELAY_SIGMA * rng.standard_normal(n_react)), *DELAY_RANGE_S)
     t = seg_ends[seg] + delay
     texts, kinds = [], []
-    echo = rng.random(n_react) < 0.65
+    echo = rng.random(n_react) < echo_p
     for i in range(n_react):
         if echo[i]:
             kw = _typo(str(rng.choice(seg_kw[seg[i]])), rng)

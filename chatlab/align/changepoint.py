@@ -1,0 +1,253 @@
+"""Offset changes the coarse windows miss, found on the anchors themselves in time order.
+
+The coarse lags see a cut only when a whole window (minutes) sits on either side of it; in a short
+stream, or near a window's edge, a jump hides inside one window. So after a first fit every chat
+token's candidates are measured against that curve, `d = lag - offset(t)`. Where the curve is
+right an echo has a candidate at `d` = its reaction delay (lognormal around the pinned median);
+where it misses a jump `delta`, at `delay + delta`. Per block of chat (BLOCK_S, half overlapping)
+the deltas worth trying are the peaks of the residual histogram (plus 0: the curve). Each token's
+log-likelihood ratio under each delta (an echo at that delta against chance, the fit's own mixture
+and chance level; a burst of one word counted once) is summed in time order, and binary
+segmentation splits a stretch wherever one delta each side explains its tokens better than one
+delta for all by more than a BIC penalty, with at least `min_anchors` anchors each side. Nothing
+here depends on the stream's length: about eight anchors each side find a jump in a 3-minute
+stream as in a 10-hour one.
+
+The same search, run on the final curve with a lower bar, is the gate's structure test: a stretch
+whose anchors another offset explains better is a stretch the curve gets wrong (estimate.verdict).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chatlab.align.anchors import TokenIndex, candidates
+from chatlab.align.config import AlignConfig
+from chatlab.align.curve import OffsetCurve
+from chatlab.align.fit import Piece
+
+BLOCK_S = 900.0  # chat seconds searched together (blocks overlap by half; each rules on its middle)
+RANGE_S = 600.0  # jumps up to this size either way (larger ones span coarse windows: the coarse lags see them)
+MAX_TOKENS = 150_000  # an even sample on huge chats
+MIN_DELTA_S = 4.0  # a smaller change of offset is a drift or delay wobble, not a cut
+PEAKS = 6  # deltas tried per block besides 0
+ANCHOR_NATS = 1.0  # a token whose best delta beats chance by this much is an anchor of that delta
+ZONE_NATS = 3.0  # split places within this of the best one are where the change may be
+PENALTY_NATS = 6.0  # a split must gain this plus log(tokens) (BIC: two parameters, a place and a delta)
+BURST_S = 10.0
+ZONE_PAD_S = 25.0  # a refit looks this far either side of a change's zone (reaction delays reach back 20 s)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The curve is off by `delta_s` from `t_from` to `t_to` (chat clock); `zone_from`/`zone_to`:
+    where on the chat clock each end may lie. `anchors`: tokens that fit `delta_s` best and
+    beat chance; `gain_nats`: how much better the stretch fits at `delta_s` than on the curve."""
+
+    t_from: float
+    t_to: float
+    delta_s: float
+    gain_nats: float
+    anchors: int
+    zone_from: tuple[float, float] | None  # None: from the first token on
+    zone_to: tuple[float, float] | None  # None: to the last token
+
+
+def _lognormal(d: np.ndarray, median: float, sigma: float) -> np.ndarray:
+    d = np.maximum(d, 1e-9)
+    return np.exp(-((np.log(d) - np.log(median)) ** 2) / (2 * sigma**2)) / (d * sigma * np.sqrt(2 * np.pi))
+
+
+def _peaks(delta: np.ndarray, weight: np.ndarray, k: int, min_delta: float) -> list[float]:
+    """The k highest peaks of the weighted delta histogram (1-s bins, smoothed over the spread of
+    reaction delays), each at least min_delta from 0 and from the others."""
+    if len(delta) == 0:
+        return []
+    lo = np.floor(delta.min()) - 3
+    h = np.bincount(np.floor(delta - lo).astype(np.int64), weights=weight).astype(np.float64)
+    h = np.convolve(h, np.ones(5), mode="same")
+    centres = lo + 0.5 + np.arange(len(h))
+    h[np.abs(centres) < min_delta] = 0.0
+    out: list[float] = []
+    for _ in range(k):
+        j = int(np.argmax(h))
+        if h[j] <= 0:
+            break
+        out.append(float(centres[j]))
+        h[np.abs(centres - centres[j]) < min_delta] = 0.0
+    return out
+
+
+def _segment(C: np.ndarray, A: np.ndarray, a: int, b: int, deltas: np.ndarray, penalty: float, min_anchors: int,
+             min_delta: float, out: list) -> None:
+    """Binary segmentation of tokens a..b-1 (C: cumulative log-likelihood ratios per delta; A:
+    cumulative anchor counts per delta); appends (a, b, k) for every final stretch."""
+    whole = C[b] - C[a]
+    k_all = int(np.argmax(whole))
+    if b - a >= 2:
+        left = C[a + 1 : b] - C[a]
+        right = C[b] - C[a + 1 : b]
+        kl, kr = left.argmax(axis=1), right.argmax(axis=1)
+        rows = np.arange(b - a - 1)
+        gain = left[rows, kl] + right[rows, kr] - whole[k_all]
+        n_left = (A[a + 1 : b] - A[a])[rows, kl]
+        n_right = (A[b] - A[a + 1 : b])[rows, kr]
+        ok = (np.abs(deltas[kl] - deltas[kr]) >= min_delta) & (n_left >= min_anchors) & (n_right >= min_anchors)
+        gain = np.where(ok, gain, -np.inf)
+        j = int(np.argmax(gain))
+        if gain[j] > penalty:
+            s = a + 1 + j
+            _segment(C, A, a, s, deltas, penalty, min_anchors, min_delta, out)
+            _segment(C, A, s, b, deltas, penalty, min_anchors, min_delta, out)
+            return
+    out.append((a, b, k_all))
+
+
+def _zone(C: np.ndarray, t: np.ndarray, a: int, s: int, b: int, k0: int, k1: int) -> tuple[float, float]:
+    """Chat-clock range of the split places between stretches a..s and s..b (at deltas k0, k1)
+    within ZONE_NATS of the best: from the last token before the earliest to the first after the latest."""
+    pos = np.arange(a + 1, b)
+    ll = (C[pos, k0] - C[a, k0]) + (C[b, k1] - C[pos, k1])
+    near = pos[ll >= ll.max() - ZONE_NATS]
+    return float(t[near.min() - 1]), float(t[near.max()])
+
+
+def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: float, cfg: AlignConfig, *,
+                 penalty_nats: float = PENALTY_NATS, min_anchors: int = 5, min_delta_s: float = MIN_DELTA_S) -> list[Change]:
+    """Stretches of the chat where the anchors fit an offset `delta_s` away from `curve` better
+    than the curve. chance: per token (index into ix.tok_*) its chance level beside its candidates'
+    delay densities (fit.Reaction.chance); sigma: the spread of the reaction delays."""
+    m = cfg.reaction_median_s
+    n_all = len(ix.tok_row)
+    if n_all == 0:
+        return []
+    sel = np.arange(n_all)
+    if n_all > MAX_TOKENS:
+        sel = sel[np.linspace(0, n_all - 1, MAX_TOKENS).astype(np.int64)]
+    t = ix.tok_t[sel]
+    off = curve.offset(t)
+    c = candidates(ix, off - RANGE_S - 2.0, off + RANGE_S + cfg.reaction_max_s, sel)
+    pos = np.searchsorted(sel, c.tok)  # candidate -> position in sel
+    d = c.lag - off[pos]
+    # bursts: tokens of one word close together in the chat are one piece of evidence
+    vt = ix.tok_vocab[sel].astype(np.float64) * 1e7 + t
+    order = np.sort(vt)
+    burst = np.searchsorted(order, vt + BURST_S, side="right") - np.searchsorted(order, vt - BURST_S, side="left")
+    ch = chance[sel]
+    span = (float(t[0]), float(t[-1]))
+    if span[1] - span[0] <= BLOCK_S:
+        blocks = [(-np.inf, np.inf, -np.inf, np.inf)]
+    else:
+        starts = np.arange(span[0], span[1] - BLOCK_S / 2, BLOCK_S / 2)
+        blocks = [(s0, s0 + BLOCK_S, -np.inf if i == 0 else s0 + BLOCK_S / 4, np.inf if i == len(starts) - 1 else s0 + 3 * BLOCK_S / 4)
+                  for i, s0 in enumerate(starts)]
+    delta_tok = np.zeros(len(sel))  # the delta each token's stretch fits best (0: the curve)
+    gain_tok = np.zeros(len(sel))
+    anchors_tok = np.zeros(len(sel), np.int64)
+    zones: list[tuple[float, tuple[float, float]]] = []  # (chat time of a change, its zone)
+    for lo, hi, mid_lo, mid_hi in blocks:
+        a_tok, b_tok = np.searchsorted(t, lo, side="left"), np.searchsorted(t, hi, side="left")
+        if b_tok - a_tok < 2 * min_anchors:
+            continue
+        inb = (pos >= a_tok) & (pos < b_tok)
+        cp, cd = pos[inb] - a_tok, d[inb]
+        n = b_tok - a_tok
+        # rare words weigh more in the histogram: a chance match of a common word is cheap
+        w = np.log1p(0.2 / ch[a_tok:b_tok][cp]) / burst[a_tok:b_tok][cp]
+        deltas = np.array([0.0] + _peaks(cd - m, w, PEAKS, min_delta_s))
+        llr = np.zeros((n, len(deltas)))
+        for k, dk in enumerate(deltas):
+            r = cd - dk
+            ok = (r > -2.0) & (r < cfg.reaction_max_s)
+            tot = np.bincount(cp[ok], weights=_lognormal(r[ok], m, sigma), minlength=n)
+            llr[:, k] = np.log1p(tot / ch[a_tok:b_tok]) / burst[a_tok:b_tok]
+        best = llr.argmax(axis=1)
+        is_anchor = np.zeros_like(llr)
+        is_anchor[np.arange(n), best] = llr[np.arange(n), best] > ANCHOR_NATS
+        C = np.vstack([np.zeros(len(deltas)), np.cumsum(llr, axis=0)])
+        A = np.vstack([np.zeros(len(deltas)), np.cumsum(is_anchor, axis=0)])
+        stretches: list[tuple[int, int, int]] = []
+        _segment(C, A, 0, n, deltas, penalty_nats + np.log(n), min_anchors, min_delta_s, stretches)
+        tb = t[a_tok:b_tok]
+        mine = (tb >= mid_lo) & (tb < mid_hi)
+        for i, (sa, sb, k) in enumerate(stretches):
+            idx = np.arange(sa, sb)
+            keep = idx[mine[sa:sb]] + a_tok
+            delta_tok[keep] = deltas[k]
+            gain_tok[keep] = (C[sb, k] - C[sa, k]) - (C[sb, 0] - C[sa, 0])
+            anchors_tok[keep] = A[sb, k] - A[sa, k]
+            if i > 0:
+                pa, _, pk = stretches[i - 1]
+                z = _zone(C, tb, pa, sa, sb, pk, k)
+                if mid_lo <= tb[sa] < mid_hi:
+                    zones.append((float(tb[sa]), z))
+    # the stretches off the curve, with the zones of their ends
+    out: list[Change] = []
+    change_at = np.flatnonzero(np.diff(delta_tok) != 0) + 1
+    bounds = np.concatenate([[0], change_at, [len(sel)]])
+
+    def zone_at(i: int) -> tuple[float, float]:
+        if i <= 0 or i >= len(sel):
+            return (float(t[min(max(i, 0), len(sel) - 1)]),) * 2
+        near = [z for tc, z in zones if abs(tc - t[i]) <= BLOCK_S / 4]
+        return min(near, key=lambda z: z[1] - z[0]) if near else (float(t[i - 1]), float(t[i]))
+
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if delta_tok[a] == 0:
+            continue
+        out.append(Change(float(t[a]), float(t[b - 1]), float(delta_tok[a]), float(gain_tok[a:b].max()),
+                          int(anchors_tok[a:b].max()), zone_at(a) if a > 0 else None, zone_at(b) if b < len(sel) else None))
+    return out
+
+
+def pieces_with_changes(curve: OffsetCurve, changes: list[Change], chat_span: tuple[float, float],
+                        min_delta_s: float = MIN_DELTA_S) -> list[Piece]:
+    """The pieces for a refit: the curve's segments split where a change starts or ends, each
+    stretch at its segment's offset plus the change's delta; neighbours with no jump between them
+    (a change that only moves a cut of the curve) join into one piece."""
+    segs = curve.segments
+    bounds: list[tuple[float, tuple[float, float]]] = []  # (chat time, zone)
+    for (lo, hi), s in zip(curve.cut_zones(), [s for _, s in curve._cut_pairs()]):
+        bounds.append((s.start_s, (lo, hi)))
+    for c in changes:
+        for z in (c.zone_from, c.zone_to):
+            if z is not None:
+                bounds.append(((z[0] + z[1]) / 2, z))
+    bounds.sort()
+    edges = [chat_span[0]] + [b for b, _ in bounds] + [chat_span[1]]
+    seg_ends = np.array([s.end_s for s in segs[:-1]])
+    parts = []  # (lo, hi, segment, delta)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mid = (lo + hi) / 2
+        k = int(np.searchsorted(seg_ends, mid, side="left"))
+        delta = next((c.delta_s for c in changes if (c.zone_from is None or c.zone_from[1] <= mid)
+                      and (c.zone_to is None or mid <= c.zone_to[0])), 0.0)
+        parts.append((lo, hi, k, delta))
+    groups: list[list[int]] = [[0]]
+    for i in range(1, len(parts)):
+        b = parts[i][0]
+        prev, cur = parts[groups[-1][-1]], parts[i]
+        jump = abs(segs[prev[2]].at(b) + prev[3] - segs[cur[2]].at(b) - cur[3])
+        if jump < min_delta_s:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    out = []
+    for g in groups:
+        his = np.array([parts[i][1] for i in g[:-1]])
+        ks = [parts[i][2] for i in g]
+        ds = [parts[i][3] for i in g]
+
+        def level(t: np.ndarray, his=his, ks=ks, ds=ds) -> np.ndarray:
+            j = np.searchsorted(his, t, side="left")
+            o = np.array([segs[k].offset_s for k in ks])[j]
+            dr = np.array([segs[k].drift_s_per_h for k in ks])[j]
+            st = np.array([segs[k].start_s for k in ks])[j]
+            return o + dr * (t - st) / 3600.0 + np.array(ds)[j]
+
+        lo = parts[g[0]][0]
+        zone = None if not out else next((z[0] - ZONE_PAD_S, z[1] + ZONE_PAD_S) for b, z in bounds if b == lo)
+        out.append(Piece(lo, parts[g[-1]][1], float(level(np.array([lo]))[0]), level, zone))
+    return out
