@@ -1,79 +1,83 @@
-"""CSV (or TSV / semicolon) exports with a header naming the time, user and text columns.
+"""CSV (or TSV / semicolon) exports with a header, read as a stream.
 
-Column names are matched loosely (``time``/``offset``/``timestamp``/``t_s``; ``user``/``author``/
-``username``/``display_name``; ``message``/``body``/``text``). A time value may be seconds
-(``12.5``), a clock (``1:02:03``), a UNIX time in s/ms/µs, or an ISO timestamp; UNIX and ISO
-times are absolute and resolved against the VOD start like other absolute formats.
+The header goes through the same field mapper as JSON records (``fields``), so
+``message_body``, ``message.body`` and ``messageBody`` all name the text, ``commenter_display_name``
+the user, ``content_offset_seconds`` or ``time_text`` the offset, ``timestamp`` a UNIX or ISO time.
+A CSV flattened from the Twitch API, with the fragments as JSON in one cell, reads the same.
+Latin-1 cells inside a UTF-8 file are re-decoded (counted).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
-import re
-from datetime import datetime, timezone
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 import polars as pl
 
-_NAMES = {
-    "time": ("t_s", "offset", "offset_s", "content_offset_seconds", "time_in_seconds", "seconds", "time", "timestamp", "ts", "created_at", "date", "datetime"),
-    "user": ("display_name", "displayname", "user", "username", "user_name", "author", "nick", "name", "login", "commenter", "sender"),
-    "login": ("login", "user_login", "username", "nick"),
-    "text": ("message", "body", "text", "content", "msg", "comment"),
-    "id": ("msg_id", "message_id", "id", "_id", "uuid"),
-    "user_id": ("user_id", "author_id", "commenter_id"),
-}
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$")
+from chatlab.chat.detect import to_utf8
+from chatlab.chat.fields import FieldMap, rows_frame
+
+csv.field_size_limit(64 << 20)  # one cell up to 64 MB (a 10 MB message is legal)
 
 
-def _pick(header: list[str], role: str) -> int | None:
-    norm = [h.strip().lower().replace(" ", "_") for h in header]
-    for name in _NAMES[role]:
-        if name in norm:
-            return norm.index(name)
-    return None
+def _text_stream(chunks: Iterable[bytes], stats: Counter) -> Iterator[str]:
+    """Decoded text; bytes that are not UTF-8 kept as surrogates (re-decoded per cell later)."""
+    dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    first = True
+    for chunk in chunks:
+        if first:
+            chunk, first = to_utf8(chunk), False
+        if b"\x00" in chunk:
+            stats["nul_bytes_removed"] += chunk.count(b"\x00")
+            chunk = chunk.replace(b"\x00", b"")
+        yield dec.decode(chunk)
+    yield dec.decode(b"", final=True)
 
 
-def _time(value: str) -> tuple[float | None, datetime | None]:
-    """(relative seconds, absolute time): exactly one is set, or neither when unreadable."""
-    v = value.strip()
-    if not v:
-        return None, None
-    m = _CLOCK.match(v)
-    if m:
-        return int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3)), None
+def _lines(chunks: Iterable[bytes], stats: Counter) -> Iterator[str]:
+    rest = ""
+    for text in _text_stream(chunks, stats):
+        text = rest + text
+        lines = text.splitlines(keepends=True)
+        rest = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+        yield from lines
+    if rest:
+        yield rest
+
+
+def _fix(cell: str, stats: Counter) -> str:
     try:
-        x = float(v)
-    except ValueError:
-        try:
-            dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            return None, None
-        return None, (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-    if x > 1e14:
-        return None, datetime.fromtimestamp(x / 1e6, timezone.utc)
-    if x > 1e11:
-        return None, datetime.fromtimestamp(x / 1e3, timezone.utc)
-    if x > 1e9:
-        return None, datetime.fromtimestamp(x, timezone.utc)
-    return x, None
+        cell.encode("utf-8")
+        return cell
+    except UnicodeEncodeError:
+        stats["cells_reencoded_latin1"] += 1
+        return cell.encode("utf-8", "surrogateescape").decode("cp1252", "replace")
 
 
-def parse_csv(text: str, rejects: list[dict]) -> pl.DataFrame:
+def parse_csv(chunks: Iterable[bytes], rejects: list[dict], stats: Counter, meta: dict) -> pl.DataFrame:
     """Rows of a CSV export in PARSED shape; rows that cannot be read go to rejects."""
-    first = text.split("\n", 1)[0]
-    delim = max((",", "\t", ";"), key=first.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    lines = _lines(chunks, stats)
     try:
-        header = next(reader)
+        first = next(lines)
     except StopIteration:
         return pl.DataFrame()
-    cols = {role: _pick(header, role) for role in _NAMES}
-    if cols["time"] is None or cols["user"] is None or cols["text"] is None:
-        raise ValueError(f"CSV header {header!r} does not name a time, a user and a text column")
-    if cols["login"] == cols["user"]:
-        cols["login"] = None
-    rows: dict[str, list] = {k: [] for k in ("msg_id", "t_s", "t_abs", "user", "user_login", "user_id", "text", "source_line", "source_index")}
+    delim = max((",", "\t", ";"), key=first.count)
+
+    def all_lines() -> Iterator[str]:
+        yield first
+        yield from lines
+
+    reader = csv.reader(all_lines(), delimiter=delim)
+    header = [_fix(h, stats).strip() for h in next(reader)]
+    fm = FieldMap.infer([{h: "x" for h in header}])
+    # CSV cells are all text: the sample only says which columns exist; time kinds come from values
+    if fm.missing():
+        raise ValueError(f"CSV header {header!r} names no {' and no '.join(fm.missing())} column "
+                         "(looked for names like content_offset_seconds/time_in_seconds/timestamp, message/body/text, user/author/display_name)")
+    meta["fields"] = fm.describe()
+    rows: list[dict] = []
     width = len(header)
     index = 0
     while True:
@@ -87,28 +91,17 @@ def parse_csv(text: str, rejects: list[dict]) -> pl.DataFrame:
         line = reader.line_num
         if not rec or not any(x.strip() for x in rec):
             continue
+        rec = [_fix(c, stats) for c in rec]
+        raw = delim.join(rec)
         if len(rec) != width:
-            rejects.append({"source_line": line, "source_index": index, "reason": f"bad_row: {len(rec)} fields, the header has {width}", "raw": delim.join(rec)})
+            rejects.append({"source_line": line, "source_index": index, "reason": f"bad_row: {len(rec)} fields, the header has {width}", "raw": raw})
             index += 1
             continue
-        t_s, t_abs = _time(rec[cols["time"]])
-        if t_s is None and t_abs is None:
-            rejects.append({"source_line": line, "source_index": index, "reason": f"no_time: unreadable time {rec[cols['time']]!r}", "raw": delim.join(rec)})
-            index += 1
-            continue
-        user = rec[cols["user"]].strip()
-        rows["msg_id"].append(rec[cols["id"]] if cols["id"] is not None else None)
-        rows["t_s"].append(t_s)
-        rows["t_abs"].append(t_abs)
-        rows["user"].append(user)
-        rows["user_login"].append((rec[cols["login"]] if cols["login"] is not None else user).strip().lower())
-        rows["user_id"].append(rec[cols["user_id"]] if cols["user_id"] is not None else None)
-        rows["text"].append(rec[cols["text"]])
-        rows["source_line"].append(line)
-        rows["source_index"].append(index)
+        got = fm.extract(dict(zip(header, rec)))
+        if isinstance(got, str):
+            rejects.append({"source_line": line, "source_index": index, "reason": got, "raw": raw})
+        else:
+            got["source_line"], got["source_index"] = line, index
+            rows.append(got)
         index += 1
-    return pl.DataFrame(
-        rows,
-        schema={"msg_id": pl.String, "t_s": pl.Float64, "t_abs": pl.Datetime("us", "UTC"), "user": pl.String, "user_login": pl.String,
-                "user_id": pl.String, "text": pl.String, "source_line": pl.Int64, "source_index": pl.Int64},
-    )
+    return rows_frame(rows)

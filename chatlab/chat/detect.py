@@ -19,13 +19,25 @@ HEAD = 256 << 10  # bytes looked at to detect the format
 DEFAULT_MAX_BYTES = 4 << 30  # decompressed-size cap (gzip bombs)
 
 FORMATS = (
-    "twitchdownloader_json",  # TwitchDownloader / Twitch v5 API: content_offset_seconds, commenter, message.body
-    "gql_json",  # Twitch GQL: contentOffsetSeconds, commenter.displayName, message.fragments
-    "chat_downloader_json",  # chat-downloader: time_in_seconds / timestamp (µs), author, message
-    "irc_json",  # IRC lines wrapped in {"messages": [...]}
+    "twitchdownloader_json",  # TwitchDownloader / Twitch v5 API: content_offset_seconds, commenter{...}, message{body}
+    "gql_json",  # Twitch GQL: contentOffsetSeconds, commenter{displayName}, message{fragments}
+    "chat_downloader_json",  # chat-downloader (and the older chat-replay-downloader lists): time_in_seconds, timestamp (µs), author, message
+    "youtube_live_chat",  # yt-dlp *.live_chat.json: replayChatItemAction / addChatItemAction lines
+    "kick_json",  # Kick chat API messages: content, created_at, sender{username}
+    "json_records",  # any other JSON/JSONL list of records with a time, a user and a text field (field mapper)
+    "irc_json",  # IRC lines wrapped in {"messages": [...]} (recent-messages service)
     "irc",  # raw IRC lines with tags
-    "text",  # TwitchDownloader text export and `<unix_ts> <nick>: <text>` lines
-    "csv",  # header naming offset, user and body columns
+    "text",  # TwitchDownloader text export (relative / UTC) and `<unix_ts> <nick>: <text>` lines
+    "twitchdownloader_text_notime",  # TwitchDownloader text export without timestamps (recognized; no times)
+    "twitchdownloader_html",  # TwitchDownloader HTML export
+    "chatterino_log", "irssi_log", "weechat_log", "hexchat_log", "mirc_log",  # chat client logs
+    "tcd_text",  # Twitch-Chat-Downloader text / irc formats: `[0:00:05] <name> text`
+    "csv",  # a header naming time, user and text columns (field mapper)
+)
+KNOWN = (
+    "TwitchDownloader JSON/TXT/HTML, Twitch API/GQL JSON, chat-downloader JSON/JSONL/CSV, yt-dlp YouTube live_chat.json, "
+    "Kick chat JSON, any JSON/JSONL/CSV of records with a time, a user and a text field, Twitch IRC lines (also in a JSON "
+    "`messages` list), Chatterino/irssi/WeeChat/HexChat/mIRC logs, Twitch-Chat-Downloader text, `<unix_ts> <nick>: <text>` lines"
 )
 
 
@@ -109,72 +121,132 @@ def to_utf8(data: bytes) -> bytes:
 
 
 _IRC_LINE = re.compile(rb"^(@\S+ )?:\S+ (PRIVMSG|USERNOTICE|CLEARCHAT|CLEARMSG|NOTICE|ROOMSTATE|USERSTATE|JOIN|PART) ")
-_TD_TEXT = re.compile(rb"^\[(\d+:)?\d{1,2}:\d{2}(\.\d+)?\] |^\[\d{4}-\d{2}-\d{2}[ T][0-9:.]+( ?(UTC|Z|[+-]\d{2}:?\d{2}))?\] ")
+_TD_TEXT = re.compile(rb"^\[-?(\d+:)?\d{1,2}:\d{2}(\.\d+)?\] [^<\s]|^\[\d{4}-\d{2}-\d{2}[ T][0-9:.]+( ?(UTC|Z|[+-]\d{2}:?\d{2}))?\] ")
 _UNIX_LINE = re.compile(rb"^\d{9,13}(\.\d+)? \S+: ")
-_CSV_USER = re.compile(r"user|author|name|nick|login|commenter|sender", re.I)
-_CSV_TEXT = re.compile(r"message|body|text|content|msg|comment", re.I)
-_CSV_TIME = re.compile(r"time|offset|^t$|^t_s$|seconds|timestamp|ts|date|created", re.I)
+_NOTIME_LINE = re.compile(rb"^[^\s:\[\]<>#*-][^\s:\[\]]*( \([A-Za-z0-9_]+\))?: ")
+_KEY = re.compile(r'"([A-Za-z_][A-Za-z0-9_ .-]{0,63})"\s*:')
 
 
-def _json_first_record_keys(head: bytes) -> str:
-    """The part of the head a JSON detector looks at (keys, not values, mostly)."""
-    return head.decode("utf-8", "replace")
+def _obj(text: str, key: str) -> bool:
+    """`"key": {` somewhere in text (a nested object, not a flattened field)."""
+    return re.search(rf'"{key}"\s*:\s*\{{', text) is not None
 
 
 def detect_json(head: bytes) -> str | None:
-    text = _json_first_record_keys(head)
+    text = head.decode("utf-8", "replace")
     has = lambda k: f'"{k}"' in text  # noqa: E731 - tiny local predicate
-    if has("contentOffsetSeconds") or (has("displayName") and has("fragments")):
+    if has("replayChatItemAction") or has("addChatItemAction") or has("liveChatTextMessageRenderer"):
+        return "youtube_live_chat"
+    if (has("contentOffsetSeconds") or has("displayName") and has("fragments")) and (_obj(text, "commenter") or has("node")):
         return "gql_json"
-    if has("content_offset_seconds") or (has("commenter") and has("message")):
+    if (has("content_offset_seconds") or has("commenter")) and (_obj(text, "commenter") or _obj(text, "message")) and has("message"):
         return "twitchdownloader_json"
+    if has("chatroom_id") or (has("sender") and has("content") and has("created_at")):
+        return "kick_json"
     if has("time_in_seconds") or has("message_type") or (has("author") and has("timestamp")):
         return "chat_downloader_json"
     if re.search(r'"(messages|lines)"\s*:\s*\[\s*"', text) or re.search(r'"(@[^"]*)?:\S+ PRIVMSG #', text):
         return "irc_json"
     if has("author") and has("message"):
         return "chat_downloader_json"
+    from chatlab.chat.fields import FieldMap  # a late import: fields imports nothing from here
+
+    if not FieldMap.infer([{k: "x" for k in _KEY.findall(text)}]).missing():
+        return "json_records"
     return None
+
+
+def encoding_of(head: bytes) -> str:
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 (BOM)"
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "UTF-8 with BOM"
+    sample = head[:65536]
+    if b"\x00" in sample and sample.count(b"\x00") > len(sample) // 20:
+        return "binary (many NUL bytes)"
+    try:
+        sample.decode("utf-8")
+        return "UTF-8" if any(b > 127 for b in sample) else "ASCII"
+    except UnicodeDecodeError as e:
+        if e.start > len(sample) - 4:
+            return "UTF-8"  # a character cut by the sample's end
+        printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+        return "latin-1/cp1252 text" if printable > 0.9 * len(sample) else "binary"
+
+
+def describe(head: bytes, name: str = "file") -> str:
+    """What a file that cannot be read looks like: encoding, first keys or first line, and the formats known."""
+    enc = encoding_of(head)
+    body = to_utf8(head).replace(b"\x00", b"").lstrip()
+    looks = ""
+    if enc.startswith("binary"):
+        looks = f"first bytes {body[:16]!r}"
+    elif body[:1] in (b"{", b"["):
+        keys = list(dict.fromkeys(_KEY.findall(body[:20000].decode("utf-8", "replace"))))[:12]
+        looks = ("JSON " + ("array" if body[:1] == b"[" else "object") + (f" with keys {', '.join(keys)}" if keys else " with no keys"))
+    else:
+        first = body.split(b"\n", 1)[0][:120].decode("utf-8", "replace").rstrip("\r")
+        looks = f"first line {first!r}"
+    return f"{name}: not a chat export chatlab knows ({enc}; {looks}). Known formats: {KNOWN}"
 
 
 def detect(head: bytes, name: str = "") -> str:
     """The format of a file from its first bytes (already decompressed). Raises ChatFormatError."""
+    name = name or "file"
     head = to_utf8(head).replace(b"\x00", b"")
     stripped = head.lstrip()
     if not stripped:
-        raise ChatFormatError(f"{name or 'file'}: empty (no chat messages)")
+        raise ChatFormatError(f"{name}: empty (no chat messages)")
     if stripped[:1] in (b"{", b"["):
         fmt = detect_json(stripped)
         if fmt:
             return fmt
     lines = [ln.strip(b"\r") for ln in stripped.split(b"\n")[:200] if ln.strip()]
-    if len(stripped) >= len(head) and len(lines) > 1:
-        pass
-    votes = {"irc": 0, "text": 0}
-    for ln in lines[:200]:
+    if len(stripped) >= HEAD and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a full head may be cut
+    from chatlab.chat.clientlogs import SIGNS  # late import: clientlogs imports fields, which is light
+
+    votes = {"irc": 0, "text": 0, "twitchdownloader_text_notime": 0} | {k: 0 for k in SIGNS}
+    for ln in lines:
         if _IRC_LINE.match(ln):
             votes["irc"] += 1
+            continue
+        s = ln.decode("utf-8", "replace")
+        hit = [k for k, rx in SIGNS.items() if rx.search(s) if k != "twitchdownloader_html" or "comment-root" in s]
+        if hit:
+            for k in hit:
+                votes[k] += 1
         elif _TD_TEXT.match(ln) or _UNIX_LINE.match(ln):
             votes["text"] += 1
+        elif _NOTIME_LINE.match(ln):
+            votes["twitchdownloader_text_notime"] += 1
+    if votes["twitchdownloader_html"]:
+        return "twitchdownloader_html"
+    if votes["mirc_log"] and votes["tcd_text"] and not any(ln.startswith(b"Session ") for ln in lines) and not _date_in(name):
+        votes["mirc_log"] = 0  # `[0:00:05] <name>` without mIRC's session header is tcd's offsets
+    elif votes["mirc_log"]:
+        votes["tcd_text"] = 0
     best = max(votes, key=votes.get)
-    if votes[best] and votes[best] >= max(1, len(lines[:200]) // 4):
-        return best
+    if votes[best] and votes[best] >= max(1, len(lines) // 4):
+        if best == "twitchdownloader_text_notime" and votes[best] < len(lines) // 2:
+            best = ""
+        if best:
+            return best
     first = lines[0].decode("utf-8", "replace") if lines else ""
     for sep in (",", "\t", ";"):
         cols = first.split(sep)
-        if len(cols) >= 3 and any(_CSV_USER.search(c) for c in cols) and any(_CSV_TEXT.search(c) for c in cols):
-            if any(_CSV_TIME.search(c) for c in cols):
+        if len(cols) >= 3:
+            from chatlab.chat.fields import FieldMap
+
+            if not FieldMap.infer([{c.strip().strip('"'): "x" for c in cols}]).missing():
                 return "csv"
-    if stripped[:1] in (b"{", b"["):
-        try:
-            json.loads(stripped)
-        except ValueError:
-            pass
-        raise ChatFormatError(f"{name or 'file'}: JSON, but not a chat export this reader knows (no comments/messages with offsets)")
-    raise ChatFormatError(
-        f"{name or 'file'}: unknown chat format; expected TwitchDownloader/GQL/chat-downloader JSON, "
-        "IRC lines, a `[h:mm:ss] user: text` log, `<unix_ts> <nick>: <text>` lines or a CSV with a header"
-    )
+    raise ChatFormatError(describe(head, name))
+
+
+def _date_in(name: str) -> bool:
+    return re.search(r"\d{4}-\d{2}-\d{2}", name) is not None
 
 
 def detect_file(path: Path) -> str:

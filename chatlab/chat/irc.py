@@ -13,7 +13,7 @@ import polars as pl
 
 LINE_RE = (
     r"^(?:\[(?P<pre>[0-9][^\]]*)\] )?(?:@(?P<tags>\S*) )?:(?P<prefix>\S+) (?P<cmd>[A-Z]+|\d{3})"
-    r"(?: (?P<chan>[#&]?[^ :]\S*))?(?: :(?P<text>.*))?$"
+    r"(?: (?P<chan>[#&]?[^ :]\S*))?(?: :(?P<text>.*)| (?P<word>[^ :]\S*))?$"
 )
 MESSAGE_CMDS = ("PRIVMSG", "USERNOTICE")
 
@@ -56,6 +56,9 @@ def parse_irc(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataF
     """lines: columns line, source_line. Returns (messages, moderation events, unmatched lines,
     counts of IRC commands that are not messages)."""
     df = lines.with_columns(pl.col("line").str.extract_groups(LINE_RE).alias("g")).unnest("g")
+    # RFC 1459/2812: the last parameter needs its ':' only when it holds a space or starts with ':'
+    # (one-word messages such as `PRIVMSG #chan forsenParty` come without it)
+    df = df.with_columns(pl.coalesce("text", "word").alias("text")).drop("word")
     matched = df.filter(pl.col("prefix").is_not_null())
     rest = df.filter(pl.col("prefix").is_null()).select("line", "source_line")
     sent = _tag("tmi-sent-ts").cast(pl.Int64, strict=False)

@@ -16,21 +16,35 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterable, Iterator
 
 import duckdb
 import polars as pl
 
-from chatlab.chat import chat_downloader, gql, irc, text, twitchdownloader
+from chatlab.chat import clientlogs, gql, irc, text, twitchdownloader, youtube
 from chatlab.chat.csv_ import parse_csv
-from chatlab.chat.detect import DEFAULT_MAX_BYTES, ChatFormatError, detect, iter_bytes, read_head, to_utf8
+from chatlab.chat.detect import DEFAULT_MAX_BYTES, ChatFormatError, describe, detect, iter_bytes, read_head, to_utf8
+from chatlab.chat.fields import FieldMap, rows_frame
 from chatlab.chat.jsonstream import stream_records
 from chatlab.chat.ndjson import raw_lines, read_records
 from chatlab.chat.privacy import hash_users
 from chatlab.chat.schema import KNOWN_BOTS, MESSAGE, PARSED, REJECT, conform, empty, rejects_frame
 
-FAMILIES = {"twitchdownloader_json": twitchdownloader, "gql_json": gql, "chat_downloader_json": chat_downloader}
+# Typed fast paths (one DuckDB query per part, the bench path) for the two Twitch JSON shapes.
+FAMILIES = {"twitchdownloader_json": twitchdownloader, "gql_json": gql}
+# Read record by record through the field mapper (any key style) or YouTube's actions.
+MAPPED = ("chat_downloader_json", "kick_json", "json_records")
+JSON_FORMATS = (*FAMILIES, *MAPPED, "youtube_live_chat", "irc_json")
 # Formats whose times are offsets into the VOD; the others carry wall-clock times.
 RELATIVE = {"twitchdownloader_json", "gql_json"}
+# What the typed paths read, for the summary (the mapper says it for the others).
+TYPED_FIELDS = {
+    "twitchdownloader_json": "time <- content_offset_seconds (offset in s; created_at wall clock), text <- message.body "
+                             "(or fragments), user <- commenter.display_name, user_login <- commenter.name, msg_id <- _id",
+    "gql_json": "time <- contentOffsetSeconds (offset in s; createdAt wall clock), text <- message.fragments[].text, "
+                "user <- commenter.displayName, user_login <- commenter.login, msg_id <- id",
+}
+LINE_BLOCK = 16 << 20  # bytes of text decoded and parsed at a time on line paths
 
 
 @dataclass
@@ -53,9 +67,10 @@ class ChatParse:
     def summary(self) -> str:
         why = ", ".join(f"{k} {v}" for k, v in self.reject_counts().items()) or "none"
         notes = ", ".join(f"{k} {v}" for k, v in self.stats.items() if k not in ("parsed", "rejected") and v)
+        fields = f"; fields: {self.meta['fields']}" if self.meta.get("fields") else ""
         return (
             f"{self.file}: {self.format}: parsed {self.messages.height}, rejected {self.rejects.height} ({why}); "
-            f"times: {self.time_basis}" + (f"; {notes}" if notes else "")
+            f"times: {self.time_basis}" + fields + (f"; {notes}" if notes else "")
         )
 
 
@@ -79,12 +94,16 @@ def parse_file(
         if path.stat().st_size == 0:
             raise ChatFormatError(f"{path.name}: empty file (0 bytes)")
         fmt = detect(read_head(path), path.name)
-        if fmt in FAMILIES or fmt == "irc_json":
+        if fmt in FAMILIES:
+            meta["fields"] = TYPED_FIELDS[fmt]
+        if fmt in JSON_FORMATS:
             parsed = _parse_json(path, fmt, max_bytes, rejects, stats, meta)
         elif fmt == "csv":
-            parsed = parse_csv(_decode(b"".join(iter_bytes(path, max_bytes)), stats), rejects)
+            parsed = parse_csv(iter_bytes(path, max_bytes), rejects, stats, meta)
+        elif fmt in clientlogs.FORMATS:
+            parsed = clientlogs.parse_lines(fmt, _numbered_lines(path, max_bytes, stats), path.name, stats, rejects, meta)
         else:
-            parsed = _parse_lines(_decode(b"".join(iter_bytes(path, max_bytes)), stats), rejects, stats)
+            parsed = _parse_lines(path, max_bytes, rejects, stats)
     except (ChatFormatError, ValueError, OSError, duckdb.Error) as e:
         head = b""
         try:
@@ -96,6 +115,7 @@ def parse_file(
         parsed = pl.DataFrame()
     parsed = conform(parsed, PARSED)
     parsed = _require(parsed, rejects, stats)
+    parsed = _check_wall_clock(parsed, meta)
     if start_time is None and meta.get("start_time") is not None:
         start_time, start_source = meta["start_time"], "export metadata"
     parsed, basis, start = resolve_times(parsed, start_time, start_source)
@@ -130,24 +150,60 @@ def _decode(data: bytes, stats: Counter) -> str:
         return "\n".join(out)
 
 
-def _lines(textdata: str) -> pl.DataFrame:
+def _blocks(path: Path, max_bytes: int, stats: Counter) -> Iterator[tuple[int, str]]:
+    """(number of the block's first line, decoded text) in blocks of whole lines: the file is
+    never joined in memory."""
+    pending = b""
+    line_no = 1
+    first = True
+    for chunk in iter_bytes(path, max_bytes, LINE_BLOCK):
+        if first:
+            if chunk.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 (rare, small): convert whole
+                chunk = chunk + b"".join(iter_bytes(path, max_bytes, LINE_BLOCK))[len(chunk):]
+            chunk, first = to_utf8(chunk), False
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            pending = data
+            continue
+        block, pending = data[:cut], data[cut:]
+        yield line_no, _decode(block[:-1], stats)
+        line_no += block.count(b"\n")
+    if pending:
+        yield line_no, _decode(pending, stats)
+
+
+def _numbered_lines(path: Path, max_bytes: int, stats: Counter) -> Iterator[tuple[int, str]]:
+    for start, block in _blocks(path, max_bytes, stats):
+        for i, ln in enumerate(block.split("\n")):
+            yield start + i, ln
+
+
+def _lines(textdata: str, first_line: int = 1) -> pl.DataFrame:
     s = pl.Series("line", [textdata]).str.split("\n").explode().str.strip_suffix("\r")
-    return pl.DataFrame(s).with_row_index("source_line", offset=1).with_columns(pl.col("source_line").cast(pl.Int64))
+    return pl.DataFrame(s).with_row_index("source_line", offset=first_line).with_columns(pl.col("source_line").cast(pl.Int64))
 
 
-def _parse_lines(textdata: str, rejects: list[dict], stats: Counter) -> pl.DataFrame:
+def _parse_lines(path: Path, max_bytes: int, rejects: list[dict], stats: Counter) -> pl.DataFrame:
     """IRC and text-log lines; both are tried on every line, so a file mixing them is read whole."""
-    lines = _lines(textdata).filter(pl.col("line").str.strip_chars() != "")
-    keepalive = pl.col("line").str.contains(r"^(PING|PONG)( |$)")
-    stats["not_a_message_irc_PING"] += int(lines.select(keepalive.sum()).item())
-    lines = lines.filter(~keepalive)
-    msgs_irc, mod, rest, other = irc.parse_irc(lines)
-    stats.update(other)
-    msgs_txt, rest = text.parse_text(rest)
-    for row in rest.iter_rows(named=True):
-        rejects.append({"source_line": row["source_line"], "reason": "unrecognized_line: not an IRC message, `[time] user: text` or `<unix_ts> <nick>: <text>`", "raw": row["line"]})
-    msgs = pl.concat([conform(msgs_irc, PARSED), conform(msgs_txt, PARSED)]).sort("source_line").drop("source_index")
+    frames, mods = [], []
+    for start, block in _blocks(path, max_bytes, stats):
+        lines = _lines(block, start).filter(pl.col("line").str.strip_chars() != "")
+        keepalive = pl.col("line").str.contains(r"^(PING|PONG)( |$)")
+        stats["not_a_message_irc_PING"] += int(lines.select(keepalive.sum()).item())
+        lines = lines.filter(~keepalive)
+        msgs_irc, mod, rest, other = irc.parse_irc(lines)
+        stats.update(other)
+        msgs_txt, rest = text.parse_text(rest)
+        for row in rest.iter_rows(named=True):
+            rejects.append({"source_line": row["source_line"], "reason": "unrecognized_line: not an IRC message, `[time] user: text` or `<unix_ts> <nick>: <text>`", "raw": row["line"]})
+        frames += [conform(msgs_irc, PARSED), conform(msgs_txt, PARSED)]
+        mods.append(mod)
+    if not frames:
+        return conform(pl.DataFrame(), PARSED)
+    msgs = pl.concat(frames).sort("source_line").drop("source_index")
     msgs = msgs.with_row_index("source_index").with_columns(pl.col("source_index").cast(pl.Int64))
+    mod = pl.concat(mods)
     if mod.height:
         msgs = irc.apply_moderation(msgs.with_row_index("msg_idx"), mod).drop("msg_idx")
         stats["moderation_events"] = mod.height
@@ -216,7 +272,117 @@ class PartWriter:
         self.pool.shutdown(wait=True)
 
 
+def _json_lines(lines: Iterable[bytes], stats: Counter, rejects: list[dict], offset: int = 0) -> Iterator[tuple[int, Any, bytes]]:
+    """(index, decoded record, raw line) of NDJSON lines; broken lines become rejects."""
+    for i, line in enumerate(lines):
+        line = line.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        if b"\x00" in line:
+            stats["nul_bytes_removed"] += line.count(b"\x00")
+            line = line.replace(b"\x00", b"")
+        try:
+            try:
+                obj = json.loads(line)
+            except UnicodeDecodeError:
+                line = line.decode("cp1252", "replace").encode("utf-8")
+                obj = json.loads(line)
+                stats["reencoded_latin1"] += 1
+        except ValueError as e:
+            rejects.append({"source_index": i + offset, "reason": f"invalid_json: {e}", "raw": line})
+            continue
+        yield i + offset, obj, line
+
+
+def _byte_lines(path: Path, max_bytes: int) -> Iterator[bytes]:
+    pending = b""
+    first = True
+    for chunk in iter_bytes(path, max_bytes):
+        if first:
+            chunk, first = to_utf8(chunk), False
+        parts = (pending + chunk).split(b"\n")
+        pending = parts.pop()
+        yield from parts
+    if pending:
+        yield pending
+
+
+def _map_records(fmt: str, records: Iterable[tuple[int, Any, bytes | None]], stats: Counter, rejects: list[dict], meta: dict,
+                 name: str, line_based: bool) -> pl.DataFrame:
+    """Records through YouTube's action reader or the field mapper (inferred from the first 500 records)."""
+    if fmt == "youtube_live_chat":
+        return youtube.parse_records(((i, o) for i, o, _ in records), stats, rejects, line_based)
+    it = iter(records)
+    head = [r for _, r in zip(range(500), it)]
+    fm = FieldMap.infer([o for _, o, _ in head if isinstance(o, dict)])
+    if fm.missing():
+        sample = json.dumps(head[0][1], ensure_ascii=False)[:600] if head else "no records"
+        raise ChatFormatError(f"{name}: {fmt}: the records have no field for {' and no '.join(fm.missing())} "
+                              f"(first record: {sample}). {describe(b'', name).split('. ', 1)[1]}")
+    meta["fields"] = fm.describe()
+    rows = []
+    for i, obj, raw in _chain(head, it):
+        if not isinstance(obj, dict):
+            rejects.append({"source_index": i, "reason": f"not_an_object: the record is a JSON {type(obj).__name__}", "raw": raw or json.dumps(obj)})
+            continue
+        got = fm.extract(obj)
+        if isinstance(got, str):
+            rejects.append({"source_index": i, "reason": got, "raw": raw or json.dumps(obj, ensure_ascii=False)})
+            continue
+        got["source_index"] = i
+        got["source_line"] = i + 1 if line_based else None
+        rows.append(got)
+    return rows_frame(rows)
+
+
+def _chain(head: list, it: Iterator) -> Iterator:
+    yield from head
+    yield from it
+
+
+def _parse_records(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats: Counter, meta: dict) -> pl.DataFrame:
+    """Formats read record by record in Python: JSONL line by line, a JSON document's records array
+    cut out by the streaming scan, or a small nested document loaded whole."""
+    if _is_jsonl(read_head(path)):
+        stats["jsonl"] = 1
+        return _map_records(fmt, _json_lines(_byte_lines(path, max_bytes), stats, rejects), stats, rejects, meta, path.name, True)
+    with tempfile.TemporaryDirectory(prefix="chatlab-chat-") as tmp:
+        nd = Path(tmp) / "records.ndjson"
+        with open(nd, "wb") as out:
+            scan = stream_records(iter_bytes(path, max_bytes), out)
+        rejects.extend(scan.rejects)
+        if scan.nul_bytes:
+            stats["nul_bytes_removed"] += scan.nul_bytes
+        if scan.truncated:
+            stats["truncated_file"] = 1
+        if scan.found:
+            meta.update(twitchdownloader.export_meta(scan.meta))
+            if scan.records_key:
+                meta["records_key"] = scan.records_key
+            with open(nd, "rb") as f:
+                return _map_records(fmt, _json_lines(f, stats, rejects), stats, rejects, meta, path.name, False)
+    doc = _load_whole(path, max_bytes)
+    if fmt == "youtube_live_chat":
+        return _map_records(fmt, [(0, doc, None)], stats, rejects, meta, path.name, False)
+    key, records = _find_records(doc)
+    if key:
+        meta["records_key"] = key
+    return _map_records(fmt, [(i, r, None) for i, r in enumerate(records)], stats, rejects, meta, path.name, False)
+
+
+def _load_whole(path: Path, max_bytes: int) -> Any:
+    data = to_utf8(b"".join(iter_bytes(path, max_bytes))).replace(b"\x00", b"")
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        return json.loads(data.decode("cp1252", "replace"))
+    except ValueError as e:
+        raise ChatFormatError(f"{path.name}: invalid JSON ({e}) and no records array could be cut out of it") from e
+
+
 def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats: Counter, meta: dict) -> pl.DataFrame:
+    if fmt in MAPPED or fmt == "youtube_live_chat":
+        return _parse_records(path, fmt, max_bytes, rejects, stats, meta)
     with tempfile.TemporaryDirectory(prefix="chatlab-chat-") as tmp:
         folder = Path(tmp)
         if fmt == "irc_json":  # a list of strings: nothing to cut out, read whole
@@ -283,13 +449,7 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
 
 def _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd) -> pl.DataFrame:
     """A document the streaming cut could not split (nested GQL pages, IRC lines in JSON): loaded whole."""
-    data = to_utf8(b"".join(iter_bytes(path, max_bytes))).replace(b"\x00", b"")
-    try:
-        doc = json.loads(data)
-    except UnicodeDecodeError:
-        doc = json.loads(data.decode("cp1252", "replace"))
-    except ValueError as e:
-        raise ChatFormatError(f"{path.name}: invalid JSON ({e}) and no records array could be cut out of it") from e
+    doc = _load_whole(path, max_bytes)
     if fmt == "irc_json":
         items = doc.get("messages") or doc.get("lines") if isinstance(doc, dict) else doc
         if not isinstance(items, list):
@@ -314,7 +474,7 @@ def _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd) -> pl.D
         return msgs
     if isinstance(doc, dict):
         meta.update(twitchdownloader.export_meta(doc))
-    records = list(gql.flatten(doc)) if fmt == "gql_json" else _find_records(doc)
+    records = list(gql.flatten(doc)) if fmt == "gql_json" else _find_records(doc)[1]
     for r in records:
         out.write(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n")
     out.close()
@@ -329,14 +489,21 @@ def _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd) -> pl.D
     return df
 
 
-def _find_records(doc: Any) -> list:
+def _find_records(doc: Any, depth: int = 0) -> tuple[str, list]:
+    """The records list of a document: the document itself, or a list under a records key,
+    also nested (Kick's ``{"data": {"messages": [...]}}``)."""
     if isinstance(doc, list):
-        return doc
-    if isinstance(doc, dict):
-        for key in ("comments", "messages", "items", "chat", "data"):
+        return "", doc
+    if isinstance(doc, dict) and depth < 3:
+        for key in ("comments", "messages", "items", "chat", "data", "results", "chats"):
             if isinstance(doc.get(key), list):
-                return doc[key]
-    return []
+                return key, doc[key]
+        for key, v in doc.items():
+            if isinstance(v, dict):
+                k, found = _find_records(v, depth + 1)
+                if found:
+                    return f"{key}.{k}", found
+    return "", []
 
 
 def _flatten_gql(nd: Path) -> None:
@@ -368,6 +535,22 @@ def _missing(df: pl.DataFrame) -> dict[int, str]:
     out = {i: "no_time: no offset or timestamp field (or unreadable)" for i in no_time}
     out.update({i: "no_text: no message body and no fragments" for i in no_text})
     return out
+
+
+def _check_wall_clock(df: pl.DataFrame, meta: dict) -> pl.DataFrame:
+    """Some exports stamp every message with the download time (the old chat-replay-downloader on
+    Twitch): wall-clock times that span far less than the offsets are not message times. They are
+    replaced by start + offset (and the metadata says so), so no one refines offsets with them."""
+    both = df.filter(pl.col("t_s").is_not_null() & pl.col("t_abs").is_not_null())
+    if both.height < 2:
+        return df
+    span_rel = float(both["t_s"].max() - both["t_s"].min())
+    span_abs = (both["t_abs"].max() - both["t_abs"].min()).total_seconds()
+    if span_rel >= 60 and span_abs < 0.1 * span_rel:
+        meta["t_abs_replaced"] = (f"the export's wall-clock times span {span_abs:.1f} s while its offsets span {span_rel:.0f} s: "
+                                  "they are not message times (download times?); t_abs = start + offset instead")
+        return df.with_columns(pl.when(pl.col("t_s").is_not_null()).then(None).otherwise(pl.col("t_abs")).alias("t_abs"))
+    return df
 
 
 def _require(df: pl.DataFrame, rejects: list[dict], stats: Counter) -> pl.DataFrame:

@@ -1,6 +1,7 @@
 """Plain text chat logs, parsed column-wise with Polars regexes.
 
-- TwitchDownloader text export, relative: ``[h:mm:ss] user: msg`` (also ``[mm:ss]``);
+- TwitchDownloader text export, relative: ``[h:mm:ss] user: msg`` (also ``[mm:ss]``, and chat-downloader's
+  ``[-0:05] Some Name: msg`` before the stream starts);
 - its UTC variants: ``[2024-05-01 18:00:05 UTC] user: msg`` (also ISO ``T``/``Z``/offsets);
 - ``<unix_ts> <nick>: <text>`` lines (seconds or milliseconds).
 A display name may carry the login in parentheses: ``名前 (login): msg``.
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import polars as pl
 
-_USER = r"(?P<user>[^:\[\]]+?)(?: \((?P<login>[A-Za-z0-9_]+)\))?: (?P<text>.*)$"
-REL_RE = r"^\[(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{2}(?:\.\d+)?)\] " + _USER
+# A name may hold spaces, brackets and colons not followed by a space (YouTube: "Rianna :P: hi").
+_USER = r"(?P<user>(?:[^:]|:[^ ])+?)(?: \((?P<login>[A-Za-z0-9_]+)\))?: (?P<text>.*)$"
+REL_RE = r"^\[(?P<neg>-)?(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{2}(?:\.\d+)?)\] " + _USER
 ABS_RE = r"^\[(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?: ?(?P<tz>UTC|GMT|Z|[+-]\d{2}:?\d{2}))?\] " + _USER
 UNIX_RE = r"^(?P<ts>\d{9,13}(?:\.\d+)?) (?P<user>[^\s:]+): (?P<text>.*)$"
 
@@ -25,6 +27,7 @@ def parse_text(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     r, a, u = pl.col("r").struct, pl.col("a").struct, pl.col("u").struct
     rel_t = r.field("h").cast(pl.Float64, strict=False).fill_null(0) * 3600 + r.field("m").cast(pl.Float64) * 60 + r.field("s").cast(pl.Float64)
+    rel_t = pl.when(r.field("neg") == "-").then(-rel_t).otherwise(rel_t)  # chat-downloader: before the VOD starts
     tz = a.field("tz").fill_null("UTC").str.replace(r"^(UTC|GMT|Z)$", "+00:00").str.replace(r"^([+-]\d{2})(\d{2})$", "${1}:${2}")
     ts = a.field("ts").str.replace(" ", "T").str.replace(r"T(\d{1,2}:\d{2})$", "T${1}:00")
     abs_t = pl.concat_str([ts, tz]).str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us").dt.convert_time_zone("UTC")

@@ -1,0 +1,195 @@
+"""Chat client logs and text exports that carry a clock time per line and the date elsewhere.
+
+- Chatterino daily files: ``# Start logging at 2024-05-01 18:00:00 CEST``, then
+  ``[18:00:05]  user: text`` (two spaces); the date also comes from the file name (``…-2024-05-01.log``).
+- irssi: ``--- Log opened Wed May 01 18:00:00 2024`` / ``--- Day changed Thu May 02 2024``,
+  ``18:00 <@nick> text``, `` * nick waves`` (action).
+- WeeChat: ``2024-05-01 18:00:05<TAB>@nick<TAB>text``; ``-->``/``<--``/``--`` are status lines.
+- HexChat: ``**** BEGIN LOGGING AT Wed May  1 18:00:00 2024``, ``May 01 18:00:05 <nick><TAB>text``.
+- mIRC: ``Session Start: Wed May 01 18:00:00 2024``, ``[18:00] <nick> text``.
+- Twitch-Chat-Downloader (tcd) text and irc formats: ``[0:00:05] <~Name> text`` (offsets).
+- TwitchDownloader HTML: one ``<pre class="comment-root">`` per comment, time as ``h:mm:ss``.
+- TwitchDownloader text without timestamps: ``Name: text`` (recognized; every line is rejected
+  as having no time, since a message without a time cannot be placed in the VOD).
+
+Status lines (joins, parts, day changes, timeouts as text) are counted, not rejected. The
+clock of a client log is the logging machine's local time: a zone named in the header is
+used when known, else the time is read as UTC (and the metadata says so).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, timezone
+
+from chatlab.chat.fields import rows_frame
+
+import polars as pl
+
+FORMATS = ("chatterino_log", "irssi_log", "weechat_log", "hexchat_log", "mirc_log", "tcd_text", "twitchdownloader_html", "twitchdownloader_text_notime")
+
+# Zone abbreviations a header may name (Chatterino writes the abbreviation of the local zone).
+ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "BST": 1, "CET": 1, "CEST": 2, "WEST": 1, "EET": 2, "EEST": 3, "MSK": 3,
+         "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "JST": 9, "KST": 9, "IST": 5.5,
+         "AEST": 10, "AEDT": 11, "BRT": -3}
+_MON = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
+_NICK = r"[ @+%~&!$*]?(?P<user>[^>\s]+)"
+
+HEADER = {
+    "chatterino_log": re.compile(r"^# Start logging at (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?: (\S+))?"),
+    "irssi_log": re.compile(r"^--- (?:Log opened|Day changed) \w{3} (\w{3}) +(\d{1,2})(?: [\d:]+)? (\d{4})"),
+    "hexchat_log": re.compile(r"^\*\*\*\* BEGIN LOGGING AT \w{3} (\w{3}) +(\d{1,2}) [\d:]+ (\d{4})"),
+    "mirc_log": re.compile(r"^Session Start: \w{3} (\w{3}) +(\d{1,2}) [\d:]+ (\d{4})"),
+}
+MESSAGE = {
+    "chatterino_log": re.compile(r"^\[(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})\]  (?P<user>[^\s:]+)(?: \((?P<login>[A-Za-z0-9_]+)\))?: (?P<text>.*)$"),
+    "irssi_log": re.compile(r"^(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))? <" + _NICK + r"> (?P<text>.*)$"),
+    "weechat_log": re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})\t[@+%~&!]?(?P<user>[^\t\s]+)\t(?P<text>.*)$"),
+    "hexchat_log": re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2}) <" + _NICK + r">\t(?P<text>.*)$"),
+    "mirc_log": re.compile(r"^\[(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?\] <" + _NICK + r"> (?P<text>.*)$"),
+    "tcd_text": re.compile(r"^\[(?:(?P<d>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})(?:\.\d+)?\] <" + _NICK + r"> (?P<text>.*)$"),
+    "twitchdownloader_html": re.compile(r'^\s*<pre class="comment-root">\[(?:<a [^>]*>)?(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{2})(?:</a>)?\] (?P<rest>.*)</pre>\s*$'),
+    "twitchdownloader_text_notime": re.compile(r"^(?P<user>[^\s:\[\]]+)(?: \((?P<login>[A-Za-z0-9_]+)\))?: (?P<text>.*)$"),
+}
+ACTION = {
+    "irssi_log": re.compile(r"^(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))? +\* (?P<user>\S+) (?P<text>.*)$"),
+    "tcd_text": re.compile(r"^\[(?:(?P<d>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})\] \*(?P<user>\S+) (?P<text>.*?)\]?$"),
+}
+_WEECHAT_STATUS = ("-->", "<--", "--", "=!=", "", " ")
+_FILE_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_AUTHOR = re.compile(r'<span class="comment-author"[^>]*>(?P<user>.*?)</span>')
+_BODY = re.compile(r'<span class="comment-message">: (?P<text>.*)</span>', re.S)
+_HIDE = re.compile(r'<img [^>]*>\s*<span class="text-hide">(.*?)</span>')
+_TAGS = re.compile(r"<[^>]+>")
+_BADGE = re.compile(r'<span class="text-hide">([^<]*)</span>')
+
+# Signs in the first lines that a file is in one of these formats (detect.py votes with them).
+SIGNS = {
+    "chatterino_log": re.compile(r"^# Start logging at |^\[\d{2}:\d{2}:\d{2}\]  \S"),
+    "irssi_log": re.compile(r"^--- Log opened |^--- Day changed |^\d{2}:\d{2}(:\d{2})? <[ @+%~&]?[^>\s]+> |^\d{2}:\d{2}(:\d{2})? -!- "),
+    "weechat_log": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\t"),
+    "hexchat_log": re.compile(r"^\*\*\*\* (BEGIN|ENDING) LOGGING AT |^[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} (<[^>]+>|\*)\t"),
+    "mirc_log": re.compile(r"^Session (Start|Close|Ident): |^\[\d{2}:\d{2}(:\d{2})?\] (<[ @+%~&]?[^>\s]+>|\*) "),
+    "tcd_text": re.compile(r"^\[(\d+ days?, )?\d+:\d{2}:\d{2}\] (<[~@%+$!*&]?[^>\s]+>|\*\S) "),
+    "twitchdownloader_html": re.compile(r'<pre class="comment-root">'),
+}
+
+
+def _zone(abbr: str | None) -> tuple[timezone | None, str]:
+    if abbr and abbr.upper() in ZONES:
+        return timezone(timedelta(hours=ZONES[abbr.upper()])), f"local time, zone {abbr} from the header"
+    return None, "local time of the logging client" + (f" (zone {abbr!r} not known)" if abbr else " (zone not written)") + ", read as UTC"
+
+
+def _header_date(fmt: str, m: re.Match) -> date:
+    g = m.groups()
+    if fmt == "chatterino_log":
+        return date(int(g[0]), int(g[1]), int(g[2]))
+    return date(int(g[2]), _MON.get(g[0], 1), int(g[1]))
+
+
+def _html_message(rest: str) -> tuple[str | None, str | None, list[str]]:
+    a, b = _AUTHOR.search(rest), _BODY.search(rest)
+    if not a or not b:
+        return None, None, []
+    badges = [x.lower() for x in _BADGE.findall(rest[: a.start()])]
+    text = _TAGS.sub("", _HIDE.sub(r"\1", b.group("text")))
+    user = html.unescape(_TAGS.sub("", a.group("user"))).strip()
+    return user, html.unescape(text).rstrip(" "), badges
+
+
+def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stats: Counter, rejects: list[dict], meta: dict) -> pl.DataFrame:
+    """(line number, text) pairs of one log in file order -> PARSED rows."""
+    rx, act, head = MESSAGE[fmt], ACTION.get(fmt), HEADER.get(fmt)
+    relative = fmt in ("tcd_text", "twitchdownloader_html")
+    fd = _FILE_DATE.search(file_name)
+    day: date | None = date(int(fd.group(1)), int(fd.group(2)), int(fd.group(3))) if fd and not relative else None
+    if day is not None:
+        meta["date_from"] = "file name"
+    tz, clock = _zone(None)
+    last_tod: float | None = None
+    rows: list[dict] = []
+    index = 0
+    for ln, line in lines:
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        if head is not None and (h := head.match(line)):
+            day = _header_date(fmt, h)
+            meta.setdefault("date_from", "log header")
+            if fmt == "chatterino_log":
+                tz, clock = _zone(h.group(7))
+            last_tod = None
+            stats["not_a_message_log_header"] += 1
+            continue
+        m = rx.match(line)
+        kind = "chat"
+        if m is None and act is not None:
+            m, kind = act.match(line), "action"
+        if m is None:
+            if fmt == "twitchdownloader_text_notime" or (fmt == "twitchdownloader_html" and "comment-root" in line):
+                rejects.append({"source_line": ln, "source_index": index, "reason": f"unrecognized_line: not a {fmt} message line", "raw": line})
+                index += 1
+            elif fmt == "twitchdownloader_html":
+                stats["not_a_message_html_markup"] += 1
+            else:
+                stats["not_a_message_status_line"] += 1
+            continue
+        g = m.groupdict()
+        if fmt == "twitchdownloader_text_notime":
+            rejects.append({"source_line": ln, "source_index": index, "raw": line,
+                            "reason": "no_time: TwitchDownloader text export without timestamps; export again with Relative or UTC timestamps"})
+            index += 1
+            continue
+        if fmt == "weechat_log" and (g["user"] in _WEECHAT_STATUS or g["user"].startswith(("-", "<", "="))):
+            stats["not_a_message_status_line"] += 1
+            continue
+        if fmt == "weechat_log" and g["user"] == "*":  # action: "nick does something"
+            kind = "action"
+            g["user"], _, g["text"] = g["text"].partition(" ")
+        badges: list[str] = []
+        if fmt == "twitchdownloader_html":
+            user, text, badges = _html_message(g["rest"])
+            if user is None:
+                rejects.append({"source_line": ln, "source_index": index, "reason": "unrecognized_line: a comment without author or message span", "raw": line})
+                index += 1
+                continue
+            login = None
+            pm = re.match(r"^(.*) \(([A-Za-z0-9_]+)\)$", user)
+            if pm:
+                user, login = pm.group(1), pm.group(2)
+        else:
+            user, text, login = g["user"], g["text"], g.get("login")
+        tod = int(g.get("h") or 0) * 3600 + int(g.get("m") or 0) * 60 + int(g.get("s") or 0) + int(g.get("d") or 0) * 86400
+        t_s = t_abs = None
+        if relative:
+            t_s = float(tod)
+        else:
+            if fmt == "weechat_log":
+                day = date.fromisoformat(g["date"])
+            elif fmt == "hexchat_log" and day is not None:
+                day = date(day.year, _MON.get(g["mon"], day.month), int(g["day"]))
+            if last_tod is not None and tod < last_tod - 6 * 3600 and fmt not in ("weechat_log", "hexchat_log"):
+                stats["day_rollovers_inferred"] += 1  # midnight passed without a day-change line
+                if day is not None:
+                    day += timedelta(days=1)
+                else:
+                    tod += 86400
+            last_tod = tod
+            if day is not None:
+                t_abs = (datetime(day.year, day.month, day.day, tzinfo=tz or timezone.utc) + timedelta(seconds=tod)).astimezone(timezone.utc)
+            else:
+                t_s = float(tod)  # no date anywhere: seconds since midnight, made relative below
+        rows.append({"t_s": t_s, "t_abs": t_abs, "user": user, "user_login": (login or user).lower(), "text": text, "badges": badges,
+                     "msg_type": kind, "source_line": ln, "source_index": index})
+        index += 1
+    df = rows_frame(rows)
+    if not relative:
+        meta["clock"] = clock
+        if day is None and df.height:
+            meta["date_from"] = "nowhere: no date in the file or its name; times are seconds from the first message"
+            df = df.with_columns(pl.col("t_s") - pl.col("t_s").min())
+    return df
