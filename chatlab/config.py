@@ -48,6 +48,11 @@ class Layout:
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 
+    @property
+    def review_overrides(self) -> Path:
+        # Corrections saved on the review page (`chatlab review`), laid over the settings file.
+        return self.root / "review" / "overrides.toml"
+
     def artifact_dir(self, asset: str, vod_id: str) -> Path:
         # A partition key can be typed into the Dagster UI: never let one name a path outside data/.
         if not is_valid_vod_id(vod_id):
@@ -73,15 +78,33 @@ def config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or "chatlab.toml").expanduser().resolve()
 
 
-def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The settings file as a dict; {} when there is none. A broken file is an error that names it."""
-    p = Path(path) if path else config_path()
+def _read_toml(p: Path) -> dict[str, Any]:
     if not p.exists():
         return {}
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{p}: not valid TOML ({e})") from e
+
+
+# A manual offset is one choice: a review override with anchors replaces an offset_s from the file.
+MANUAL_ALIGN_KEYS = ("offset_s", "drift_s_per_h", "anchors")
+
+
+def load_config(path: str | os.PathLike | None = None, data_root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The settings file as a dict ({} when there is none), with the review page's per-VOD
+    overrides (``<data>/review/overrides.toml``) laid over its ``[vods.<id>]`` sections.
+    A broken file is an error that names it."""
+    out = _read_toml(Path(path) if path else config_path())
+    review = _read_toml(layout(data_root).review_overrides).get("vods", {})
+    for vod_id, stages in review.items():
+        vod = out.setdefault("vods", {}).setdefault(vod_id, {})
+        for stage, values in stages.items():
+            base = dict(vod.get(stage, {}))
+            if stage == "align" and any(k in values for k in MANUAL_ALIGN_KEYS):
+                base = {k: v for k, v in base.items() if k not in MANUAL_ALIGN_KEYS}
+            vod[stage] = {**base, **values}
+    return out
 
 
 def section(config: dict[str, Any], name: str, vod_id: str | None = None) -> dict[str, Any]:

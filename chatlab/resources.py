@@ -24,7 +24,7 @@ class ChatlabSettings(ConfigurableResource):
         return cfg.layout(self.data_dir or None).ensure()
 
     def section(self, name: str, vod_id: str | None = None) -> dict[str, Any]:
-        return cfg.section(cfg.load_config(self.config_file or None), name, vod_id)
+        return cfg.section(cfg.load_config(self.config_file or None, self.data_dir or None), name, vod_id)
 
 
 class _PolarsTypeHandler(DuckDBPolarsTypeHandler):
