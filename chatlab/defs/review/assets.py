@@ -48,6 +48,5 @@ review_job = dg.define_asset_job(
     REVIEW_JOB,
     selection=(dg.AssetSelection.assets("offsets").downstream()
                - dg.AssetSelection.groups("train") - dg.AssetSelection.assets("dataset_export")),
-    partitions_def=vods,
     description="Started by a correction saved on the review page (chatlab review): offsets and the per-VOD assets after it.",
 )
