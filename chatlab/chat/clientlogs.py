@@ -47,7 +47,7 @@ HEADER = {
 MESSAGE = {
     "chatterino_log": re.compile(r"^\[(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})\]  (?P<user>[^\s:]+)(?: \((?P<login>[A-Za-z0-9_]+)\))?: (?P<text>.*)$"),
     "irssi_log": re.compile(r"^(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))? <" + _NICK + r"> (?P<text>.*)$"),
-    "weechat_log": re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})\t[@+%~&!]?(?P<user>[^\t\s]+)\t(?P<text>.*)$"),
+    "weechat_log": re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})\t[@+%~&!]?(?P<user>[^\t]*)\t(?P<text>.*)$"),
     "hexchat_log": re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2}) <" + _NICK + r">\t(?P<text>.*)$"),
     "mirc_log": re.compile(r"^\[(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?\] <" + _NICK + r"> (?P<text>.*)$"),
     "tcd_text": re.compile(r"^\[(?:(?P<d>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})(?:\.\d+)?\] <" + _NICK + r"> (?P<text>.*)$"),
@@ -144,7 +144,9 @@ def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stat
                             "reason": "no_time: TwitchDownloader text export without timestamps; export again with Relative or UTC timestamps"})
             index += 1
             continue
-        if fmt == "weechat_log" and (g["user"] in _WEECHAT_STATUS or g["user"].startswith(("-", "<", "="))):
+        if fmt == "weechat_log":
+            g["user"] = g["user"].strip()
+        if fmt == "weechat_log" and (g["user"] in _WEECHAT_STATUS or g["user"].startswith(("-", "<", "=")) or " " in g["user"]):
             stats["not_a_message_status_line"] += 1
             continue
         if fmt == "weechat_log" and g["user"] == "*":  # action: "nick does something"

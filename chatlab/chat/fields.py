@@ -206,10 +206,11 @@ class FieldMap:
                 if val is not None:
                     break
             out[role] = val
-        if out["text"] is None:
+        if not out["text"]:
             for p in self.roles.get("fragments", ()):
-                out["text"] = _join_fragments(_get(rec, p))
-                if out["text"] is not None:
+                joined = _join_fragments(_get(rec, p))
+                if joined:
+                    out["text"] = joined
                     break
         t_s = t_abs = None
         for p, kind, unit in self.times:

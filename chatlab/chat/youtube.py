@@ -131,7 +131,7 @@ def parse_records(records: Iterable[tuple[int, Any]], stats: Counter, rejects: l
             if kind != "liveChatTextMessageRenderer" and kind not in NOTICES:
                 stats[f"not_a_message_youtube_{kind}"] += 1
                 continue
-            text, emotes = runs_text(r.get("message"))
+            text, emotes = runs_text(r.get("message") or (r.get("text") if kind in NOTICES else None))
             if kind in NOTICES:
                 head = (r.get("purchaseAmountText") or {}).get("simpleText") or runs_text(r.get("headerSubtext") or r.get("headerPrimaryText") or r.get("subtext"))[0]
                 if kind == "liveChatSponsorshipsGiftPurchaseAnnouncementRenderer":

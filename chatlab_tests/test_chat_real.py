@@ -1,0 +1,124 @@
+"""The real public exports under data/real/chat (see data/real/SOURCES.md): every file parses,
+parsed + rejected = the records the file holds, no valid record is rejected, and a few exact
+texts. Expected counts come from plain json/csv reads in this file and from jq (the literal
+numbers), never from chatlab."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from chatlab.chat import parse_file
+
+REAL = Path(__file__).parent / "data" / "real" / "chat"
+
+# file -> (format, records that are chat messages or notices, of which notices). Worked out with
+# jq/json/csv: e.g. `jq length`, `jq '[...addChatItemAction.item | keys[0]] | group_by(.)'`.
+EXPECTED = {
+    "cd_twitch_replay.json": ("chat_downloader_json", 19, 0),
+    "cd_twitch_replay.csv": ("csv", 19, 0),
+    "cd_youtube_superchats.json": ("chat_downloader_json", 125, 125),  # every record is a super chat (57 ticker copies)
+    "cd_youtube_replay.csv": ("csv", 681, 0),
+    "cd_youtube_replay.txt": ("text", 681, 0),  # `grep -c . file` = 681 lines
+    "youtube_actions.json": ("youtube_live_chat", 4, 3),  # text 1; membership, sticker, donation
+    "pytchat_chatreplay.json": ("youtube_live_chat", 48, 1),  # 47 text, 1 paid, 1 placeholder (not a message)
+    "pytchat_superchat.live_chat.json": ("youtube_live_chat", 50, 4),  # 46 text, 4 paid, 2 tickers (not messages)
+}
+
+
+# pytchat's test data has every renderer id replaced by "dummy_id" (jq '[..|.id? // empty] | unique')
+UNIQUE_IDS = {"pytchat_superchat.live_chat.json": 1}
+
+
+def test_every_real_file_is_listed_in_sources() -> None:
+    sources = (REAL.parent / "SOURCES.md").read_text()
+    files = sorted(p.name for p in REAL.iterdir())
+    assert files == sorted(EXPECTED)
+    for name in files:
+        assert f"`chat/{name}`" in sources, name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_real_file_counts(name: str) -> None:
+    fmt, total, notices = EXPECTED[name]
+    r = parse_file(REAL / name)
+    assert r.format == fmt
+    assert r.messages.height + r.rejects.height == total, r.summary()
+    assert r.rejects.height == 0, r.rejects.select("reason", "raw").head(5).to_dicts()
+    assert int((r.messages["msg_type"] == "notice").sum()) == notices
+    assert r.messages["t_s"].is_not_null().all() and r.messages["text"].is_not_null().all()
+    chat = r.messages.filter(r.messages["msg_type"] == "chat")
+    assert chat["user"].is_not_null().all()  # a donation banner has no author
+    assert r.messages["msg_id"].n_unique() == UNIQUE_IDS.get(name, r.messages.height)
+    if fmt != "youtube_live_chat" and fmt != "text":
+        assert "fields:" in r.summary() and "<-" in r.summary()
+
+
+def test_old_chat_replay_list_string_author() -> None:
+    """Issue shape 3: `author` is a string; every record is read, texts and offsets as json.load sees them."""
+    items = json.loads((REAL / "cd_twitch_replay.json").read_text(encoding="utf-8"))
+    r = parse_file(REAL / "cd_twitch_replay.json")
+    m = r.messages.sort("source_index")
+    assert m["user"].to_list() == [it["author"] for it in items]
+    assert m["text"].to_list() == [it["message"] for it in items]
+    assert m["t_s"].to_list() == [float(it["time_in_seconds"]) for it in items]
+    # its `timestamp`s are download times (19 messages over 2 hours, stamped within a second): not used as t_abs
+    assert "not message times" in r.meta["t_abs_replaced"]
+    assert m["t_abs"].is_null().all()
+
+
+def test_csv_and_json_of_the_same_chat_agree() -> None:
+    a = parse_file(REAL / "cd_twitch_replay.json").messages
+    b = parse_file(REAL / "cd_twitch_replay.csv").messages
+    assert a.select("t_s", "user", "text").equals(b.select("t_s", "user", "text"))
+    rows = list(csv.DictReader(open(REAL / "cd_youtube_replay.csv", newline="", encoding="utf-8")))
+    m = parse_file(REAL / "cd_youtube_replay.csv").messages.sort("source_index")
+    assert m["text"].to_list() == [r["message"] for r in rows]
+    assert m["user_id"].to_list() == [r["author_id"] for r in rows]
+
+
+def test_text_names_with_spaces_brackets_colons_and_negative_times() -> None:
+    m = parse_file(REAL / "cd_youtube_replay.txt").messages.sort("source_line")
+    by_line = {ln: (u, t, s) for ln, u, t, s in m.select("source_line", "user", "text", "t_s").iter_rows()}
+    assert by_line[1] == ("he discovered first fun", "Techno Support", 0.0)  # `[-0:00] ...`
+    assert by_line[112][:2] == ("Flaming Timelord [FTL YT]", "yes")
+    assert by_line[145][:2] == ("[] bread []", "HELLO")
+    assert by_line[150][:2] == ("Rianna :P", "AYOOOOOOO")
+
+
+def test_super_chats_are_notices_with_the_amount() -> None:
+    items = json.loads((REAL / "cd_youtube_superchats.json").read_text(encoding="utf-8"))
+    m = parse_file(REAL / "cd_youtube_superchats.json").messages.sort("source_index")
+    assert m["text"][4] == "[paid €2.00] it aint much but its an honest donation"
+    no_msg = [i for i, it in enumerate(items) if it["message"] is None]
+    assert len(no_msg) == 12
+    assert all(m["text"][i] == f"[paid {items[i]['amount']}]" for i in no_msg)
+
+
+def test_youtube_response_and_yt_dlp_lines() -> None:
+    r = parse_file(REAL / "pytchat_chatreplay.json")
+    first = r.messages.filter(r.messages["msg_id"] == "CjoKGkNMYXBzZTdudHVVQ0Zjc0IxZ0FkTnFnQjVREhxDSnlBNHV2bnR1VUNGV0dnd2dvZDd3NE5aZy0w")
+    assert first["user"][0] == "だにょぉぉーん Frisk" and first["text"][0] == "や"
+    assert first["t_s"][0] == pytest.approx(101.308)  # videoOffsetTimeMsec 101308
+    assert first["t_abs"][0] == datetime.fromtimestamp(1571985910682806 / 1e6, timezone.utc)  # timestampUsec
+    paid = r.messages.filter(r.messages["msg_type"] == "notice")
+    assert paid["text"].to_list() == ["[super chat: CZK\xa020.00] Hello from Czech Republic"] and paid["user"][0] == "Svatopluk Čech"
+    lines = (REAL / "pytchat_superchat.live_chat.json").read_text(encoding="utf-8").splitlines()
+    r = parse_file(REAL / "pytchat_superchat.live_chat.json")
+    assert r.stats["jsonl"] == 1 and r.messages["source_line"].max() <= len(lines)
+    offsets = {i + 1: float(json.loads(ln)["replayChatItemAction"]["videoOffsetTimeMsec"]) / 1000 for i, ln in enumerate(lines)}
+    assert all(offsets[ln] == t for ln, t in r.messages.select("source_line", "t_s").iter_rows())
+
+
+def test_youtube_action_list_with_deletions() -> None:
+    r = parse_file(REAL / "youtube_actions.json")
+    m = r.messages
+    text = m.filter(m["msg_type"] == "chat")
+    assert text["text"].to_list() == ["Consistency Level ASL ❤️"] and text["user"][0] == "Naruto Uzumaki"
+    assert text["t_abs"][0] == datetime.fromtimestamp(1608118971079695 / 1e6, timezone.utc)
+    assert r.stats["moderation_events"] == 2  # one markChatItemAsDeleted, one markChatItemsByAuthorAsDeleted
+    assert sorted(m.filter(m["msg_type"] == "notice")["text"].str.extract(r"^\[([a-z ]+)", 1).to_list()) == ["donation", "membership", "super sticker"]
