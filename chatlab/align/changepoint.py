@@ -32,11 +32,14 @@ BLOCK_S = 900.0  # chat seconds searched together (blocks overlap by half; each 
 RANGE_S = 600.0  # jumps up to this size either way (larger ones span coarse windows: the coarse lags see them)
 MAX_TOKENS = 150_000  # an even sample on huge chats
 MIN_DELTA_S = 4.0  # a smaller change of offset is a drift or delay wobble, not a cut
-PEAKS = 6  # deltas tried per block besides 0
+PEAKS = 6  # deltas tried per block besides 0, small and large ...
+SMALL_S = 15.0  # (a small delta is one within the spread of reaction delays)
+SUB_S = 180.0  # ... and the top one of each stretch this long
 ANCHOR_NATS = 1.0  # a token whose best delta beats chance by this much is an anchor of that delta
 ZONE_NATS = 3.0  # split places within this of the best one are where the change may be
 PENALTY_NATS = 6.0  # a split must gain this plus log(tokens) (BIC: two parameters, a place and a delta)
 BURST_S = 10.0
+MIN_PIECE_S = 20.0  # a refit's pieces span at least this much chat
 ZONE_PAD_S = 25.0  # a refit looks this far either side of a change's zone (reaction delays reach back 20 s)
 
 
@@ -60,16 +63,16 @@ def _lognormal(d: np.ndarray, median: float, sigma: float) -> np.ndarray:
     return np.exp(-((np.log(d) - np.log(median)) ** 2) / (2 * sigma**2)) / (d * sigma * np.sqrt(2 * np.pi))
 
 
-def _peaks(delta: np.ndarray, weight: np.ndarray, k: int, min_delta: float) -> list[float]:
+def _peaks(delta: np.ndarray, weight: np.ndarray, k: int, min_delta: float, max_abs: float = np.inf) -> list[float]:
     """The k highest peaks of the weighted delta histogram (1-s bins, smoothed over the spread of
-    reaction delays), each at least min_delta from 0 and from the others."""
+    reaction delays), each at least min_delta from 0 and from the others, at most max_abs from 0."""
     if len(delta) == 0:
         return []
     lo = np.floor(delta.min()) - 3
     h = np.bincount(np.floor(delta - lo).astype(np.int64), weights=weight).astype(np.float64)
     h = np.convolve(h, np.ones(5), mode="same")
     centres = lo + 0.5 + np.arange(len(h))
-    h[np.abs(centres) < min_delta] = 0.0
+    h[(np.abs(centres) < min_delta) | (np.abs(centres) > max_abs)] = 0.0
     out: list[float] = []
     for _ in range(k):
         j = int(np.argmax(h))
@@ -115,7 +118,7 @@ def _zone(C: np.ndarray, t: np.ndarray, a: int, s: int, b: int, k0: int, k1: int
 
 
 def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: float, cfg: AlignConfig, *,
-                 penalty_nats: float = PENALTY_NATS, min_anchors: int = 5, min_delta_s: float = MIN_DELTA_S) -> list[Change]:
+                 penalty_nats: float = PENALTY_NATS, min_anchors: float = 5.0, min_delta_s: float = MIN_DELTA_S) -> list[Change]:
     """Stretches of the chat where the anchors fit an offset `delta_s` away from `curve` better
     than the curve. chance: per token (index into ix.tok_*) its chance level beside its candidates'
     delay densities (fit.Reaction.chance); sigma: the spread of the reaction delays."""
@@ -145,7 +148,7 @@ def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: 
                   for i, s0 in enumerate(starts)]
     delta_tok = np.zeros(len(sel))  # the delta each token's stretch fits best (0: the curve)
     gain_tok = np.zeros(len(sel))
-    anchors_tok = np.zeros(len(sel), np.int64)
+    anchors_tok = np.zeros(len(sel))
     zones: list[tuple[float, tuple[float, float]]] = []  # (chat time of a change, its zone)
     for lo, hi, mid_lo, mid_hi in blocks:
         a_tok, b_tok = np.searchsorted(t, lo, side="left"), np.searchsorted(t, hi, side="left")
@@ -156,7 +159,15 @@ def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: 
         n = b_tok - a_tok
         # rare words weigh more in the histogram: a chance match of a common word is cheap
         w = np.log1p(0.2 / ch[a_tok:b_tok][cp]) / burst[a_tok:b_tok][cp]
-        deltas = np.array([0.0] + _peaks(cd - m, w, PEAKS, min_delta_s))
+        # the block's peaks, and each SUB_S stretch's own top peak (a few echoes at one end of a
+        # block are lost among the whole block's chance peaks)
+        # (small deltas apart: the curve's own echoes spread over its reaction delays and fill them)
+        found = _peaks(cd - m, w, 3, min_delta_s, SMALL_S) + _peaks(cd - m, w, PEAKS, SMALL_S)
+        tb_c = t[a_tok:b_tok][cp]
+        for s0 in np.arange(tb_c.min(), tb_c.max(), SUB_S) if len(tb_c) else []:
+            sub = (tb_c >= s0) & (tb_c < s0 + SUB_S)
+            found += [x for x in _peaks(cd[sub] - m, w[sub], 1, SMALL_S) if all(abs(x - y) >= 1.0 for y in found)]
+        deltas = np.array([0.0] + found)
         llr = np.zeros((n, len(deltas)))
         for k, dk in enumerate(deltas):
             r = cd - dk
@@ -198,7 +209,7 @@ def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: 
         if delta_tok[a] == 0:
             continue
         out.append(Change(float(t[a]), float(t[b - 1]), float(delta_tok[a]), float(gain_tok[a:b].max()),
-                          int(anchors_tok[a:b].max()), zone_at(a) if a > 0 else None, zone_at(b) if b < len(sel) else None))
+                          int(round(anchors_tok[a:b].max())), zone_at(a) if a > 0 else None, zone_at(b) if b < len(sel) else None))
     return out
 
 
@@ -222,8 +233,8 @@ def pieces_with_changes(curve: OffsetCurve, changes: list[Change], chat_span: tu
     for lo, hi in zip(edges[:-1], edges[1:]):
         mid = (lo + hi) / 2
         k = int(np.searchsorted(seg_ends, mid, side="left"))
-        delta = next((c.delta_s for c in changes if (c.zone_from is None or c.zone_from[1] <= mid)
-                      and (c.zone_to is None or mid <= c.zone_to[0])), 0.0)
+        delta = next((c.delta_s for c in changes if (c.zone_from is None or sum(c.zone_from) / 2 <= mid)
+                      and (c.zone_to is None or mid <= sum(c.zone_to) / 2)), 0.0)
         parts.append((lo, hi, k, delta))
     groups: list[list[int]] = [[0]]
     for i in range(1, len(parts)):
@@ -234,6 +245,13 @@ def pieces_with_changes(curve: OffsetCurve, changes: list[Change], chat_span: tu
             groups[-1].append(i)
         else:
             groups.append([i])
+    # a sliver (a few tokens where two blocks' rulings meet) is no stretch of its own
+    span_of = lambda g: parts[g[-1]][1] - parts[g[0]][0]  # noqa: E731
+    while len(groups) > 1 and min(span_of(g) for g in groups) < MIN_PIECE_S:
+        j = min(range(len(groups)), key=lambda i: span_of(groups[i]))
+        k = j - 1 if j > 0 else 1
+        groups[min(j, k)] = sorted(groups[j] + groups[k])
+        del groups[max(j, k)]
     out = []
     for g in groups:
         his = np.array([parts[i][1] for i in g[:-1]])
