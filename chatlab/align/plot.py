@@ -32,6 +32,10 @@ def offsets_png(al: Alignment, title: str = "") -> bytes:
             t = np.linspace(s.start_s, max(s.end_s, s.start_s + 1), 50)
             a1.plot(t, al.curve.offset(t), c="tab:red", lw=1.5)
             a1.plot(t, al.curve.offset(t) + (al.reaction_delay_s if np.isfinite(al.reaction_delay_s) else 0), c="tab:red", lw=0.8, ls="--")
+        for s, info in zip(al.curve.segments, al.figures.get("segments", [])):  # each segment's own confidence
+            mid = (s.start_s + s.end_s) / 2
+            a1.annotate(f"conf {info['confidence']:.2f}, {info['anchors']} anchors", (mid, s.at(mid) + 18), fontsize=7, ha="center",
+                        color="tab:red" if info["confidence"] < 0.5 else "0.3")
         for z0, z1 in al.curve.cut_zones():  # chat typed while removed audio played: no pairs
             a1.axvspan(z0, z1, color="tab:orange", alpha=0.2, lw=0)
         lo = min(s.offset_s for s in al.curve.segments)
