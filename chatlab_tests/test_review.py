@@ -146,3 +146,28 @@ def test_the_rerun_job_is_offsets_and_the_per_vod_assets_after_it() -> None:
                 todo.append(c)
     per_vod = {k for k in down if graph.get(k).partitions_def == vods}
     assert keys == per_vod and dg.AssetKey("aligned_pairs") in keys and dg.AssetKey("adapter") not in keys
+
+
+def test_evaluation_view_places_the_stored_samples_at_their_moments(layout: Layout) -> None:
+    import polars as pl
+
+    from chatlab.review.data import evaluation_view
+    from chatlab.train import pipeline
+
+    assert evaluation_view(layout)["available"] is False  # no training set: says so, no empty table
+    root = pipeline.training_set_root(layout)
+    (root / "v1").mkdir(parents=True)
+    (root / pipeline.CURRENT).write_text("v1")
+    pl.DataFrame({"vod_id": ["t1", "t1", "t2"], "msg_id": ["a", "b", "c"], "t_s": [12.0, 40.5, 7.0], "split": ["test", "test", "train"],
+                  "completion": ["LUL", "the dragon!", "LUL"], "prompt": ["p1", "p2", "p3"]}).write_parquet(root / "v1" / "examples.parquet")
+    ev = {"adapter": {"perplexity": 20.0, "recall_at_1": 0.3}, "base": {"perplexity": 400.0, "recall_at_1": 0.2}, "per_vod": [],
+          "samples": [{"vod_id": "t1", "real": "the dragon!", "adapter": "dragon Pog", "base": "Hello, how can I help?"},
+                      {"vod_id": "t1", "real": "never said", "adapter": "x", "base": "y"}], "passed": True, "reasons": []}
+    out = pipeline.evaluation_dir(layout, "v1")
+    out.mkdir(parents=True)
+    (out / "evaluation.json").write_text(json.dumps(ev))
+    view = evaluation_view(layout)
+    assert view["available"] and view["systems"]["base"]["perplexity"] == 400.0
+    s0, s1 = view["samples"]
+    assert (s0["t_s"], s0["generated"], s0["matches"]) == (40.5, {"adapter": "dragon Pog", "base": "Hello, how can I help?"}, 1)
+    assert s1["t_s"] is None and s1["matches"] == 0  # not placed rather than placed wrongly

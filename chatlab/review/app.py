@@ -9,6 +9,7 @@ layout (the audio artifact, the VOD's recording inside the inbox, the package's 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import math
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -76,35 +78,36 @@ def _page(name: str, **values: str) -> HTMLResponse:
     return HTMLResponse(text)
 
 
-def build_app(layout: Layout, token: str | None = None) -> Starlette:
-    """The app for one data directory."""
+def build_app(layout: Layout, token: str | None = None, preload: str | None = None) -> Starlette:
+    """The app for one data directory. Handlers are plain functions, so Starlette runs them in its
+    thread pool: a slow read (the anchors of a million messages) never holds up the others."""
 
     def vod(request: Request) -> str:
         return data.check_vod_id(request.path_params["vod"])
 
-    async def index(request: Request):
+    def index(request: Request):
         return _page("index.html")
 
-    async def vod_page(request: Request):
+    def vod_page(request: Request):
         return _page("vod.html", vod_id=vod(request))
 
-    async def eval_page(request: Request):
+    def eval_page(request: Request):
         return _page("eval.html")
 
-    async def api_vods(request: Request):
+    def api_vods(request: Request):
         return _json({"vods": data.vod_list(layout), "data": layout.root.name})
 
-    async def api_vod(request: Request):
+    def api_vod(request: Request):
         return _json(data.vod_summary(layout, vod(request)))
 
-    async def api_peaks(request: Request):
+    def api_peaks(request: Request):
         v = vod(request)
         p = layout.artifact_dir(data.PEAKS_ASSET, v) / "peaks.bin"
         if not p.is_file():
             return _json({"error": f"no peaks for {v}: materialize review_peaks"}, 404)
         return FileResponse(p, media_type="application/octet-stream")
 
-    async def api_chat_bin(request: Request):
+    def api_chat_bin(request: Request):
         """Every message's chat-clock time (float32), then one byte each: 0 dropped, 1 kept, 2 paired."""
         v = vod(request)
         chat = tables.chat(layout, v)
@@ -118,7 +121,7 @@ def build_app(layout: Layout, token: str | None = None) -> Starlette:
         return Response(t.tobytes() + flag.tobytes(), media_type="application/octet-stream",
                         headers={"x-messages": str(chat.height)})
 
-    async def api_messages(request: Request):
+    def api_messages(request: Request):
         v = vod(request)
         try:
             start = max(0, int(request.query_params.get("start", 0)))
@@ -129,7 +132,7 @@ def build_app(layout: Layout, token: str | None = None) -> Starlette:
         rows = chat.slice(start, count).select("i", "t_s", "text", "user_hash", "keep", "drop_rule")
         return _json({"start": start, "total": chat.height, "rows": rows.rows()})
 
-    async def api_lanes(request: Request):
+    def api_lanes(request: Request):
         v = vod(request)
         words = tables.per_vod(layout, "transcript_words", v, "start_s, end_s, word", "start_s")
         summary = data.vod_summary(layout, v)
@@ -138,14 +141,14 @@ def build_app(layout: Layout, token: str | None = None) -> Starlette:
                                 "word": words["word"].to_list()} if words.height else {"start": [], "end": [], "word": []},
                       "duration_s": summary["duration_s"]})
 
-    async def api_anchors(request: Request):
+    def api_anchors(request: Request):
         v = vod(request)
         words = tables.per_vod(layout, "transcript_words", v, "vod_id, seg_id, word_idx, start_s, end_s, word", "start_s")
         chat = tables.chat(layout, v)
         curve = curve_of(data.offsets_row(layout, v))
         return _json({"anchors": anchors(words, chat, curve, data.align_config(layout, v))})
 
-    async def api_message(request: Request):
+    def api_message(request: Request):
         v = vod(request)
         try:
             i = int(request.path_params["i"])
@@ -161,6 +164,9 @@ def build_app(layout: Layout, token: str | None = None) -> Starlette:
             return _json({"error": "expected a JSON body"}, 400)
         if not isinstance(body, dict):
             return _json({"error": "expected a JSON object"}, 400)
+        return await run_in_threadpool(_save, v, body)
+
+    def _save(v: str, body: dict[str, Any]):
         try:
             saved = overrides.save(layout, v, body.get("align"), str(body.get("status") or ""), str(body.get("note") or ""))
         except ValueError as e:
@@ -173,13 +179,13 @@ def build_app(layout: Layout, token: str | None = None) -> Starlette:
                 out["rerun_error"] = str(e)
         return _json(out)
 
-    async def api_rerun(request: Request):
+    def api_rerun(request: Request):
         return _json(rerun.read(layout, vod(request)))
 
-    async def api_eval(request: Request):
+    def api_eval(request: Request):
         return _json(data.evaluation_view(layout))
 
-    async def media(request: Request):
+    def media(request: Request):
         v = vod(request)
         kind = request.path_params["kind"]
         paths = data.media_paths(layout, v)
@@ -204,5 +210,13 @@ def build_app(layout: Layout, token: str | None = None) -> Starlette:
         Route("/media/{vod}/{kind}", media),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(Guard, token=token)],
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        # attach the tables (and read the VOD the command named) before the server says it is up
+        await run_in_threadpool(tables.table_names, layout)
+        if preload:
+            await run_in_threadpool(data.vod_summary, layout, preload)
+        yield
+
+    return Starlette(routes=routes, middleware=[Middleware(Guard, token=token)], lifespan=lifespan,
                      exception_handlers={LookupError: lookup_error, tables.TablesBusy: busy})

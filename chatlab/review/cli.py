@@ -7,13 +7,15 @@ import ipaddress
 import secrets
 import socket
 
+from chatlab.review import DEFAULT_PORT
+
 LOOPBACK = "127.0.0.1"
 
 
 def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("review", help="the review page: waveform, transcript and aligned chat of each VOD; corrections re-run it")
     p.add_argument("vod", nargs="?", help="open this VOD's page (default: the VOD list)")
-    p.add_argument("--port", type=int, default=8100)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--host", default=LOOPBACK, help="address to bind; anything but loopback requires a token")
     p.add_argument("--token", help="access token for a non-loopback address (default: a random one, printed)")
     p.set_defaults(func=cmd_review)
@@ -49,8 +51,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         token = args.token or secrets.token_urlsafe(18)
     path = f"/vod/{check_vod_id(args.vod)}" if args.vod else "/"
     url = f"http://{args.host}:{args.port}{path}" + (f"?token={token}" if token else "")
-    print(f"chatlab review of {layout.root} on {url} (Ctrl-C stops it)", flush=True)
-    uvicorn.run(build_app(layout, token), host=args.host, port=args.port, log_level="warning")
+    print(f"chatlab review of {layout.root} on {url} (Ctrl-C stops it; the tables are read first)", flush=True)
+    uvicorn.run(build_app(layout, token, preload=args.vod), host=args.host, port=args.port, log_level="warning")
     return 0
 
 

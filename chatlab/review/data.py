@@ -180,28 +180,44 @@ def message_detail(layout: Layout, vod_id: str, i: int) -> dict[str, Any]:
     return out
 
 
-def evaluation_view(layout: Layout) -> dict[str, Any]:
-    """The latest evaluation (adapter vs base on held-out streams): per-VOD scores and the samples,
-    each placed at its moment when the training set's test rows tell it (same VOD, same text)."""
+def evaluation_view(layout: Layout, limit: int = 500) -> dict[str, Any]:
+    """The latest evaluation on the held-out streams: each system's figures (the adapter, the base
+    model, any baselines), per-VOD scores, and the samples side by side at their moments with their
+    scores. Reads ``samples.parquet`` (one row per test moment: real message, ``gen_<system>``,
+    ``nll_/rank_*`` scores) where the evaluation wrote one, else the samples in ``evaluation.json``,
+    placed at their moment through the training set's test rows (same VOD, same text)."""
     from chatlab.train import pipeline
 
     try:
         version = pipeline.current_version(layout)
     except FileNotFoundError as e:
         return {"available": False, "why": str(e)}
-    p = pipeline.evaluation_dir(layout, version) / "evaluation.json"
+    where = pipeline.evaluation_dir(layout, version)
+    p = where / "evaluation.json"
     if not p.exists():
         return {"available": False, "why": f"{p}: no evaluation for training set {version}; run `chatlab train`"}
     ev = json.loads(p.read_text(encoding="utf-8"))
-    ex = _examples(layout)
-    test = ex.filter(pl.col("split") == "test") if ex.height else ex
+    systems = ev.get("systems") or {k: ev[k] for k in ("adapter", "base") if isinstance(ev.get(k), dict)}
     samples = []
-    for s in ev.get("samples", []):
-        m = test.filter((pl.col("vod_id") == s.get("vod_id")) & (pl.col("completion") == s.get("real"))) if test.height else test
-        times = sorted(m["t_s"].to_list()) if m.height else []
-        scores = {k: v for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        samples.append({**{k: s.get(k) for k in ("vod_id", "real", "adapter", "base")}, "t_s": s.get("t_s", times[0] if times else None),
-                        "matches": len(times), "scores": scores | dict(s.get("scores") or {})})
-    return {"available": True, "version": version, "adapter": ev.get("adapter"), "base": ev.get("base"),
-            "per_vod": ev.get("per_vod"), "generations": ev.get("generations"), "passed": ev.get("passed"),
-            "reasons": ev.get("reasons"), "samples": samples}
+    if (where / "samples.parquet").exists():
+        df = pl.read_parquet(where / "samples.parquet")
+        gen_cols = [c for c in df.columns if c.startswith("gen_")]
+        if gen_cols:
+            df = df.filter(pl.any_horizontal(pl.col(gen_cols).is_not_null()))
+        score_cols = [c for c in df.columns if c.startswith(("nll_", "rank_"))]
+        for r in df.sort("vod_id", "t_s").head(limit).iter_rows(named=True):
+            samples.append({"vod_id": r["vod_id"], "t_s": r.get("t_s"), "real": r.get("real"), "msg_id": r.get("msg_id"),
+                            "generated": {c[4:]: r[c] for c in gen_cols},
+                            "scores": {c: r[c] for c in score_cols if r[c] is not None}})
+    else:
+        ex = _examples(layout)
+        test = ex.filter(pl.col("split") == "test") if ex.height else ex
+        for s in ev.get("samples", [])[:limit]:
+            m = test.filter((pl.col("vod_id") == s.get("vod_id")) & (pl.col("completion") == s.get("real"))) if test.height else test
+            times = sorted(m["t_s"].to_list()) if m.height else []
+            gen = {k[4:] if k.startswith("gen_") else k: v for k, v in s.items() if k not in ("vod_id", "real", "t_s") and isinstance(v, str)}
+            scores = {k: v for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            samples.append({"vod_id": s.get("vod_id"), "t_s": s.get("t_s", times[0] if times else None), "real": s.get("real"),
+                            "generated": gen, "scores": scores, "matches": len(times)})
+    return {"available": True, "version": version, "systems": systems, "per_vod": ev.get("per_vod"),
+            "passed": ev.get("passed"), "reasons": ev.get("reasons"), "samples": samples}

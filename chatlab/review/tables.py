@@ -148,3 +148,14 @@ def chat(layout: Layout, vod_id: str) -> pl.DataFrame:
 def pairs(layout: Layout, vod_id: str) -> pl.DataFrame:
     return per_vod(layout, "aligned_pairs", vod_id)
 
+
+
+def write_table(layout: Layout, table: str, df: pl.DataFrame) -> None:
+    """Replace ``chatlab.<table>`` by ``df`` (the bench's synthetic VOD; the pipeline writes through its IO manager)."""
+    if storage is None:
+        arrow = df.to_arrow()  # noqa: F841 - read by DuckDB
+        with duckdb.connect(str(layout.duckdb)) as con:
+            con.execute(f"create schema if not exists {SCHEMA}")
+            con.execute(f"create or replace table {SCHEMA}.{table} as select * from arrow")
+        return
+    storage.replace_rows(storage.lake_config(layout), table, df)

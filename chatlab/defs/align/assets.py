@@ -26,6 +26,7 @@ from chatlab.config import Layout
 from chatlab.partitions import vods
 from chatlab.resources import SCHEMA, ChatlabSettings
 from chatlab.defs.metadata import png_md
+from chatlab.review import page_url
 
 OFFSETS_COLUMNS = {
     "vod_id": pl.String,
@@ -115,6 +116,7 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
         "asr_end_bias_s": cfg.asr_end_bias_s,  # the ASR's early sentence ends, added back to the anchors' reference
         "method": al.method, "offsets_version": version, "segments": dg.MetadataValue.md(seg_md),
         "path": dg.MetadataValue.path(str(out_dir / "offsets.json")),
+        "review": dg.MetadataValue.url(page_url(vod_id)),  # `chatlab review`: check and correct this VOD by eye
         "plot": png_md(png, "offsets"),
         "figures": dg.MetadataValue.json(json.loads(json.dumps(al.to_json()["figures"], default=str))),
     }

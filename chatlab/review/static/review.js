@@ -45,12 +45,30 @@ function chatTimeAt(T) { // chat time whose aligned time is T (bisection; the cu
 }
 function lowerBound(arr, x) { let lo = 0, hi = arr.length; while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m] < x) lo = m + 1; else hi = m; } return lo; }
 
+function sortedRuns(a) { // aligned times are sorted between cuts: merge those few runs instead of sorting a million
+  const cuts = [0]; for (let i = 1; i < a.length; i++) if (a[i] < a[i - 1]) cuts.push(i);
+  if (cuts.length === 1) return a;
+  if (cuts.length > 16) return Float32Array.from(a).sort();
+  let runs = cuts.map((c, k) => a.subarray(c, k + 1 < cuts.length ? cuts[k + 1] : a.length));
+  while (runs.length > 1) {
+    const next = [];
+    for (let k = 0; k < runs.length; k += 2) {
+      if (k + 1 === runs.length) { next.push(runs[k]); break; }
+      const x = runs[k], y = runs[k + 1], m = new Float32Array(x.length + y.length); let i = 0, j = 0, o = 0;
+      while (i < x.length && j < y.length) m[o++] = x[i] <= y[j] ? x[i++] : y[j++];
+      while (i < x.length) m[o++] = x[i++]; while (j < y.length) m[o++] = y[j++];
+      next.push(m);
+    }
+    runs = next;
+  }
+  return runs[0];
+}
 function realign() {
   S.curve = buildCurve(S.points, S.sum.chat_span);
   const n = S.tChat.length;
   if (!S.aligned || S.aligned.length !== n) S.aligned = new Float32Array(n);
   for (let i = 0; i < n; i++) S.aligned[i] = S.tChat[i] - offsetAt(S.curve, S.tChat[i]);
-  S.sorted = Float32Array.from(S.aligned).sort();
+  S.sorted = sortedRuns(S.aligned);
   const o = S.curve ? offsetAt(S.curve, S.sum.chat_span[0]) : null;
   $("offset").textContent = o === null ? "none" : o.toFixed(2);
   const sel = $("cuts"), cs = cuts(), prev = sel.value;
@@ -218,7 +236,7 @@ function drawLanes() {
   // anchors: the word (top) linked to where its echo sits now (bottom); new ones in orange
   const [ay0, ay1] = LANE.anchors;
   const link = (ws, i, colour) => { const xa = X(ws), xb = X(S.aligned[i]); if (Math.max(xa, xb) < 0 || Math.min(xa, xb) > W) return; g.strokeStyle = colour; g.beginPath(); g.moveTo(xa, ay0); g.lineTo(xb, ay1); g.stroke(); g.fillStyle = colour; g.fillRect(xa - 1.5, ay0, 3, 3); g.fillRect(xb - 1.5, ay1 - 3, 3, 3); };
-  if (S.anchors && S.aligned) { let drawn = 0; for (const an of S.anchors) { if (drawn > 3000) break; if (an.word_start > t1 + 30 || an.word_start < t0 - 30) continue; link(an.word_start, an.i, "rgba(120,60,160,0.7)"); drawn++; } }
+  if (S.anchors && S.aligned) { let drawn = 0; for (const an of S.anchors) { if (drawn > 3000) break; if (an.word_start_s > t1 + 30 || an.word_start_s < t0 - 30) continue; link(an.word_start_s, an.i, "rgba(120,60,160,0.7)"); drawn++; } }
   for (const m of S.manual) link(m.word_start, m.i, "#e80");
   // offset curve: offset against audio time, jumps at cuts
   if (S.points.length) {
