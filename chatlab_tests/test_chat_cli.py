@@ -33,7 +33,8 @@ def test_chat_parse_text_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\x00\x01\x02 binary")
     assert main(["chat", "parse", str(bad)]) == 1
-    assert "bad.txt" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "bad.txt" in err and "binary" in err and "Known formats:" in err
     assert main(["chat", "parse", str(tmp_path / "missing.json")]) == 1
 
 

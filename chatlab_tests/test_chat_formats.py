@@ -75,6 +75,15 @@ def test_twitchdownloader_current(tmp_path: Path) -> None:
     assert r.rejects.height == 0
 
 
+def test_metadata_after_the_comments(tmp_path: Path) -> None:
+    """Some writers put `video` after `comments`: its start time is still read."""
+    doc = td_doc([comment(0, 1.5, "ann", "hi"), comment(1, 2.25, "bob", "yo")])
+    doc = {k: doc[k] for k in ("FileInfo", "streamer", "comments", "embeddedData", "video")}
+    r = parse_file(write(tmp_path, "late.json", json.dumps(doc, separators=(",", ":"))))
+    assert r.messages["text"].to_list() == ["hi", "yo"] and r.rejects.height == 0
+    assert r.meta["start_time"] == datetime(2024, 5, 1, 18, 0, tzinfo=timezone.utc) and r.meta["video_end"] == 60
+
+
 def test_twitchdownloader_old_v1_gzip_pretty(tmp_path: Path) -> None:
     """v1: no FileInfo, top-level emotes, float offsets, emoticons with inclusive ends, /me; gzip; indented."""
     cs = [

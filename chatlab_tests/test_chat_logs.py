@@ -155,3 +155,20 @@ def test_line_paths_stream_huge_lines_and_latin1(tmp_path: Path) -> None:
     assert r.format == "chatterino_log" and r.messages.height == 3 and r.rejects.height == 0
     assert len(r.messages["text"][0]) == len(big) and r.messages["text"].to_list()[1:] == ["café", "ok"]
     assert r.messages["source_line"].to_list() == [1, 2, 3] and r.stats["lines_reencoded_latin1"] == 1
+
+
+def test_bad_input_on_the_new_paths(tmp_path: Path) -> None:
+    """Gzip bombs, truncated gzip, a JSONL that turns into a log halfway: clear errors or rejects, no crash."""
+    line = yt_line(5000, "liveChatTextMessageRenderer", {"id": "m1", "authorName": {"simpleText": "Ann"}, "timestampUsec": "1714586405000000",
+                                                          "message": {"runs": [{"text": "hi"}]}})
+    bomb = write(tmp_path, "bomb.live_chat.json.gz", gzip.compress(((line + "\n") * 20000).encode()))
+    r = parse_file(bomb, max_bytes=1 << 20)
+    assert r.messages.height == 0 and r.rejects.height == 1 and "size cap" in r.rejects["reason"][0]
+    log = "".join(f"[20:00:{i % 60:02d}]  u{i}: message {i}\n" for i in range(2000)).encode()
+    cut = gzip.compress(log)[:-200]
+    r = parse_file(write(tmp_path, "chan-2024-05-01.log.gz", cut))
+    assert r.format == "chatterino_log" and 0 < r.messages.height < 2000 and r.messages["text"][0] == "message 0"
+    mixed = line + "\n" + "[0:00:05] Ann: a text line in a JSONL file\n" + line.replace('"m1"', '"m2"') + "\n"
+    r = parse_file(write(tmp_path, "mixed.live_chat.json", mixed))
+    assert r.messages["msg_id"].to_list() == ["m1", "m2"] and r.reject_counts() == {"invalid_json": 1}
+    assert r.rejects["raw"][0].startswith("[0:00:05] Ann")

@@ -11,7 +11,7 @@ JSON_FIELDS = ("msg_id", "t_s", "user", "text", "badges", "emotes", "is_command"
 
 
 def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAction) -> None:
-    chat = sub.add_parser("chat", help="read chat exports (TwitchDownloader, GQL, chat-downloader, IRC, text, CSV)")
+    chat = sub.add_parser("chat", help="read chat exports (TwitchDownloader, Twitch API/GQL, chat-downloader, yt-dlp YouTube, Kick, IRC, client logs, text, CSV)")
     chat.set_defaults(func=lambda _a: chat.print_help() or 2)
     chat_sub = chat.add_subparsers(dest="chat_command", metavar="COMMAND")
     p = chat_sub.add_parser("parse", help="parse any supported chat export; a summary of parsed/rejected goes to stderr")
@@ -58,6 +58,8 @@ def _parse(args: argparse.Namespace) -> int:
             print(json.dumps(row, ensure_ascii=False), file=sys.stderr)
     print(r.summary(), file=sys.stderr)
     file_failed = r.messages.height == 0 and r.rejects.height > 0
+    if file_failed and r.rejects.height == 1:
+        print(r.rejects["reason"][0], file=sys.stderr)  # the whole file failed: say why
     return 1 if file_failed else 0
 
 

@@ -5,7 +5,7 @@ messages in its ``comments`` array. Loading it whole costs several GB; instead e
 chunk is scanned with numpy: quotes (minus escaped ones) give the in-string state,
 braces and brackets outside strings give the nesting depth, and the objects at the
 records array's depth are cut out and joined with newlines. The small top-level
-objects (``video``, ``streamer``, ``FileInfo``) are kept as metadata. Elements that are
+objects (``video``, ``streamer``, ``FileInfo``), before or after the records, are kept as metadata. Elements that are
 not objects, and a record cut off by the end of the file, become rejects.
 """
 
@@ -156,10 +156,11 @@ def stream_records(chunks: Iterable[bytes], out: BinaryIO, record_keys: tuple[st
                     rec_depth, scan.found, last_end = 1, True, p
                 i += 1
                 continue
-            if top == ord("{") and not rec_done and dep == 2 and opening:
+            if top == ord("{") and dep == 2 and opening:
+                # metadata objects are kept before and after the records array (some writers put `video` last)
                 m = _KEY_BEFORE.search(buf[max(0, p - buf_base - 200) : p - buf_base])
                 key = m.group(1).decode("utf-8", "replace") if m else ""
-                if buf[p - buf_base] == ord("[") and key in record_keys and rec_depth is None:
+                if buf[p - buf_base] == ord("[") and key in record_keys and rec_depth is None and not rec_done:
                     rec_depth, scan.found, scan.records_key, last_end = 2, True, key, p
                 elif key in META_KEYS:
                     cap_start, cap_key = p, key

@@ -43,6 +43,10 @@ TYPED_FIELDS = {
                              "(or fragments), user <- commenter.display_name, user_login <- commenter.name, msg_id <- _id",
     "gql_json": "time <- contentOffsetSeconds (offset in s; createdAt wall clock), text <- message.fragments[].text, "
                 "user <- commenter.displayName, user_login <- commenter.login, msg_id <- id",
+    "youtube_live_chat": "time <- replayChatItemAction.videoOffsetTimeMsec (offset in ms; timestampUsec wall clock), "
+                         "text <- message.runs (text and emoji), user <- authorName.simpleText, user_id <- authorExternalChannelId, msg_id <- id",
+    "irc_json": "time <- tmi-sent-ts tag (wall clock), text <- trailing parameter, user <- display-name tag, msg_id <- id tag",
+    "irc": "time <- tmi-sent-ts tag or [time] prefix (wall clock), text <- trailing parameter, user <- display-name tag, msg_id <- id tag",
 }
 LINE_BLOCK = 16 << 20  # bytes of text decoded and parsed at a time on line paths
 
@@ -94,7 +98,7 @@ def parse_file(
         if path.stat().st_size == 0:
             raise ChatFormatError(f"{path.name}: empty file (0 bytes)")
         fmt = detect(read_head(path), path.name)
-        if fmt in FAMILIES:
+        if fmt in TYPED_FIELDS:
             meta["fields"] = TYPED_FIELDS[fmt]
         if fmt in JSON_FORMATS:
             parsed = _parse_json(path, fmt, max_bytes, rejects, stats, meta)
@@ -219,7 +223,7 @@ def _is_jsonl(head: bytes) -> bool:
         json.loads(first)
     except ValueError:
         return False
-    return rest.lstrip().startswith(b"{")
+    return bool(rest.strip())  # a whole object on line 1 and more after it: one record per line
 
 
 class PartWriter:
@@ -541,11 +545,13 @@ def _check_wall_clock(df: pl.DataFrame, meta: dict) -> pl.DataFrame:
     """Some exports stamp every message with the download time (the old chat-replay-downloader on
     Twitch): wall-clock times that span far less than the offsets are not message times. They are
     replaced by start + offset (and the metadata says so), so no one refines offsets with them."""
-    both = df.filter(pl.col("t_s").is_not_null() & pl.col("t_abs").is_not_null())
-    if both.height < 2:
+    both = pl.col("t_s").is_not_null() & pl.col("t_abs").is_not_null()
+    agg = df.select(both.sum().alias("n"), pl.col("t_s").filter(both).min().alias("r0"), pl.col("t_s").filter(both).max().alias("r1"),
+                    pl.col("t_abs").filter(both).min().alias("a0"), pl.col("t_abs").filter(both).max().alias("a1")).row(0, named=True)
+    if agg["n"] < 2:
         return df
-    span_rel = float(both["t_s"].max() - both["t_s"].min())
-    span_abs = (both["t_abs"].max() - both["t_abs"].min()).total_seconds()
+    span_rel = float(agg["r1"] - agg["r0"])
+    span_abs = (agg["a1"] - agg["a0"]).total_seconds()
     if span_rel >= 60 and span_abs < 0.1 * span_rel:
         meta["t_abs_replaced"] = (f"the export's wall-clock times span {span_abs:.1f} s while its offsets span {span_rel:.0f} s: "
                                   "they are not message times (download times?); t_abs = start + offset instead")
