@@ -139,6 +139,7 @@ class FieldMap:
 
     roles: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     times: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)  # (path, kind, unit)
+    seen_kind: dict[tuple[str, ...], str] = field(default_factory=dict)  # what `auto` fields held in the sample
 
     @classmethod
     def infer(cls, samples: list[dict]) -> "FieldMap":
@@ -168,6 +169,13 @@ class FieldMap:
         for name, kind in TIME:
             if name in seen:
                 fm.times.append((seen[name], kind, _unit(name)))
+        for p, kind, unit in fm.times:  # say what an `auto` field turned out to be in the sample
+            if kind == "auto":
+                vals = [parse_time(_get(r, p), kind, unit) for r in samples[:50]]
+                if vals and all(b is not None for _, b in vals):
+                    fm.seen_kind[p] = "wall clock"
+                elif vals and all(a is not None for a, _ in vals):
+                    fm.seen_kind[p] = "offset in s"
         return fm
 
     def describe(self) -> str:
@@ -176,7 +184,8 @@ class FieldMap:
         for role in ("t_s", "text", "user", "user_login", "user_id", "msg_id"):
             if role == "t_s":
                 for p, kind, unit in self.times[:3]:
-                    what = {"rel": f"offset in {unit}", "abs": "wall clock", "auto": "offset or wall clock", "fallback": "h:mm:ss offset, if nothing else"}[kind]
+                    what = self.seen_kind.get(p) or {"rel": f"offset in {unit}", "abs": "wall clock", "auto": "offset or wall clock by size",
+                                                     "fallback": "h:mm:ss offset, if nothing else"}[kind]
                     parts.append(f"time <- {'.'.join(p)} ({what})")
                 continue
             paths = self.roles.get(role) or []
