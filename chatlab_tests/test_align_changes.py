@@ -106,3 +106,24 @@ def test_per_segment_confidence_in_the_offsets_json() -> None:
     assert [p["segment"] for p in segs] == [0, 1]
     assert all(p["anchors"] >= 8 and 0.0 < p["confidence"] <= 1.0 for p in segs)
     assert doc["confidence"] == pytest.approx(min(p["confidence"] for p in segs), abs=1e-3)
+
+
+@pytest.mark.parametrize("shift", [-3.0, 3.0, 12.0])
+def test_gate_fails_a_curve_off_over_a_stretch(shift: float) -> None:
+    """The right curve of a 40-minute stream passes; the same curve moved by a few seconds over
+    ten minutes of it (a stretch the fit would have got wrong) fails, on the same anchors."""
+    from dataclasses import replace
+
+    from chatlab.align.curve import CurveSegment, OffsetCurve
+    from chatlab.align.estimate import structure_problems
+
+    case = make_case(25, 40.0, offset_s=200.0, drift_s_per_h=0.0, msgs_per_min=40.0)
+    al = estimate_offsets(case.words, case.chat, CFG)
+    assert not verdict(al, CFG) and len(al.curve.segments) == 1
+    assert not structure_problems(al, CFG)
+    s = al.curve.segments[0]
+    a, b = s.start_s + 900.0, s.start_s + 1500.0
+    wrong = OffsetCurve((replace(s, end_s=a), CurveSegment(a, b, s.at(a) + shift, 0.0), CurveSegment(b, s.end_s, s.at(b), 0.0)))
+    bad = replace(al, curve=wrong, problems=[], figures={**al.figures, "segments": []})
+    problems = structure_problems(bad, CFG)
+    assert problems, f"a curve {shift:+} s off over 600 s passed"

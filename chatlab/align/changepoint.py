@@ -85,10 +85,14 @@ def _peaks(delta: np.ndarray, weight: np.ndarray, k: int, min_delta: float, max_
 
 def _segment(C: np.ndarray, A: np.ndarray, a: int, b: int, deltas: np.ndarray, penalty: float, min_anchors: int,
              min_delta: float, out: list) -> None:
-    """Binary segmentation of tokens a..b-1 (C: cumulative log-likelihood ratios per delta; A:
-    cumulative anchor counts per delta); appends (a, b, k) for every final stretch."""
+    """Segmentation of tokens a..b-1 (C: cumulative log-likelihood ratios per delta; A:
+    cumulative anchor counts per delta); appends (a, b, k) for every final stretch. Each step
+    takes the better of one split (binary segmentation) and a stretch inside at another delta
+    (two splits at once, as a short miss in the middle of a long segment is: one split alone
+    gains nothing there), each against its BIC-style penalty."""
     whole = C[b] - C[a]
     k_all = int(np.argmax(whole))
+    best_gain, splits = 0.0, None
     if b - a >= 2:
         left = C[a + 1 : b] - C[a]
         right = C[b] - C[a + 1 : b]
@@ -100,12 +104,26 @@ def _segment(C: np.ndarray, A: np.ndarray, a: int, b: int, deltas: np.ndarray, p
         ok = (np.abs(deltas[kl] - deltas[kr]) >= min_delta) & (n_left >= min_anchors) & (n_right >= min_anchors)
         gain = np.where(ok, gain, -np.inf)
         j = int(np.argmax(gain))
-        if gain[j] > penalty:
-            s = a + 1 + j
-            _segment(C, A, a, s, deltas, penalty, min_anchors, min_delta, out)
-            _segment(C, A, s, b, deltas, penalty, min_anchors, min_delta, out)
-            return
-    out.append((a, b, k_all))
+        if gain[j] - penalty > best_gain:
+            best_gain, splits = gain[j] - penalty, (a + 1 + j,)
+        # a stretch i..j at delta k inside: the largest sum of (k's ratio - the segment's), by a
+        # running minimum of the cumulative difference
+        for k in range(len(deltas)):
+            if abs(deltas[k] - deltas[k_all]) < min_delta:
+                continue
+            D = C[a : b + 1, k] - C[a : b + 1, k_all]
+            low = np.minimum.accumulate(D)
+            jj = int(np.argmax(D - low))
+            ii = int(np.flatnonzero(D[: jj + 1] == low[jj])[-1])
+            g = D[jj] - D[ii] - 1.5 * penalty
+            if g > best_gain and 0 < ii and jj < b - a and A[a + jj, k] - A[a + ii, k] >= min_anchors:
+                best_gain, splits = g, (a + ii, a + jj)
+    if splits is None:
+        out.append((a, b, k_all))
+        return
+    edges = [a, *splits, b]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        _segment(C, A, lo, hi, deltas, penalty, min_anchors, min_delta, out)
 
 
 def _zone(C: np.ndarray, t: np.ndarray, a: int, s: int, b: int, k0: int, k1: int) -> tuple[float, float]:
@@ -159,14 +177,15 @@ def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: 
         n = b_tok - a_tok
         # rare words weigh more in the histogram: a chance match of a common word is cheap
         w = np.log1p(0.2 / ch[a_tok:b_tok][cp]) / burst[a_tok:b_tok][cp]
-        # the block's peaks, and each SUB_S stretch's own top peak (a few echoes at one end of a
-        # block are lost among the whole block's chance peaks)
+        # the block's peaks, and each SUB_S stretch's own top small and large peak (a few echoes at
+        # one end of a block are lost among the whole block's chance peaks)
         # (small deltas apart: the curve's own echoes spread over its reaction delays and fill them)
         found = _peaks(cd - m, w, 3, min_delta_s, SMALL_S) + _peaks(cd - m, w, PEAKS, SMALL_S)
         tb_c = t[a_tok:b_tok][cp]
         for s0 in np.arange(tb_c.min(), tb_c.max(), SUB_S) if len(tb_c) else []:
             sub = (tb_c >= s0) & (tb_c < s0 + SUB_S)
-            found += [x for x in _peaks(cd[sub] - m, w[sub], 1, SMALL_S) if all(abs(x - y) >= 1.0 for y in found)]
+            found += [x for x in _peaks(cd[sub] - m, w[sub], 1, SMALL_S) + _peaks(cd[sub] - m, w[sub], 1, min_delta_s, SMALL_S)
+                      if all(abs(x - y) >= 1.0 for y in found)]
         deltas = np.array([0.0] + found)
         llr = np.zeros((n, len(deltas)))
         for k, dk in enumerate(deltas):

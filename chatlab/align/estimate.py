@@ -41,6 +41,8 @@ class Alignment:
     figures: dict[str, Any] = field(default_factory=dict)
     coarse: Coarse | None = None
     anchors: Anchors | None = None
+    index: Any = None  # the token index and reaction model the fit used: the gate can weigh any curve on them
+    reaction: Any = None
 
     @property
     def offset_s(self) -> float:
@@ -120,23 +122,28 @@ def _score(al: Alignment, coarse: Coarse, anchors: Anchors, ix_tok_t: np.ndarray
 
 
 def _sign_run(al: Alignment, cfg: AlignConfig) -> dict[str, Any] | None:
-    """The longest run of consecutive anchors (in chat order, one per message) whose residual
-    against offset + median reaction has one sign, when so long a run is unlikely (p < RUN_P
-    over all places): the curve is off by a little over that stretch (a larger miss is the
-    change search's). None when there is no such run."""
+    """The longest run of consecutive echoed sentences (in audio order) whose echoes' median
+    residual against offset + median reaction has one sign, when so long a run is unlikely
+    (p < RUN_P over all places): the curve is off by a little over that stretch (a larger miss is
+    the change search's). One figure per sentence, not per message: after a pause in the speech
+    every message for a while echoes the line before it, late, and that is no error of the curve.
+    None when there is no such run."""
     an = al.anchors
     keep = an.inlier & (an.weight > 0.5)
     if keep.sum() < 8:
         return None
-    t, r, row = an.t_chat[keep], an.lag[keep] - al.curve.offset(an.t_chat[keep]) - cfg.reaction_median_s, an.row[keep]
-    order = np.lexsort((-an.weight[keep], row))
-    first = np.ones(len(order), bool)
-    first[1:] = row[order][1:] != row[order][:-1]
-    o = order[first]
-    o = o[np.argsort(t[o], kind="stable")]
-    sign = np.sign(r[o])
+    ref = an.t_ref[keep]
+    r = an.lag[keep] - al.curve.offset(an.t_chat[keep]) - cfg.reaction_median_s
+    sent, pos = np.unique(ref, return_inverse=True)
+    if len(sent) < 8:
+        return None
+    order = np.lexsort((r, pos))
+    counts = np.bincount(pos)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    med = r[order][first + (counts - 1) // 2]  # each sentence's median residual
+    t_chat = an.t_chat[keep][order][first]
+    sign = np.sign(med)
     n = len(sign)
-    # run lengths of equal signs
     change = np.flatnonzero(np.diff(sign) != 0) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [n]])
@@ -146,13 +153,15 @@ def _sign_run(al: Alignment, cfg: AlignConfig) -> dict[str, Any] | None:
     if p >= RUN_P:
         return None
     seg = slice(starts[j], ends[j])
-    return {"from_s": round(float(t[o][seg][0]), 1), "to_s": round(float(t[o][seg][-1]), 1), "anchors": length,
-            "median_residual_s": round(float(np.median(r[o][seg])), 2), "p": float(f"{p:.2g}")}
+    return {"from_s": round(float(t_chat[seg].min()), 1), "to_s": round(float(t_chat[seg].max()), 1), "sentences": length,
+            "median_residual_s": round(float(np.median(med[seg])), 2), "p": float(f"{p:.2g}")}
 
 
-def _gate(al: Alignment, ix, reaction, cfg: AlignConfig) -> None:
-    """What the fit leaves unexplained, for the verdict: stretches another offset explains better
-    (the change search with a lower bar), a one-sign run of residuals, thin segments."""
+def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
+    """What the curve leaves unexplained, for the verdict: stretches another offset explains
+    better (the change search with a lower bar), a one-sign run of residuals, thin segments.
+    Weighs `al.curve` on the anchors of the fit, whatever curve that is (the tests hand it a wrong one)."""
+    ix, reaction = al.index, al.reaction
     out = []
     changes = find_changes(ix, al.curve, reaction.chance(ix, ix.tok_vocab), reaction.sigma, cfg, penalty_nats=GATE_PENALTY_NATS,
                            min_anchors=GATE_MIN_ANCHORS, min_delta_s=GATE_MIN_DELTA_S)
@@ -168,13 +177,13 @@ def _gate(al: Alignment, ix, reaction, cfg: AlignConfig) -> None:
     run = _sign_run(al, cfg)
     al.figures["sign_run"] = run
     if run:
-        out.append(f"chat {run['from_s']:.0f}..{run['to_s']:.0f} s: {run['anchors']} anchors in a row all "
+        out.append(f"chat {run['from_s']:.0f}..{run['to_s']:.0f} s: {run['sentences']} echoed sentences in a row all "
                    f"{'late' if run['median_residual_s'] > 0 else 'early'} (median {run['median_residual_s']:+.1f} s, p={run['p']}): the curve is off there")
     for p in al.figures["segments"]:
         if p["anchors"] < MIN_SEGMENT_ANCHORS:
             out.append(f"segment {p['segment']} (chat {p['start_s']:.0f}..{p['end_s']:.0f} s) rests on {p['anchors']} anchors "
                        f"(need {MIN_SEGMENT_ANCHORS}): too thin to trust its offset")
-    al.problems += out
+    return out
 
 
 def verdict(al: Alignment, cfg: AlignConfig) -> list[str]:
@@ -281,16 +290,25 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
     found = []
     for _ in range(2 if find_changes_ else 0):
         ref, changes = _search_changes(ix, curve, reaction, cfg)
+        # chat around a cut the curve has already (typed while the removed audio played, or where
+        # the cut may lie) echoes nothing in the transcript: no evidence of another jump
+        zones = [(lo - cfg.reaction_max_s, hi + cfg.reaction_max_s) for lo, hi in ref.cut_zones()]
+        changes = [c for c in changes if not any(lo <= c.t_from and c.t_to <= hi for lo, hi in zones)]
         if not changes:
             break
+        new = fit_curve(ix, pieces_with_changes(ref, changes, span), cfg, span, drift0=ref.segments[0].drift_s_per_h)
+        per_seg = np.bincount(new[1].segment[new[1].inlier], minlength=len(new[0].segments))
+        if per_seg.min() < GATE_MIN_ANCHORS:  # a piece the refit finds nothing in: keep the curve it started from
+            figures["changes_rejected"] = len(changes)
+            break
         found += changes
-        curve, anchors, reaction = fit_curve(ix, pieces_with_changes(ref, changes, span), cfg, span, drift0=ref.segments[0].drift_s_per_h)
+        curve, anchors, reaction = new
     figures["changes_found"] = [{"from_s": round(c.t_from, 1), "to_s": round(c.t_to, 1), "delta_s": round(c.delta_s, 1),
                                  "gain_nats": round(c.gain_nats, 1), "anchors": c.anchors} for c in found]
     nan = float("nan")
-    al = Alignment(curve, "estimated", 0.0, nan, 0, nan, nan, nan, [], figures, coarse, anchors)
+    al = Alignment(curve, "estimated", 0.0, nan, 0, nan, nan, nan, [], figures, coarse, anchors, ix, reaction)
     _score(al, coarse, anchors, ix.tok_t, cfg)
-    _gate(al, ix, reaction, cfg)
+    al.problems += structure_problems(al, cfg)
     al.figures["coarse_sources"] = {s: coarse.source.count(s) for s in sorted(set(coarse.source))}
     al.figures["elapsed_s"] = round(time.perf_counter() - started, 3)
     return al
