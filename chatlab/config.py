@@ -39,10 +39,19 @@ class Layout:
         return self.root / "models"
 
     @property
+    def lake_catalog(self) -> Path:
+        # The tables' DuckLake catalog (SQLite: several local processes may commit at once).
+        return self.root / "lake.sqlite"
+
+    @property
+    def lake_data(self) -> Path:
+        # The tables' Parquet files, one folder per table, written only through DuckLake.
+        return self.root / "lake"
+
+    @property
     def duckdb(self) -> Path:
-        # Not "chatlab.duckdb": DuckDB names the catalog after the file, and a catalog
-        # "chatlab" next to the schema "chatlab" makes every `chatlab.<table>` ambiguous.
-        return self.root / "tables.duckdb"
+        # Loud, not a silent empty read: the tables moved from one DuckDB file into DuckLake.
+        raise RuntimeError("tables live in DuckLake now: read them with chatlab.storage.connect(layout)")
 
     @property
     def dagster_home(self) -> Path:

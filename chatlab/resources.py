@@ -1,16 +1,28 @@
-"""Resources: the data directory and settings file, and the DuckDB IO manager on top of them."""
+"""Resources: the data directory and settings file, and the DuckLake IO manager on top of them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import polars as pl
-from dagster import ConfigurableResource
-from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
+from dagster import (
+    ConfigurableIOManager,
+    ConfigurableResource,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    RetryRequested,
+    TableColumn,
+    TableSchema,
+)
 
 from chatlab import config as cfg
+from chatlab.storage.lake import SCHEMA, LakeConfig, LakeWriteConflict, lake_config, read_rows, replace_rows
 
-SCHEMA = "chatlab"
+# A write that still conflicts after the IO manager's own attempts runs its step again (Dagster's
+# RetryRequested), at most this often. Not a RetryPolicy on the assets: Dagster applies a policy
+# to every error, so a bad file would run again and its message would read "Exceeded max_retries".
+WRITE_STEP_RETRIES = 3
 
 
 class ChatlabSettings(ConfigurableResource):
@@ -27,29 +39,63 @@ class ChatlabSettings(ConfigurableResource):
         return cfg.section(cfg.load_config(self.config_file or None, self.data_dir or None), name, vod_id)
 
 
-class _PolarsTypeHandler(DuckDBPolarsTypeHandler):
-    """Writes empty frames too: the stock handler skips them and creates no table, so a VOD with
-    no chat (or no pairs) would leave nothing for downstream assets and queries to read."""
+class DuckLakeIOManager(ConfigurableIOManager):
+    """Per-VOD tables in DuckLake (``chatlab.<asset name>``), read and written through DuckDB.
 
-    def handle_output(self, context, table_slice, obj: pl.DataFrame, connection) -> None:
-        if not obj.is_empty():
-            return super().handle_output(context, table_slice, obj, connection)
-        empty = obj.to_arrow()  # noqa: F841 - DuckDB reads it by name
-        connection.execute(f"create schema if not exists {table_slice.schema}")
-        connection.execute(f"create table if not exists {table_slice.schema}.{table_slice.table} as select * from empty")
-        context.add_output_metadata({"row_count": 0})
+    Unlike Dagster's DuckDB IO manager (delete, then insert: two commits, one writing process per
+    file), a partition's rows are replaced in ONE transaction, and several processes write at
+    once (a conflicting commit is retried; see chatlab.storage.lake). An empty frame still creates
+    its table, so a VOD with no chat leaves an empty table, not a missing one. Empty strings mean
+    the data directory's defaults; ``catalog``/``data_path`` take the forms lake_config documents."""
+
+    data_dir: str = ""
+    config_file: str = ""
+    catalog: str = ""
+    data_path: str = ""
+    schema_name: str = SCHEMA
+    write_attempts: int = 10  # commits tried before the step itself is retried
+
+    def lake(self) -> LakeConfig:
+        storage = cfg.section(cfg.load_config(self.config_file or None), "storage")
+        storage.update({k: v for k, v in (("catalog", self.catalog), ("data_path", self.data_path)) if v})
+        return lake_config(cfg.layout(self.data_dir or None), storage)
+
+    def _where(self, context) -> tuple[str | None, list[str] | None]:
+        column = (context.definition_metadata or {}).get("partition_expr")
+        if column and context.has_asset_partitions:
+            return column, list(context.asset_partition_keys)
+        return None, None
+
+    def handle_output(self, context: OutputContext, obj: pl.DataFrame) -> None:
+        if not isinstance(obj, pl.DataFrame):
+            raise TypeError(f"{context.asset_key.to_user_string()}: the DuckLake IO manager stores Polars frames, got {type(obj).__name__}")
+        table = context.asset_key.path[-1]
+        column, keys = self._where(context)
+        try:
+            snapshot = replace_rows(self.lake(), table, obj, column, keys or (), self.schema_name,
+                                    log=context.log.warning, attempts=self.write_attempts)
+        except LakeWriteConflict as e:
+            context.log.warning(f"{e}; the step runs again")
+            raise RetryRequested(max_retries=WRITE_STEP_RETRIES, seconds_to_wait=2.0) from e
+        context.add_output_metadata({
+            "row_count": obj.height,
+            "lake_snapshot": snapshot,
+            "dataframe_columns": MetadataValue.table_schema(
+                TableSchema(columns=[TableColumn(name=n, type=str(t)) for n, t in obj.schema.items()])
+            ),
+        })
+
+    def load_input(self, context: InputContext) -> pl.DataFrame:
+        upstream = context.upstream_output
+        table = context.asset_key.path[-1]
+        column = ((upstream.definition_metadata if upstream else None) or {}).get("partition_expr")
+        keys = list(context.asset_partition_keys) if column and context.has_asset_partitions else None
+        columns = (context.definition_metadata or {}).get("columns")
+        return read_rows(self.lake(), table, column if keys is not None else None, keys, columns, self.schema_name)
 
 
-class ChatlabDuckDBIOManager(DuckDBPolarsIOManager):
-    """The DuckDB Polars IO manager, except that an empty frame still creates its table."""
-
-    @staticmethod
-    def type_handlers():
-        return [_PolarsTypeHandler()]
-
-
-def duckdb_io_manager(settings: ChatlabSettings) -> ChatlabDuckDBIOManager:
-    return ChatlabDuckDBIOManager(database=str(settings.layout().duckdb), schema=SCHEMA)
+def duckdb_io_manager(settings: ChatlabSettings) -> DuckLakeIOManager:
+    return DuckLakeIOManager(data_dir=settings.data_dir, config_file=settings.config_file)
 
 
 def build_resources(data_dir: str = "", config_file: str = "") -> dict[str, Any]:

@@ -3,16 +3,18 @@ what was built. Runs go into the same Dagster instance the UI shows, so they app
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
-import duckdb
 
 from chatlab.config import Layout
 from chatlab.ingest.inbox import scan_inbox, vod_fingerprint
 from chatlab.resources import SCHEMA
+from chatlab.storage import connect, lake_config
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ def materialize_vods(layout: Layout, vod_ids: list[str] | None = None, log: Call
         log(f"no VODs in {layout.inbox}; add one with `chatlab ingest FILE` or `chatlab demo`")
         return []
     instance = dg.DagsterInstance.get()
+    for line in reap_dead_runs(instance):
+        log(line)
     instance.add_dynamic_partitions(vods.name, [v for v in wanted if not instance.has_dynamic_partition(vods.name, v)])
     job = defs.resolve_job_def(VOD_JOB)
     results = []
@@ -53,7 +57,7 @@ def materialize_vods(layout: Layout, vod_ids: list[str] | None = None, log: Call
         result = job.execute_in_process(
             partition_key=vod_id,
             instance=instance,
-            tags={FINGERPRINT_TAG: vod_fingerprint(vod), "chatlab/file": vod.media.name},
+            tags={FINGERPRINT_TAG: vod_fingerprint(vod), "chatlab/file": vod.media.name, **process_tags()},
             raise_on_error=False,
             # Dagster's console log repeats every traceback; the instance keeps the full log for
             # the UI, and the failures are summarised below in one line each.
@@ -74,6 +78,59 @@ def materialize_vods(layout: Layout, vod_ids: list[str] | None = None, log: Call
     return results
 
 
+HOST_TAG, PID_TAG, PID_START_TAG = "chatlab/host", "chatlab/pid", "chatlab/pid_start"
+
+
+def _process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that say which process runs a run in-process, so a later command can tell it died."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), PID_START_TAG: _process_start(os.getpid()) or ""}
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not start or _process_start(pid) == start
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Marks failed every run an in-process command on this host started whose process is gone
+    (kill -9, OOM, power cut), and frees the pool slots of every finished run that still holds
+    some. Without it a dead run stays STARTED holding its pool slot, and the next run waits for
+    it forever; the daemon's run monitoring does the same for runs it launched. Returns one line
+    per run it changed."""
+    lines = []
+    active = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED,
+              dg.DagsterRunStatus.CANCELING]
+    here = socket.gethostname()
+    for run in instance.get_runs(dg.RunsFilter(statuses=active, tags={HOST_TAG: here})):
+        pid = run.tags.get(PID_TAG, "")
+        if not pid.isdigit() or _alive(int(pid), run.tags.get(PID_START_TAG, "")):
+            continue
+        instance.report_run_failed(run, f"process {pid} on {here} that ran it is gone (killed?); marked failed")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        lines.append(f"run {run.run_id[:8]} ({run.tags.get('dagster/partition', '?')}): process {pid} is gone; marked failed, pool slots freed")
+    finished = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED}
+    for run_id in instance.event_log_storage.get_concurrency_run_ids():
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.status in finished:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+            lines.append(f"run {run_id[:8]}: finished but held pool slots; freed")
+    return lines
+
+
 def _error_text(error) -> str:
     """The message of a step failure without the exception's class path."""
     if error is None:
@@ -83,12 +140,11 @@ def _error_text(error) -> str:
 
 def table_counts(layout: Layout) -> dict[str, dict[str, int]]:
     """{table: {vod_id: rows}} for every table in the chatlab schema that has a vod_id column."""
-    if not layout.duckdb.exists():
-        return {}
     out: dict[str, dict[str, int]] = {}
-    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+    with connect(layout) as con:
         tables = con.execute(
-            "select table_name from information_schema.columns where table_schema = ? and column_name = 'vod_id' order by 1",
+            "select table_name from information_schema.columns where table_catalog = 'lake' and table_schema = ? "
+            "and column_name = 'vod_id' order by 1",
             [SCHEMA],
         ).fetchall()
         for (table,) in tables:
@@ -125,4 +181,4 @@ def status_table(layout: Layout) -> str:
     widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
     text = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
-    return f"{len(partitions)} VOD partition(s) in {instance.root_directory}; tables in {layout.duckdb}\n" + "\n".join(text)
+    return f"{len(partitions)} VOD partition(s) in {instance.root_directory}; tables: {lake_config(layout).describe()}\n" + "\n".join(text)

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
 
 from chatlab.align.synth import make_case
@@ -18,6 +17,7 @@ from chatlab.defs.asr import transcript_tables
 from chatlab.defs.chat import chat_clean, chat_import
 from chatlab.defs.chat.assets import CLEAN_COLUMNS
 from chatlab.resources import build_resources
+from chatlab.storage import connect
 
 
 def _tables(vod: str, case) -> dict[str, pl.DataFrame]:
@@ -37,7 +37,7 @@ def _write(layout: Layout, vods: dict[str, object]) -> None:
     for vod, case in vods.items():
         for name, df in _tables(vod, case).items():
             frames.setdefault(name, []).append(df)
-    with duckdb.connect(str(layout.duckdb)) as con:
+    with connect(layout, read_only=False) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS chatlab")
         for name, dfs in frames.items():
             df = pl.concat(dfs).to_arrow()  # noqa: F841 - read by DuckDB
@@ -52,7 +52,7 @@ def _run(layout: Layout, instance: dg.DagsterInstance, vod: str) -> dg.ExecuteIn
 
 
 def _query(layout: Layout, sql: str) -> list[tuple]:
-    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+    with connect(layout) as con:
         return con.execute(sql).fetchall()
 
 
@@ -61,7 +61,7 @@ def test_good_vod_pairs_bad_vods_stop(layout: Layout, instance: dg.DagsterInstan
     unrelated = make_case(32, 20.0, offset_s=42.0, drift_s_per_h=0.0, chat_seed=99)
     tiny = make_case(33, 5.0, offset_s=10.0, drift_s_per_h=0.0)
     _write(layout, {"good": good, "unrelated": unrelated, "tiny": tiny})
-    with duckdb.connect(str(layout.duckdb)) as con:  # three messages only
+    with connect(layout, read_only=False) as con:  # three messages only
         con.execute("DELETE FROM chatlab.chat_clean WHERE vod_id = 'tiny' AND msg_id NOT IN (SELECT msg_id FROM chatlab.chat_clean WHERE vod_id = 'tiny' ORDER BY t_s LIMIT 3)")
 
     r = _run(layout, instance, "good")

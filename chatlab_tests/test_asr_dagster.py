@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import numpy as np
 import pytest
 
@@ -20,6 +19,7 @@ from chatlab.defs.asr.assets import transcript_dir
 from chatlab.media.audio import audio_path
 from chatlab.resources import build_resources
 from chatlab_tests.test_asr import SCRIPT, models_dir, speech_clip  # noqa: F401  (shared session fixtures)
+from chatlab.storage import connect
 
 VOD = "vod-asr-1"
 
@@ -82,7 +82,7 @@ def test_transcript_asset_writes_tables_and_passes_checks(tmp_path: Path, models
     assert "castle" in meta["preview"].value.lower()
     assert (transcript_dir(layout, VOD) / "transcript.json").exists()
 
-    con = duckdb.connect(str(layout.duckdb), read_only=True)
+    con = connect(layout)
     try:
         seg_cols = [r[0] for r in con.execute("describe chatlab.transcript_segments").fetchall()]
         word_cols = [r[0] for r in con.execute("describe chatlab.transcript_words").fetchall()]

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from chatlab.config import Layout
@@ -15,6 +14,7 @@ from chatlab.defs.ingest import vod_source
 from chatlab.resources import build_resources
 from chatlab_tests.conftest import make_media
 from chatlab_tests.test_chat_formats import IRC, comment, td_doc
+from chatlab.storage import connect
 
 
 def run(layout: Layout, instance: dg.DagsterInstance, key: str, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
@@ -25,7 +25,7 @@ def run(layout: Layout, instance: dg.DagsterInstance, key: str, raise_on_error: 
 
 
 def query(layout: Layout, sql: str) -> list[tuple]:
-    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+    with connect(layout) as con:
         return con.execute(sql).fetchall()
 
 

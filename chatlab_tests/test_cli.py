@@ -4,8 +4,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from chatlab.config import Layout
+from chatlab.storage import connect
 
-import duckdb
 
 CHATLAB = str(Path(sys.executable).with_name("chatlab"))
 
@@ -39,7 +40,7 @@ def test_ingest_materialize_status(tmp_path):
     last = r.stdout.splitlines()[-1]
     assert last.startswith("late_night") and "-" not in last.split()[1:], last  # every asset built
 
-    with duckdb.connect(str(data / "tables.duckdb"), read_only=True) as con:
+    with connect(Layout(data)) as con:
         assert con.execute("select vod_id from chatlab.audio").fetchall() == [("late_night",)]
 
     r = chatlab("status", data=data)

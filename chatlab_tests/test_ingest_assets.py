@@ -3,13 +3,13 @@
 import wave
 
 import dagster as dg
-import duckdb
 import numpy as np
 import pytest
 
 from chatlab.defs.ingest import audio, vod_source
 from chatlab.media.audio import audio_path
 from chatlab.resources import build_resources
+from chatlab.storage import connect
 
 
 def run(instance, layout, vod_id, assets=(vod_source, audio)):
@@ -24,7 +24,7 @@ def run(instance, layout, vod_id, assets=(vod_source, audio)):
 
 
 def rows(layout, table):
-    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+    with connect(layout) as con:
         return con.execute(f"select * from chatlab.{table} order by vod_id").pl()
 
 

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
 import pytest
 
@@ -17,6 +16,7 @@ from chatlab.defs.ocr import OcrEngineResource, chat_ocr, messages_path
 from chatlab.resources import build_resources
 from chatlab_tests.conftest import make_media
 from chatlab_tests.test_ocr import make_overlay_clip
+from chatlab.storage import connect
 
 
 def run(layout: Layout, instance: dg.DagsterInstance, key: str) -> dg.ExecuteInProcessResult:
@@ -62,7 +62,7 @@ def test_video_without_export_gets_chat_from_ocr(layout: Layout, instance: dg.Da
                           resources=build_resources(data_dir=str(layout.root)))
     (mat,) = [m for m in chat.asset_materializations_for_node("chat_import") if m.asset_key.path == ["chat"]]
     assert mat.metadata["format"].value == "ocr" and mat.metadata["parsed"].value == df.height
-    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+    with connect(layout) as con:
         rows = con.execute("select source_format, count(*) from chatlab.chat where vod_id = 'stream1' group by 1").fetchall()
     assert rows == [("ocr", df.height)]
 

@@ -27,14 +27,13 @@ def test_bad_partition_key_fails_the_step_and_writes_nothing(instance, layout, m
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "is not a VOD id" in failure.step_failure_data.error.message
-    assert not (layout.root / "tables.duckdb").exists() or "x" not in _vod_ids(layout)
+    assert _vod_ids(layout) == set()
 
 
 def _vod_ids(layout) -> set[str]:
-    import duckdb
+    from chatlab.storage import connect, table_names
 
-    with duckdb.connect(str(layout.root / "tables.duckdb"), read_only=True) as con:
-        try:
-            return {r[0] for r in con.execute("select vod_id from chatlab.vod_source").fetchall()}
-        except duckdb.CatalogException:
+    with connect(layout) as con:
+        if "vod_source" not in table_names(con):
             return set()
+        return {r[0] for r in con.execute("select vod_id from chatlab.vod_source").fetchall()}

@@ -13,6 +13,7 @@ import pytest
 from chatlab.train.base import ensure_base_model, load_model, load_tokenizer, model_fingerprint
 from chatlab.train.dataset import build_examples, normalize_pairs, synthetic_pairs, token_rows
 from chatlab.train.lora import ADAPTER_STAMP, TrainConfig, load_adapter_model, read_adapter, resolve_base, train_adapter
+from chatlab.storage import connect
 
 pytestmark = pytest.mark.slow
 
@@ -159,7 +160,7 @@ def _seed_tables(layout, pairs: pl.DataFrame) -> None:
     full = p.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in PAIR_COLUMNS.items() if c not in p.columns]).select(list(PAIR_COLUMNS))
     splits = p.select("vod_id", "split").unique()
     offsets = splits.select("vod_id", pl.lit(True).alias("passed"), pl.lit("ov1").alias("offsets_version"))
-    with duckdb.connect(str(layout.duckdb)) as con:
+    with connect(layout, read_only=False) as con:
         con.execute("CREATE SCHEMA chatlab")
         for name, df in (("aligned_pairs", full), ("splits", splits), ("offsets", offsets)):
             con.register("df", df.to_arrow())

@@ -15,6 +15,7 @@ import polars as pl
 
 from chatlab.align.context import CONTEXT_S
 from chatlab.align.splits import SPLITS
+from chatlab.config import Layout
 from chatlab.train.prompt import TEMPLATE_VERSION, Context, completion_text, messages
 
 EXPORT_COLUMNS = ("prompt", "completion", "transcript", "chat_context", "vod_id", "msg_id", "user_hash", "t_speech_s",
@@ -80,16 +81,16 @@ def write_export(out_dir: Path, pairs: pl.DataFrame, splits: pl.DataFrame, offse
     return {"counts": {s: f.height for s, f in frames.items()}, "files": files, "card": "README.md"}
 
 
-def load_tables(duckdb_path: Path, schema: str = "chatlab") -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(pairs, splits, offsets) of every VOD from the DuckDB file, read-only. Only pairs built with
-    the VOD's current offsets, and only VODs whose offsets passed `alignment_confident`, count."""
-    import duckdb
+def load_tables(layout: Layout, schema: str = "chatlab", snapshot: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(pairs, splits, offsets) of every VOD from the tables, read-only (at lake ``snapshot`` if
+    given). Only pairs built with the VOD's current offsets, and only VODs whose offsets passed
+    `alignment_confident`, count."""
+    from chatlab.storage import connect, table_names
 
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]).fetchall()}
-        missing = {"aligned_pairs", "splits", "offsets"} - have
+    with connect(layout, snapshot=snapshot) as con:
+        missing = {"aligned_pairs", "splits", "offsets"} - table_names(con, schema)
         if missing:
-            raise LookupError(f"{duckdb_path}: no table(s) {sorted(missing)} in schema {schema}; materialize offsets, aligned_pairs and splits first")
+            raise LookupError(f"{layout.root}: no table(s) {sorted(missing)} in schema {schema}; materialize offsets, aligned_pairs and splits first")
         offsets = con.execute(f"SELECT * FROM {schema}.offsets WHERE passed").pl()
         splits = con.execute(f"SELECT * FROM {schema}.splits").pl()
         pairs = con.execute(

@@ -57,9 +57,7 @@ def load_pairs(layout: Layout) -> tuple[pl.DataFrame, pl.DataFrame]:
     offsets passed, with their current offsets (the alignment stage's own reader)."""
     from chatlab.align.export import load_tables
 
-    if not layout.duckdb.exists():
-        raise FileNotFoundError(f"{layout.duckdb}: no tables yet; materialize the per-VOD assets first (chatlab materialize)")
-    pairs, splits, _ = load_tables(layout.duckdb)
+    pairs, splits, _ = load_tables(layout)
     return pairs, splits
 
 
@@ -123,9 +121,9 @@ def context_at(layout: Layout, vod_id: str, at_s: float, settings_section: dict[
     from chatlab.align.inputs import prepare_chat, prepare_words
     from chatlab.resources import SCHEMA
 
-    if not layout.duckdb.exists():
-        raise FileNotFoundError(f"{layout.duckdb}: no tables; materialize VOD {vod_id} first")
-    with duckdb.connect(str(layout.duckdb), read_only=True) as con:
+    from chatlab.storage import connect
+
+    with connect(layout) as con:
         def q(table: str) -> pl.DataFrame:
             try:
                 return con.execute(f'SELECT * FROM {SCHEMA}."{table}" WHERE vod_id = ?', [vod_id]).pl()

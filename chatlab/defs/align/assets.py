@@ -1,7 +1,7 @@
 """`offsets` (check `alignment_confident`, blocking), `aligned_pairs` (check `pairs_provenance`)
 and `splits` (check `no_leakage`): thin wiring around chatlab.align.
 
-All three are short steps in pool ``duckdb``: the estimate for a 10-hour VOD with a million
+All three are short steps (no pool: DuckLake takes several writers): the estimate for a 10-hour VOD with a million
 messages takes seconds, so it runs where its inputs are loaded, and a failed
 `alignment_confident` stops `aligned_pairs`, `splits` and the export for that VOD only.
 """
@@ -13,7 +13,6 @@ import os
 from typing import Any
 
 import dagster as dg
-import duckdb
 import polars as pl
 
 from chatlab.align.config import AlignConfig
@@ -25,6 +24,7 @@ from chatlab.align.splits import SPLIT_COLUMNS, SplitConfig, assign, fingerprint
 from chatlab.config import Layout
 from chatlab.partitions import vods
 from chatlab.resources import SCHEMA, ChatlabSettings
+from chatlab.storage import connect, table_names
 from chatlab.defs.metadata import png_md
 from chatlab.review import page_url
 
@@ -71,7 +71,6 @@ def _num(x: float | None) -> float | None:
     partitions_def=vods,
     ins={"transcript_words": dg.AssetIn(), "transcript_segments": dg.AssetIn(), "chat_clean": dg.AssetIn()},
     metadata={"partition_expr": "vod_id"},
-    pool="duckdb",
     group_name="align",
     kinds={"duckdb", "polars"},
     check_specs=[dg.AssetCheckSpec(
@@ -139,7 +138,6 @@ def _filter_set(settings: ChatlabSettings, vod_id: str, cfg: AlignConfig) -> str
     partitions_def=vods,
     ins={"offsets": dg.AssetIn(), "transcript_words": dg.AssetIn(), "chat_clean": dg.AssetIn()},
     metadata={"partition_expr": "vod_id"},
-    pool="duckdb",
     group_name="align",
     kinds={"duckdb", "polars"},
     check_specs=[dg.AssetCheckSpec(
@@ -179,10 +177,8 @@ def aligned_pairs(context: dg.AssetExecutionContext, settings: ChatlabSettings, 
 
 
 def _other_splits(layout: Layout) -> pl.DataFrame:
-    if not layout.duckdb.exists():
-        return pl.DataFrame(schema=SPLIT_COLUMNS)
-    with duckdb.connect(str(layout.duckdb)) as con:
-        found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'splits'", [SCHEMA]).fetchone()[0]
+    with connect(layout) as con:
+        found = "splits" in table_names(con, SCHEMA)
         return con.execute(f"SELECT * FROM {SCHEMA}.splits").pl() if found else pl.DataFrame(schema=SPLIT_COLUMNS)
 
 
@@ -191,7 +187,6 @@ def _other_splits(layout: Layout) -> pl.DataFrame:
     ins={"transcript_words": dg.AssetIn()},
     deps=[dg.AssetKey("aligned_pairs")],
     metadata={"partition_expr": "vod_id"},
-    pool="duckdb",
     group_name="align",
     kinds={"duckdb"},
     check_specs=[dg.AssetCheckSpec("no_leakage", asset="splits",

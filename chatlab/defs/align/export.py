@@ -14,7 +14,6 @@ EXPORT_DEPS = [dg.AssetDep(k, partition_mapping=dg.AllPartitionMapping()) for k 
 
 @dg.asset(
     deps=EXPORT_DEPS,
-    pool="duckdb",
     group_name="align",
     kinds={"parquet"},
     description="data/artifacts/dataset_export/<version>/: data/{train,validation,test}-00000-of-00001.parquet "
@@ -23,7 +22,7 @@ EXPORT_DEPS = [dg.AssetDep(k, partition_mapping=dg.AllPartitionMapping()) for k 
 def dataset_export(context: dg.AssetExecutionContext, settings: ChatlabSettings) -> dg.MaterializeResult:
     layout = settings.layout()
     try:
-        pairs, splits, offsets = load_tables(layout.duckdb)
+        pairs, splits, offsets = load_tables(layout)
     except LookupError as e:
         raise dg.Failure(description=str(e)) from e
     version = dataset_version(pairs, splits)

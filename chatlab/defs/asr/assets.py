@@ -1,9 +1,9 @@
 """`transcript` (ASR of the `audio` WAV, with its quality checks) and the two tables built from it.
 
 The slow part (hours of Whisper on a long VOD) runs in pool ``asr`` and writes its result to
-``data/artifacts/transcript/<vod>/``; a short second step in pool ``duckdb`` loads it into
-``transcript_segments`` and ``transcript_words``. So the DuckDB writer slot (one at a time) is
-never held during transcription, and a failed ``asr_quality`` (blocking) stops the tables and
+``data/artifacts/transcript/<vod>/``; a short second step loads it into
+``transcript_segments`` and ``transcript_words`` (one DuckLake transaction each). So no table
+write waits on transcription, and a failed ``asr_quality`` (blocking) stops the tables and
 everything downstream of them.
 """
 
@@ -167,7 +167,6 @@ def transcript(context: dg.AssetExecutionContext, settings: ChatlabSettings, asr
     },
     deps=[TRANSCRIPT],
     partitions_def=vods,
-    pool="duckdb",
     group_name="asr",
     name="transcript_tables",
 )

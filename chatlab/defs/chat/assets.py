@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dagster as dg
-import duckdb
 import polars as pl
 
 from chatlab.chat import parse_file
@@ -20,6 +19,7 @@ from chatlab.defs.ocr.assets import messages_path
 from chatlab.ingest.inbox import VodNotFound, find_vod
 from chatlab.partitions import vods
 from chatlab.resources import SCHEMA, ChatlabSettings
+from chatlab.storage import connect, table_names
 from chatlab.defs.metadata import counts_md
 
 CHAT_COLUMNS = {"vod_id": pl.String, **MESSAGE}
@@ -40,25 +40,10 @@ def _with_vod(df: pl.DataFrame, vod_id: str, columns: dict[str, pl.DataType]) ->
 
 def _vod_source(layout: Layout, vod_id: str) -> dict[str, Any]:
     """duration_s and started_at from the vod_source table, when it is there (it may not be yet)."""
-    if not layout.duckdb.exists():
-        return {}
-    for attempt in range(5):  # another process may hold the write lock for a moment
-        try:
-            con = duckdb.connect(str(layout.duckdb))
-            break
-        except duckdb.IOException:
-            time.sleep(0.5 * (attempt + 1))
-    else:
-        return {}
-    try:
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'vod_source'", [SCHEMA]
-        ).fetchone()[0]
-        if not found:
+    with connect(layout) as con:  # read-only: never waits for a writer
+        if "vod_source" not in table_names(con, SCHEMA):
             return {}
         row = con.execute(f"SELECT duration_s, started_at FROM {SCHEMA}.vod_source WHERE vod_id = ?", [vod_id]).fetchone()
-    finally:
-        con.close()
     if not row:
         return {}
     started = row[1]
@@ -94,7 +79,6 @@ def _start_time(conf: dict[str, Any], source: dict[str, Any]) -> tuple[datetime 
     },
     partitions_def=vods,
     deps=[dg.AssetKey("vod_source"), dg.AssetKey("chat_ocr")],
-    pool="duckdb",
     group_name="chat",
     check_specs=[
         dg.AssetCheckSpec(
@@ -174,7 +158,6 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
     partitions_def=vods,
     metadata={"partition_expr": "vod_id"},
     ins={"chat": dg.AssetIn()},
-    pool="duckdb",
     group_name="chat",
     kinds={"duckdb", "polars"},
     description="The chat with the cleaning rules applied as columns (keep, drop_rule); no raw user names, @mentions replaced.",

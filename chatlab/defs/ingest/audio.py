@@ -31,7 +31,6 @@ COMPLETE_RATIO = 0.98
 @dg.asset(
     partitions_def=vods,
     metadata={"partition_expr": "vod_id"},
-    pool="duckdb",
     group_name="ingest",
     kinds={"ffmpeg", "duckdb"},
     check_specs=[dg.AssetCheckSpec("audio_complete", asset="audio", description="The audio covers the whole VOD.")],

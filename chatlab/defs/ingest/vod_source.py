@@ -42,7 +42,6 @@ SCHEMA = {
 @dg.asset(
     partitions_def=vods,
     metadata={"partition_expr": "vod_id"},
-    pool="duckdb",
     group_name="ingest",
     kinds={"pyav", "duckdb"},
     description="The VOD file in the inbox: size, sha256, duration, streams, fps, resolution, start time.",

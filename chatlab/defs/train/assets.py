@@ -4,7 +4,7 @@ Not partitioned: they read every VOD partition of `aligned_pairs` and `splits` (
 where a VOD's pairs go) and are keyed by the dataset version, a hash of the pairs they saw, set
 as each materialization's data version. Weights never go through an IO manager: files under
 data/, metadata here. Training and evaluation are slow and run in pool ``train``; the training
-set reads the DuckDB file and sits in pool ``duckdb`` (one process on the file at a time).
+set reads the tables read-only (a DuckLake snapshot), so it needs no pool.
 """
 
 import math
@@ -40,7 +40,6 @@ def _num(x: Any) -> Any:
 @dg.asset(
     key=TRAINING_SET,
     deps=ALL_VODS,
-    pool="duckdb",
     group_name="train",
     kinds={"parquet"},
     description="Every VOD's aligned pairs, in its VOD's split, as prompt/completion rows made by the one template "
