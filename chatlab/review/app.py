@@ -110,7 +110,7 @@ def build_app(layout: Layout, token: str | None = None, preload: str | None = No
     def api_chat_bin(request: Request):
         """Every message's chat-clock time (float32), then one byte each: 0 dropped, 1 kept, 2 paired."""
         v = vod(request)
-        chat = tables.chat(layout, v)
+        chat = tables.chat_times(layout, v)
         if chat.height == 0:
             return Response(b"", media_type="application/octet-stream")
         t = chat["t_s"].to_numpy().astype("<f4")
@@ -128,9 +128,9 @@ def build_app(layout: Layout, token: str | None = None, preload: str | None = No
             count = min(MAX_ROWS, max(0, int(request.query_params.get("count", 200))))
         except ValueError:
             return _json({"error": "start and count: expected integers"}, 400)
-        chat = tables.chat(layout, v)
-        rows = chat.slice(start, count).select("i", "t_s", "text", "user_hash", "keep", "drop_rule")
-        return _json({"start": start, "total": chat.height, "rows": rows.rows()})
+        rows = tables.chat_rows(layout, v, start, count)
+        rows = rows.select("i", "t_s", "text", "user_hash", "keep", "drop_rule").rows() if rows.height else []
+        return _json({"start": start, "rows": rows})
 
     def api_lanes(request: Request):
         v = vod(request)

@@ -4,6 +4,7 @@ saved overrides: the VOD list, one VOD's summary, a message's pair, the evaluati
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,9 @@ def media_paths(layout: Layout, vod_id: str) -> dict[str, Path]:
 
 def vod_summary(layout: Layout, vod_id: str) -> dict[str, Any]:
     check_vod_id(vod_id)
-    chat = tables.chat(layout, vod_id)
+    chat = tables.chat_times(layout, vod_id)
+    # the chat's text is read meanwhile, for the list the page asks for next
+    threading.Thread(target=tables.chat, args=(layout, vod_id), daemon=True).start()
     off = offsets_row(layout, vod_id)
     curve = curve_of(off)
     peaks = read_info(layout.artifact_dir(PEAKS_ASSET, vod_id))

@@ -99,16 +99,25 @@ def _query(layout: Layout, sql: str, params: list[Any] | None = None) -> pl.Data
     raise AssertionError("unreachable")
 
 
+_key_locks: dict[tuple, threading.Lock] = {}
+
+
 def cached(layout: Layout, key: str, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     k = (str(layout.root), _stamp(layout), key, tuple(params or ()))
     with _cache_lock:
         if k in _cache:
             return _cache[k]
-    df = _query(layout, sql, params)
-    with _cache_lock:
-        if len(_cache) > 64:
-            _cache.clear()
-        _cache[k] = df
+        lock = _key_locks.setdefault(k, threading.Lock())
+    with lock:  # two requests for the same rows read them once
+        with _cache_lock:
+            if k in _cache:
+                return _cache[k]
+        df = _query(layout, sql, params)
+        with _cache_lock:
+            if len(_cache) > 64:
+                _cache.clear()
+                _key_locks.clear()
+            _cache[k] = df
     return df
 
 
@@ -139,9 +148,38 @@ def counts(layout: Layout, table: str) -> dict[str, int]:
     return dict(zip(df["vod_id"].to_list(), df["n"].to_list())) if df.height else {}
 
 
+def peek(layout: Layout, key: str, params: list[Any]) -> pl.DataFrame | None:
+    """What ``cached`` holds for this key now, without reading."""
+    with _cache_lock:
+        return _cache.get((str(layout.root), _stamp(layout), key, tuple(params)))
+
+
+CHAT_COLUMNS = "msg_id, t_s, user_hash, text, keep, drop_rule"
+
+
+def chat_rows(layout: Layout, vod_id: str, start: int, count: int) -> pl.DataFrame:
+    """Rows start..start+count of ``chat``: from the whole chat when it is read already, else one
+    query for just these rows (the first screen of a million-message VOD does not wait for all)."""
+    full = peek(layout, f"chat_clean:{CHAT_COLUMNS}:t_s, msg_id", [vod_id])
+    if full is not None:
+        return full.with_row_index("i").slice(start, count) if full.height else full
+    if "chat_clean" not in table_names(layout):
+        return pl.DataFrame()
+    sql = (f"select {CHAT_COLUMNS} from {SCHEMA}.chat_clean where vod_id = ? order by t_s, msg_id limit {int(count)} offset {int(start)}")
+    df = cached(layout, f"chat_rows:{start}:{count}", sql, [vod_id])
+    return df.with_row_index("i", offset=start) if df.height else df
+
+
 def chat(layout: Layout, vod_id: str) -> pl.DataFrame:
     """chat_clean of a VOD in chat-clock order, with a row index ``i`` (the page addresses messages by it)."""
-    df = per_vod(layout, "chat_clean", vod_id, "msg_id, t_s, user_hash, text, keep, drop_rule", "t_s, msg_id")
+    df = per_vod(layout, "chat_clean", vod_id, CHAT_COLUMNS, "t_s, msg_id")
+    return df.with_row_index("i") if df.height else df
+
+
+def chat_times(layout: Layout, vod_id: str) -> pl.DataFrame:
+    """msg_id, t_s, keep of a VOD's chat in the order (and so with the row index) of ``chat``: a
+    quarter of the full read, all the timeline needs."""
+    df = per_vod(layout, "chat_clean", vod_id, "msg_id, t_s, keep", "t_s, msg_id")
     return df.with_row_index("i") if df.height else df
 
 

@@ -148,7 +148,7 @@ async function pollRerun() {
 // ---- chat list (virtualized: only the rows on screen exist)
 async function page(p) {
   if (S.pages.has(p)) return S.pages.get(p);
-  const pr = fetch(`/api/vod/${VOD}/messages?start=${p * PAGE}&count=${PAGE}`).then((r) => r.json()).then((j) => { S.pages.set(p, j.rows); renderChat(); return j.rows; });
+  const pr = fetch(`/api/vod/${VOD}/messages?start=${p * PAGE}&count=${PAGE}`).then((r) => r.json()).then((j) => { S.pages.set(p, j.rows); renderChat(); markReady(); return j.rows; });
   S.pages.set(p, pr);
   return pr;
 }
@@ -250,6 +250,10 @@ function drawLanes() {
     g.lineTo(Math.max(X(last[1]), W), Y(last[0] - last[1])); g.stroke(); g.lineWidth = 1;
     g.fillStyle = "#333"; g.font = "10px sans-serif"; g.fillText(`${hi.toFixed(1)} s`, 2, y0 + 1); g.fillText(`${lo.toFixed(1)} s`, 2, y1 - 11);
   }
+  // lane names, at the right edge
+  g.font = "10px sans-serif"; g.textAlign = "right"; g.textBaseline = "top"; g.fillStyle = "rgba(60,60,60,0.75)";
+  for (const [name, [y0]] of Object.entries(LANE)) g.fillText(name === "density" ? "chat density" : name, W - 3, y0 + 1);
+  g.textAlign = "left";
   // playhead
   if (S.ws) { const x = X(S.ws.getCurrentTime()); g.fillStyle = "#f50"; g.fillRect(x, 0, 1, H); }
   $("view").textContent = `${clock(t0)} – ${clock(t1)}`;
@@ -298,6 +302,7 @@ function setZoom(v) {
 }
 function markReady() {
   if (S.ready || !S.waveDrawn || !S.tChat) return;
+  if (S.tChat.length && !Array.isArray(S.pages.get(Math.floor($("chat").scrollTop / ROW / PAGE)))) { renderChat(); return; } // the first rows are on screen too
   S.ready = true; drawLanes(); renderChat();
   S.interactiveMs = performance.now();
   document.body.dataset.ready = "1";
