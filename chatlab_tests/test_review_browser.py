@@ -87,6 +87,34 @@ def test_demo_vod_page_draws_the_waveform_and_every_message(demo: Layout, tmp_pa
         assert seen == {str(i) for i in range(n_messages)}
         assert page.evaluate("() => __review.marks.chat") == n_messages  # one mark per message on the chat lane
         _shot(page, tmp_path, "vod_page")
+        # playback: the chat list marks the last message typed by then (aligned time), as a chat replay
+        page.evaluate("() => __review.ws.setTime(40)")
+        page.wait_for_timeout(200)
+        now = page.evaluate("() => __review.now")
+        aligned = page.evaluate("() => Array.from(__review.aligned)")
+        assert now == max(i for i, t in enumerate(aligned) if t <= 40)
+        # a cut at the playhead, the audio after it nudged 5 s, and an anchor dragged onto a word: the
+        # override the page would save reads back in chatlab.align as the curve the page shows
+        page.evaluate("() => { reviewActions.addCut(); reviewActions.nudge(5); }")
+        words = page.evaluate("() => ({start: Array.from(__review.words.start), end: Array.from(__review.words.end)})")
+        box = page.locator("#lanes").bounding_box()
+        view = page.evaluate("() => __review.view")
+        x = (words["start"][3] + 0.05 - view[0]) / (view[1] - view[0]) * box["width"]
+        page.locator("#chat .msg[data-i='2']").drag_to(page.locator("#lanes"), target_position={"x": x, "y": 70})
+        assert page.evaluate("() => __review.manual.length") == 1
+        ov = page.evaluate("() => alignOverride()")
+        pts = ov["anchors"]
+        assert sum(1 for a, b in zip(pts, pts[1:]) if a[0] == b[0] and a[1] != b[1]) == 1
+        from chatlab.align.config import AlignConfig
+        from chatlab.align.estimate import override
+
+        span = page.evaluate("() => __review.sum.chat_span")
+        curve = override(AlignConfig(anchors=tuple(map(tuple, pts))), tuple(span)).curve
+        t_chat = page.evaluate("() => Array.from(__review.tChat)")
+        assert max(abs((t - curve.offset(t)) - a) for t, a in zip(t_chat, page.evaluate("() => Array.from(__review.aligned)"))) < 1e-3
+        manual = [p for p in pts if abs(p[1] - (words["end"][3] + page.evaluate("() => __review.sum.reaction_delay_s"))) < 1e-3]
+        assert manual and manual[0][0] == pytest.approx(t_chat[2], abs=1e-3)
+        _shot(page, tmp_path, "cut_and_anchor")
         assert not errors
 
 
@@ -111,6 +139,12 @@ def test_nudge_and_save_writes_the_override_and_the_rerun_is_manual(demo: Layout
         assert (method2, passed2) == ("override_offset", True) and offset2 == pytest.approx(offset + 1.1, abs=0.01)
         ((pairs,),) = _sql(demo, f"select count(*) from chatlab.aligned_pairs where vod_id = '{VOD}'")
         assert pairs > 0
+        # the run is in the data directory's Dagster instance, as the UI shows it
+        import dagster as dg
+
+        with dg.DagsterInstance.from_config(str(demo.dagster_home)) as instance:
+            runs = instance.get_runs(filters=dg.RunsFilter(tags={"chatlab/source": "review"}))
+        assert [(r.job_name, r.status) for r in runs] == [("review_rerun", dg.DagsterRunStatus.SUCCESS)]
         # a paired message shows its prompt from the one template; a dropped one says which rule
         flags = page.evaluate("() => Array.from(__review.flag)")
         page.evaluate(f"() => reviewActions.showMessage({flags.index(2)})")
