@@ -311,7 +311,7 @@ def _longest_run(bad: np.ndarray, step: float) -> float:
 
 def wrong_stretch(est: OffsetCurve | None, truth: OffsetCurve, skip: list[tuple[float, float]] = ()) -> float:
     """The longest stretch of chat (s) inside the true segments where the curve is off by more
-    than WRONG_S (skip: chat-clock ranges left out, e.g. the cut zones that get no pairs)."""
+    than WRONG_S (skip: chat-clock ranges left out, e.g. the zones that get no pairs)."""
     worst = 0.0
     for s in truth.segments:
         g = np.arange(s.start_s, s.end_s, 1.0)
@@ -362,10 +362,10 @@ def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, fin
                                    "cut_len_s": case.params["cut_len_s"], "confidence": round(al.confidence, 3)}
             if g != "no_echo":
                 s = score(al.curve, case.truth)
-                zones = al.curve.cut_zones() if al.curve else []
+                zones = al.curve.unpaired_zones() if al.curve else []
                 row |= {"median_err_s": float(np.median(s["errors"])), "_errors": s["errors"], "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]],
                         "echoes_each_side": _echoes_each_side(case), "wrong_run_s": wrong_stretch(al.curve, case.truth),
-                        "wrong_run_outside_cut_zones_s": wrong_stretch(al.curve, case.truth, zones)}
+                        "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones)}
                 if passed:
                     row["coverage_leak"] = coverage_leak(case, al.curve, cfg)
             rows.append(row)
@@ -381,7 +381,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     cuts = [(e, c) for r in rows for e, c in zip(r["echoes_each_side"], r["cut_errs_s"])]
     big = [c for e, c in cuts if min(e) >= EACH_SIDE]
     wrong = [r for r in rows if r["wrong_run_s"] >= WRONG_RUN_S]
-    wrong_out = [r for r in rows if r["wrong_run_outside_cut_zones_s"] >= WRONG_RUN_S]
+    wrong_out = [r for r in rows if r["wrong_run_outside_unpaired_s"] >= WRONG_RUN_S]
     ok = [r for r in rows if r["passed"]]
     cl = np.array([r["coverage_leak"] for r in ok]) if ok else np.zeros((0, 5))
     err_ok = np.concatenate([r["_errors"] for r in ok]) if ok else np.zeros(0)
@@ -394,7 +394,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "of_them_found_within_5s": int(sum(c <= CUT_TOL_S for c in big)),
         "cuts_found_within_5s_all": int(sum(c <= CUT_TOL_S for _, c in cuts)),
         "wrong_vods": len(wrong), "wrong_vods_passed": sum(r["passed"] for r in wrong),
-        "wrong_outside_cut_zones": len(wrong_out), "wrong_outside_cut_zones_passed": sum(r["passed"] for r in wrong_out),
+        "wrong_outside_unpaired_zones": len(wrong_out), "wrong_outside_unpaired_zones_passed": sum(r["passed"] for r in wrong_out),
         "coverage_pooled": round(float(cl[:, 2].sum() / max(cl[:, 1].sum(), 1)), 4) if len(cl) else None,
         "coverage_min": round(float(np.min(cl[:, 2] / np.maximum(cl[:, 1], 1))), 4) if len(cl) else None,
         "echoes_paired": round(float(cl[:, 1].sum() / max(cl[:, 0].sum(), 1)), 4) if len(cl) else None,
@@ -406,3 +406,32 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "per_case": rows,
     }
     return out
+
+
+def run_real_speech(seed: int = 0, langs: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Per language, a stream of real read sentences with and without a cut, transcribed by the
+    bundled Whisper (chatlab.align.realspeech), scored as a group."""
+    from dataclasses import replace
+
+    from chatlab.align.realspeech import LANGUAGES, bundled_engine, make_real_case, transcribe_audio
+
+    engine = bundled_engine()
+    cfg = AlignConfig()
+    rows = []
+    for lang in langs or LANGUAGES:
+        for cut in (False, True):
+            case, audio = make_real_case(lang, seed, cut=cut)
+            case = replace(case, words=transcribe_audio(audio, lang, engine))
+            al = estimate_offsets(case.words, case.chat, cfg)
+            passed = not verdict(al, cfg)
+            s = score(al.curve, case.truth)
+            zones = al.curve.unpaired_zones() if al.curve else []
+            row = {"lang": lang, "seed": seed, "minutes": case.params["minutes"], "passed": passed, "cut_len_s": case.params["cut_len_s"],
+                   "confidence": round(al.confidence, 3), "median_err_s": float(np.median(s["errors"])), "_errors": s["errors"],
+                   "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]], "echoes_each_side": _echoes_each_side(case),
+                   "wrong_run_s": wrong_stretch(al.curve, case.truth), "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones),
+                   "problems": verdict(al, cfg)}
+            if passed:
+                row["coverage_leak"] = coverage_leak(case, al.curve, cfg)
+            rows.append(row)
+    return {"seed": seed, **_group_summary("real_speech", rows)}

@@ -29,6 +29,9 @@ class CurveSegment:
     drift_s_per_h: float
     cut_lo_s: float | None = None  # audio clock: where the cut before this segment may lie (None: first segment, or exact)
     cut_hi_s: float | None = None
+    # chat-clock stretches in this segment that a few anchors fit at another offset: too little to
+    # change the curve or fail the VOD, too much to trust it there, so they get no pairs
+    doubt: tuple[tuple[float, float], ...] = ()
 
     def at(self, t_chat: float) -> float:
         return self.offset_s + self.drift_s_per_h * (t_chat - self.start_s) / 3600.0
@@ -89,8 +92,21 @@ class OffsetCurve:
             zones.append((lo, hi))
         return zones
 
-    def to_list(self) -> list[dict[str, float]]:
-        return [{k: round(v, 4) for k, v in asdict(s).items() if v is not None} for s in self.segments]
+    def doubtful_zones(self) -> list[tuple[float, float]]:
+        return [z for s in self.segments for z in s.doubt]
+
+    def unpaired_zones(self) -> list[tuple[float, float]]:
+        """Chat-clock stretches whose messages get no pair: the cut zones and the doubtful ones."""
+        return self.cut_zones() + self.doubtful_zones()
+
+    def to_list(self) -> list[dict[str, Any]]:
+        out = []
+        for s in self.segments:
+            row: dict[str, Any] = {k: round(v, 4) for k, v in asdict(s).items() if v is not None and k != "doubt"}
+            if s.doubt:
+                row["doubt"] = [[round(a, 3), round(b, 3)] for a, b in s.doubt]
+            out.append(row)
+        return out
 
     @classmethod
     def from_list(cls, rows: list[dict[str, Any]]) -> "OffsetCurve":
@@ -98,7 +114,8 @@ class OffsetCurve:
             return None if r.get(k) is None else float(r[k])
 
         return cls(tuple(CurveSegment(float(r["start_s"]), float(r["end_s"]), float(r["offset_s"]), float(r["drift_s_per_h"]),
-                                      opt(r, "cut_lo_s"), opt(r, "cut_hi_s")) for r in rows))
+                                      opt(r, "cut_lo_s"), opt(r, "cut_hi_s"), tuple((float(a), float(b)) for a, b in r.get("doubt", ())))
+                         for r in rows))
 
     def version(self, extra: dict[str, Any] | None = None) -> str:
         """A short content hash: the same curve (and settings) gives the same version everywhere."""

@@ -22,7 +22,9 @@ MIN_MESSAGES = 10
 MIN_WORDS = 20
 MIN_SEGMENT_ANCHORS = 8  # a segment's offset rests on at least this many messages' echoes
 # the gate's change search: a lower bar than the one that adds segments (it only has to doubt)
-GATE_PENALTY_NATS, GATE_MIN_ANCHORS, GATE_MIN_DELTA_S = 4.0, 4, 2.5
+GATE_PENALTY_NATS, GATE_MIN_ANCHORS, GATE_MIN_DELTA_S = 4.0, 2, 2.5
+GATE_FAIL_ANCHORS = 4  # a stretch on fewer anchors than this gets no pairs instead of failing the VOD
+DOUBT_PAD_S = 10.0
 SUSPECT_DRIFT_S_PER_H = 10.0  # recorders and players drift a few s/h; more, over a short stream, may be a jump
 RUN_P = 1e-3  # a one-sign run of residuals this unlikely says the curve is off over it
 
@@ -168,7 +170,7 @@ def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
     zones = [(lo - cfg.reaction_max_s, hi + cfg.reaction_max_s) for lo, hi in al.curve.cut_zones()]
     inside = [any(lo <= c.t_from and c.t_to <= hi for lo, hi in zones) for c in changes]  # no pairs there anyway
     for c, ins in zip(changes, inside):
-        if ins:
+        if ins or c.anchors < GATE_FAIL_ANCHORS:  # too few to fail the VOD: a doubtful zone (estimate_offsets)
             continue
         out.append(f"chat {c.t_from:.0f}..{c.t_to:.0f} s fits an offset {c.delta_s:+.1f} s off the curve better "
                    f"({c.anchors} anchors, {c.gain_nats:.1f} nats): a cut or jump the curve misses")
@@ -298,7 +300,7 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
             break
         new = fit_curve(ix, pieces_with_changes(ref, changes, span), cfg, span, drift0=ref.segments[0].drift_s_per_h)
         per_seg = np.bincount(new[1].segment[new[1].inlier], minlength=len(new[0].segments))
-        if per_seg.min() < GATE_MIN_ANCHORS:  # a piece the refit finds nothing in: keep the curve it started from
+        if per_seg.min() < 3:  # a piece the refit finds nothing in: keep the curve it started from
             figures["changes_rejected"] = len(changes)
             break
         found += changes
@@ -309,6 +311,20 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
     al = Alignment(curve, "estimated", 0.0, nan, 0, nan, nan, nan, [], figures, coarse, anchors, ix, reaction)
     _score(al, coarse, anchors, ix.tok_t, cfg)
     al.problems += structure_problems(al, cfg)
+    # stretches a few anchors fit at another offset: two or three echoes cannot fail a VOD (chance
+    # does that too), but the curve there is not to be trusted: no pairs
+    weak = [(max(u["from_s"] - DOUBT_PAD_S, span[0]), u["to_s"] + DOUBT_PAD_S if u["to_s"] < ix.tok_t[-1] else span[1] + 1.0)
+            for u in al.figures["unexplained"] if not u["in_cut_zone"] and u["anchors"] < GATE_FAIL_ANCHORS]
+    if weak:
+        ends = np.array([s.end_s for s in curve.segments[:-1]])
+        segs = list(curve.segments)
+        for z in weak:
+            k = int(np.searchsorted(ends, z[0], side="left"))
+            segs[k] = replace(segs[k], doubt=segs[k].doubt + (z,))
+        al.curve = OffsetCurve(tuple(segs))
+        t = c["t_s"].to_numpy()
+        al.figures["doubtful"] = {"zones": [[round(a, 1), round(b, 1)] for a, b in weak],
+                                  "messages": int(sum(((t >= a) & (t < b)).sum() for a, b in weak))}
     al.figures["coarse_sources"] = {s: coarse.source.count(s) for s in sorted(set(coarse.source))}
     al.figures["elapsed_s"] = round(time.perf_counter() - started, 3)
     return al

@@ -66,9 +66,9 @@ def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: Off
         pl.lit(filter_set).alias("filter_set"),
     )
     # what viewers wrote while the removed audio played (and where the cut may lie) reacts to audio
-    # the VOD does not have: no pair
+    # the VOD does not have, and where a few echoes doubt the curve it may be wrong: no pair
     in_cut = np.zeros(len(t_chat), bool)
-    for lo, hi in curve.cut_zones():
+    for lo, hi in curve.unpaired_zones():
         in_cut |= (t_chat >= lo) & (t_chat < hi)
     report["in_cut"] = int(in_cut.sum())
     enough = (out["n_context_words"] >= cfg.min_context_words).to_numpy()

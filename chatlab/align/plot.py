@@ -38,6 +38,8 @@ def offsets_png(al: Alignment, title: str = "") -> bytes:
                         color="tab:red" if info["confidence"] < 0.5 else "0.3")
         for z0, z1 in al.curve.cut_zones():  # chat typed while removed audio played: no pairs
             a1.axvspan(z0, z1, color="tab:orange", alpha=0.2, lw=0)
+        for z0, z1 in al.curve.doubtful_zones():  # a few echoes fit another offset: no pairs either
+            a1.axvspan(z0, z1, color="tab:purple", alpha=0.15, lw=0)
         lo = min(s.offset_s for s in al.curve.segments)
         hi = max(s.offset_s for s in al.curve.segments)
         a1.set_ylim(lo - 10, hi + 25)
