@@ -430,8 +430,18 @@ def run_real_speech(seed: int = 0, langs: tuple[str, ...] | None = None) -> dict
                    "confidence": round(al.confidence, 3), "median_err_s": float(np.median(s["errors"])), "_errors": s["errors"],
                    "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]], "echoes_each_side": _echoes_each_side(case),
                    "wrong_run_s": wrong_stretch(al.curve, case.truth), "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones),
-                   "problems": verdict(al, cfg)}
+                   "problems": verdict(al, cfg),
+                   # how far these viewers' own median delay sits from the pinned one: the part of the
+                   # offset error no estimator working from this chat can remove (see score_real)
+                   "delay_luck_s": round(float(case.chat.filter(pl.col("echo_line_end_s").is_not_null())["reaction_delay_s"].median()
+                                               - cfg.reaction_median_s), 3),
+                   "signed_err_median_s": round(float(np.median(al.curve.offset(case.chat["t_s"].to_numpy())
+                                                                - case.truth.offset(case.chat["t_s"].to_numpy()))), 3) if al.curve else None}
             if passed:
                 row["coverage_leak"] = coverage_leak(case, al.curve, cfg)
             rows.append(row)
-    return {"seed": seed, **_group_summary("real_speech", rows)}
+    ok = [r for r in rows if r["passed"] and r["signed_err_median_s"] is not None]
+    luck = {"delay_luck_abs_median_s": round(float(np.median([abs(r["delay_luck_s"]) for r in ok])), 3) if ok else None,
+            # the error left once the viewers' own delay luck is taken off (what the estimator adds)
+            "err_minus_luck_abs_median_s": round(float(np.median([abs(r["signed_err_median_s"] - r["delay_luck_s"]) for r in ok])), 3) if ok else None}
+    return {"seed": seed, **_group_summary("real_speech", rows), **luck}

@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     b.add_argument("--groups", type=int, default=0, metavar="N",
                    help="also N cases per hard group (short streams, edge cuts, small jumps, sparse echoes, no echo); --seed 0 is tuned on, others held apart")
     b.add_argument("--no-accuracy", action="store_true", help="skip the 40-case suite (with --groups)")
+    b.add_argument("--real-speech", action="store_true",
+                   help="also real read sentences (FLEURS, 5 languages, with and without a cut) through the bundled Whisper (~2 min)")
     b.add_argument("--json", action="store_true", help="print everything as JSON (with per-case rows)")
     b.set_defaults(func=cmd_bench)
 
@@ -124,6 +126,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report["accuracy"]["wall_s"] = round(time.perf_counter() - t0, 1)
     if args.groups:
         report["groups"] = run_groups(args.groups, args.seed)
+    if args.real_speech:
+        from chatlab.align.bench import run_real_speech
+
+        report["real_speech"] = run_real_speech(args.seed)
     if not args.no_speed:
         report["speed"] = run_speed(args.speed_hours, args.speed_messages, args.seed)
     if args.real:
@@ -132,7 +138,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report["inbox"] = run_inbox()
     if not args.json:
         report.get("accuracy", {}).pop("per_case", None)
-        for g in report.get("groups", {}).values():
+        for g in [*report.get("groups", {}).values(), report.get("real_speech")]:
             if isinstance(g, dict):
                 g.pop("per_case", None)
         for key in ("real", "inbox"):  # per VOD, one line each
