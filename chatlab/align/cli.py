@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--context-s", type=float, help="transcript seconds before each message (default 30)")
     p.add_argument("--chat-k", type=int, help="earlier chat messages in each context (default 5)")
     p.add_argument("--max-lag", type=float, help="lag search range in seconds, both ways (default 4200)")
+    p.add_argument("--no-prior", action="store_true", help="ignore what the export says about the VOD's length (see chatlab.align.prior)")
     p.set_defaults(func=cmd_align)
 
     e = sub.add_parser("export", help="write the Hugging Face dataset (Parquet per split + card) from every VOD's pairs")
@@ -78,7 +79,14 @@ def cmd_align(args: argparse.Namespace) -> int:
     chat = clean(parsed.messages)
     if chat.height:
         chat = chat.with_columns(anonymize_text(chat["text"]).alias("text"))
-    al = estimate_offsets(words, chat, conf)
+    prior, why = None, "--no-prior"
+    if not args.no_prior:
+        from chatlab.align.prior import prior_from_export
+
+        duration = json.loads(args.transcript.read_text(encoding="utf-8")).get("duration")
+        prior, why = prior_from_export(parsed.meta, float(duration) if duration else None)
+    print(f"prior: {prior.source if prior else 'none (' + why + ')'}", file=sys.stderr)
+    al = estimate_offsets(words, chat, conf, prior=prior)
     problems = verdict(al, conf)
     doc = al.to_json()
     if args.json:

@@ -33,6 +33,7 @@ class Coarse:
     z: np.ndarray  # its significance
     source: list[str]  # "anchors" | "activity" | "neighbour" | "none"
     pairs_per_token_s: float  # chance density of candidate pairs (per token, per second of lag)
+    prior_moved: tuple = ()  # per window the prior changed: its lag with the prior minus without
 
     def global_hist(self) -> np.ndarray:
         return self.hist.sum(axis=0)
@@ -49,7 +50,29 @@ def _peak_z(row: np.ndarray, n_pairs: float) -> tuple[int, float]:
     return k, float((row[k] - b) / np.sqrt(b + 1.0))
 
 
-def coarse_lags(ix: TokenIndex, chat_t: np.ndarray, speech_events: np.ndarray, cfg: AlignConfig) -> Coarse:
+def _peak_with_prior(row: np.ndarray, n_pairs: float, lags: np.ndarray, prior, m: float) -> tuple[int, float]:
+    """The peak that is most likely once the prior is counted, among the window's separate peaks
+    that stand out (MIN_Z): each scored by its evidence (z^2 / 2, a log-likelihood ratio) plus a
+    robust log-prior (a normal around the prior's shift, mixed half and half with a flat one over
+    the search range), so a prior adds at most a few nats: it chooses between peaks the echoes
+    support about equally, and never overrules a clear one."""
+    b = SMOOTH_BINS * n_pairs / max(len(row), 1)
+    z = (row - b) / np.sqrt(b + 1.0)
+    centre = (SMOOTH_BINS - 1) / 2.0
+    pad = np.pad(row, SMOOTH_BINS, constant_values=-np.inf)
+    local = np.all([row >= pad[SMOOTH_BINS + d : SMOOTH_BINS + d + len(row)] for d in range(-SMOOTH_BINS, SMOOTH_BINS + 1) if d], axis=0)
+    peaks = np.flatnonzero(local & (z >= MIN_Z))
+    if len(peaks) == 0:
+        return _peak_z(row, n_pairs)
+    x = lags[peaks] - centre - m - prior.offset_s
+    normal = np.exp(-0.5 * (x / prior.sigma_s) ** 2) / (prior.sigma_s * np.sqrt(2 * np.pi))
+    score = z[peaks] ** 2 / 2 + np.log(0.5 * normal + 0.5 / (lags[-1] - lags[0]))
+    k = int(peaks[np.argmax(score)])
+    return k, float(z[k])
+
+
+def coarse_lags(ix: TokenIndex, chat_t: np.ndarray, speech_events: np.ndarray, cfg: AlignConfig, prior=None) -> Coarse:
+    """prior (chatlab.align.prior.Prior, or None): leans each window's choice among its peaks."""
     lo, hi = float(np.min(chat_t)), float(np.max(chat_t))
     n_w = max(1, int(np.ceil((hi - lo) / cfg.window_s)))
     edges = np.linspace(lo, hi + 1e-6, n_w + 1)
@@ -70,8 +93,14 @@ def coarse_lags(ix: TokenIndex, chat_t: np.ndarray, speech_events: np.ndarray, c
     lag = np.full(n_w, np.nan)
     z = np.zeros(n_w)
     source = ["none"] * n_w
+    moved = []
     for i in range(n_w):
         k, zi = _peak_z(hist[i], raw[i].sum())
+        if prior is not None and zi >= MIN_Z:
+            kp, zp = _peak_with_prior(hist[i], raw[i].sum(), lags, prior, cfg.reaction_median_s)
+            if kp != k:
+                moved.append(float(lags[kp] - lags[k]))
+            k, zi = kp, zp
         if zi >= MIN_Z:
             lag[i], z[i], source[i] = lags[k] - centre, zi, "anchors"
             continue
@@ -88,7 +117,7 @@ def coarse_lags(ix: TokenIndex, chat_t: np.ndarray, speech_events: np.ndarray, c
             j = found[np.argmin(np.abs(found - i))]
             lag[i], source[i] = lag[j], "neighbour"
     density = len(c) / max(len(sel), 1) / (lag_hi - lag_lo)
-    return Coarse(edges, lags, hist, xc, lag, z, source, density)
+    return Coarse(edges, lags, hist, xc, lag, z, source, density, moved)
 
 
 def runs(coarse: Coarse, min_jump_s: float) -> list[tuple[int, int]]:

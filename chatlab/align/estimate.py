@@ -17,6 +17,7 @@ from chatlab.align.config import AlignConfig
 from chatlab.align.curve import OffsetCurve
 from chatlab.align.fit import EARLY_S, Anchors, fit_curve, pieces_from_runs
 from chatlab.align.inputs import prepare_chat, prepare_words
+from chatlab.align.prior import Prior
 
 MIN_MESSAGES = 10
 MIN_WORDS = 20
@@ -255,11 +256,14 @@ def _search_changes(ix, curve: OffsetCurve, reaction, cfg: AlignConfig) -> tuple
     return best
 
 
-def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig | None = None, *, find_changes_: bool = True) -> Alignment:
+def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig | None = None, *, find_changes_: bool = True,
+                     prior: Prior | None = None) -> Alignment:
     """words: transcript words (start_s, end_s, word, seg_id); chat: msg_id, t_s (chat clock), text
     (and keep). Never raises on bad input: an empty, tiny or unrelated chat gives an Alignment
     whose `problems` say why (and the check fails). find_changes_=False: segments from the coarse
-    windows only (align-4's estimator; the bench and the gate's tests compare against it)."""
+    windows only (align-4's estimator; the bench and the gate's tests compare against it).
+    prior: what the export says about the offset (chatlab.align.prior); it leans the coarse
+    choice between peaks the echoes support, and the figures say how far it moved the answer."""
     cfg = cfg or AlignConfig()
     started = time.perf_counter()
     w = prepare_words(words, cfg.sentence_pause_s)
@@ -277,7 +281,7 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
     ix = build_index(w, c, min_chars=cfg.min_token_chars, min_score=cfg.fuzzy_min_score, min_spacing_s=cfg.reaction_max_s)
     figures |= {"matched_tokens": len(ix.tok_row), "vocabulary": ix.n_vocab, "fuzzy_matches": ix.fuzzy_matches}
     speech_events = w.select(pl.col("sent_end_s").unique())["sent_end_s"].to_numpy()
-    coarse = coarse_lags(ix, c["t_s"].to_numpy(), speech_events, cfg)
+    coarse = coarse_lags(ix, c["t_s"].to_numpy(), speech_events, cfg, prior)
     figures["coarse_index_s"] = round(time.perf_counter() - started, 3)
     run_list = runs(coarse, cfg.min_jump_s)
     if not run_list or ix.empty:
@@ -326,5 +330,11 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
         al.figures["doubtful"] = {"zones": [[round(a, 1), round(b, 1)] for a, b in weak],
                                   "messages": int(sum(((t >= a) & (t < b)).sum() for a, b in weak))}
     al.figures["coarse_sources"] = {s: coarse.source.count(s) for s in sorted(set(coarse.source))}
+    if prior is not None:
+        mid = float(np.median(c["t_s"].to_numpy()))
+        al.figures["prior"] = {"source": prior.source, "offset_s": prior.offset_s, "sigma_s": prior.sigma_s,
+                               "estimate_minus_prior_s": round(float(curve.offset(mid)) - prior.offset_s, 3),
+                               "windows_moved": len(coarse.prior_moved),
+                               "moved_s": round(float(np.median(coarse.prior_moved)), 3) if coarse.prior_moved else 0.0}
     al.figures["elapsed_s"] = round(time.perf_counter() - started, 3)
     return al
