@@ -364,7 +364,8 @@ def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, fin
                 s = score(al.curve, case.truth)
                 zones = al.curve.unpaired_zones() if al.curve else []
                 row |= {"median_err_s": float(np.median(s["errors"])), "_errors": s["errors"], "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]],
-                        "echoes_each_side": _echoes_each_side(case), "wrong_run_s": wrong_stretch(al.curve, case.truth),
+                        "echoes_each_side": _echoes_each_side(case), "echo_gaps_s": [round(x, 1) for x in echo_gaps(case)],
+                        "wrong_run_s": wrong_stretch(al.curve, case.truth),
                         "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones)}
                 if passed:
                     row["coverage_leak"] = coverage_leak(case, al.curve, cfg)
@@ -380,6 +381,10 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         return out
     cuts = [(e, c) for r in rows for e, c in zip(r["echoes_each_side"], r["cut_errs_s"])]
     big = [c for e, c in cuts if min(e) >= EACH_SIDE]
+    # of those, the ones the echoes pin (an echoed sentence within 2 x 5 s around the cut): the
+    # rest no chat-side estimate can place within 5 s (see echo_gaps)
+    pinned = [c for r in rows for e, c, gap in zip(r["echoes_each_side"], r["cut_errs_s"], r["echo_gaps_s"])
+              if min(e) >= EACH_SIDE and gap <= 2 * CUT_TOL_S]
     wrong = [r for r in rows if r["wrong_run_s"] >= WRONG_RUN_S]
     wrong_out = [r for r in rows if r["wrong_run_outside_unpaired_s"] >= WRONG_RUN_S]
     ok = [r for r in rows if r["passed"]]
@@ -392,6 +397,8 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     out |= {
         "cuts": len(cuts), f"cuts_with_{EACH_SIDE}_echoes_each_side": len(big),
         "of_them_found_within_5s": int(sum(c <= CUT_TOL_S for c in big)),
+        "of_them_pinned_by_echoes": len(pinned), "pinned_found_within_5s": int(sum(c <= CUT_TOL_S for c in pinned)),
+        "of_them_found_at_all": int(sum(np.isfinite(c) for c in big)),
         "cuts_found_within_5s_all": int(sum(c <= CUT_TOL_S for _, c in cuts)),
         "wrong_vods": len(wrong), "wrong_vods_passed": sum(r["passed"] for r in wrong),
         "wrong_outside_unpaired_zones": len(wrong_out), "wrong_outside_unpaired_zones_passed": sum(r["passed"] for r in wrong_out),
@@ -429,7 +436,7 @@ def run_real_speech(seed: int = 0, langs: tuple[str, ...] | None = None) -> dict
             row = {"lang": lang, "seed": seed, "minutes": case.params["minutes"], "passed": passed, "cut_len_s": case.params["cut_len_s"],
                    "confidence": round(al.confidence, 3), "median_err_s": float(np.median(s["errors"])), "_errors": s["errors"],
                    "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]], "echoes_each_side": _echoes_each_side(case),
-                   "wrong_run_s": wrong_stretch(al.curve, case.truth), "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones),
+                   "echo_gaps_s": [round(x, 1) for x in echo_gaps(case)], "wrong_run_s": wrong_stretch(al.curve, case.truth), "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones),
                    "problems": verdict(al, cfg),
                    # how far these viewers' own median delay sits from the pinned one: the part of the
                    # offset error no estimator working from this chat can remove (see score_real)
