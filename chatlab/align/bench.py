@@ -340,6 +340,18 @@ def coverage_leak(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int,
     return echoes, pe.height, covered, known.height, leak
 
 
+def word_coverage(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int]:
+    """(paired echo messages, of them whose context holds the echoed word itself), where the
+    case knows when the word was said (`echo_word_s`; chatlab.align.realspeech)."""
+    from chatlab.align.pairs import build_pairs
+
+    chat = case.chat.with_columns(keep=pl.lit(True))
+    pairs, _ = build_pairs("bench", case.words, chat, curve, cfg, offsets_version="bench", asr_model="synthetic", filter_set="none")
+    j = pairs.select("msg_id", "context_start_s", "context_end_s").join(case.chat.select("msg_id", "echo_word_s"), on="msg_id")
+    pe = j.filter(pl.col("echo_word_s").is_not_null())
+    return pe.height, pe.filter((pl.col("echo_word_s") >= pl.col("context_start_s")) & (pl.col("echo_word_s") <= pl.col("context_end_s"))).height
+
+
 def _echoes_each_side(case) -> list[tuple[int, int]]:
     """Per true cut, echo messages whose line lies in the segment before it and in the one after."""
     end = case.chat.filter(pl.col("echo_line_end_s").is_not_null())["echo_line_end_s"].to_numpy()
@@ -446,9 +458,14 @@ def run_real_speech(seed: int = 0, langs: tuple[str, ...] | None = None) -> dict
                                                                 - case.truth.offset(case.chat["t_s"].to_numpy()))), 3) if al.curve else None}
             if passed:
                 row["coverage_leak"] = coverage_leak(case, al.curve, cfg)
+                row["word_coverage"] = word_coverage(case, al.curve, cfg)
             rows.append(row)
     ok = [r for r in rows if r["passed"] and r["signed_err_median_s"] is not None]
+    wc = np.array([r["word_coverage"] for r in ok]) if ok else np.zeros((0, 2))
     luck = {"delay_luck_abs_median_s": round(float(np.median([abs(r["delay_luck_s"]) for r in ok])), 3) if ok else None,
             # the error left once the viewers' own delay luck is taken off (what the estimator adds)
-            "err_minus_luck_abs_median_s": round(float(np.median([abs(r["signed_err_median_s"] - r["delay_luck_s"]) for r in ok])), 3) if ok else None}
+            "err_minus_luck_abs_median_s": round(float(np.median([abs(r["signed_err_median_s"] - r["delay_luck_s"]) for r in ok])), 3) if ok else None,
+            # coverage as issue 13 counts it: the context holds the word itself (the line's end need not be in it)
+            "word_coverage_pooled": round(float(wc[:, 1].sum() / max(wc[:, 0].sum(), 1)), 4) if len(wc) else None,
+            "word_coverage_min": round(float(np.min(wc[:, 1] / np.maximum(wc[:, 0], 1))), 4) if len(wc) else None}
     return {"seed": seed, **_group_summary("real_speech", rows), **luck}

@@ -112,16 +112,22 @@ def make_real_case(lang: str, seed: int, *, cut: bool, offset_s: float | None = 
     rows = []
     for i, c in enumerate(clips):
         kws = _keywords(c.text)
+        low = c.text.lower()
         for _ in range(int(rng.poisson(echoes_per_line))):
             d = float(np.clip(DELAY_MEDIAN_S * np.exp(DELAY_SIGMA * rng.standard_normal()), *DELAY_RANGE_S))
-            w = _typo(str(rng.choice(kws)), rng)
-            rows.append((ends_a[i] + d, str(rng.choice(TEMPLATES)).format(w, w), "reaction", d, i))
+            kw = str(rng.choice(kws))
+            w = _typo(kw, rng)
+            # where in the sentence the word is said, by its place in the text (no word times here)
+            frac = (low.find(kw) + len(kw) / 2) / max(len(low), 1)
+            said = starts_a[i] + frac * (ends_a[i] - starts_a[i])
+            rows.append((ends_a[i] + d, str(rng.choice(TEMPLATES)).format(w, w), "reaction", d, i, said))
     for _ in range(int(noise_per_min * real_len / 60.0)):
-        rows.append((float(rng.uniform(0, real_len)), str(rng.choice(NOISE + PLAIN)), "noise", np.nan, -1))
+        rows.append((float(rng.uniform(0, real_len)), str(rng.choice(NOISE + PLAIN)), "noise", np.nan, -1, np.nan))
     rows.sort()
     t_real = np.array([r[0] for r in rows])
     line = np.array([r[4] for r in rows])
     t_sp, in_cut = to_audio(t_real)
+    said, _ = to_audio(np.array([r[5] for r in rows]))
     le, le_in = to_audio(ends_a[np.maximum(line, 0)])
     ls, ls_in = to_audio(starts_a[np.maximum(line, 0)])
     echo = (line >= 0) & ~le_in & ~ls_in
@@ -136,7 +142,8 @@ def make_real_case(lang: str, seed: int, *, cut: bool, offset_s: float | None = 
         "reaction_delay_s": np.where(in_cut | noise, np.nan, [r[3] for r in rows]),
         "echo_line_start_s": np.where(echo, ls, np.nan),
         "echo_line_end_s": np.where(echo, le, np.nan),
-    }).with_columns(pl.col(c).fill_nan(None) for c in ("t_speech", "reaction_delay_s", "echo_line_start_s", "echo_line_end_s"))
+        "echo_word_s": np.where(echo, said, np.nan),  # about when the echoed word was said (audio clock)
+    }).with_columns(pl.col(c).fill_nan(None) for c in ("t_speech", "reaction_delay_s", "echo_line_start_s", "echo_line_end_s", "echo_word_s"))
     if cut_at is None:
         truth = OffsetCurve((CurveSegment(offset, real_len + offset, offset, 0.0),))
         cuts_audio: list[float] = []
