@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install system demo test ui status clean-data
+.PHONY: install system demo test cluster-test ui status clean-data
 
 # The venv is rebuilt when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -33,6 +33,12 @@ demo: install system
 test: install system
 	$(BIN)/python -m pytest -q
 
+# Two demo VODs built on the embedded default and on PostgreSQL + Redis + two Celery workers + the
+# daemon (a backfill), then every table compared: prints "identical" or the differences.
+# Every service it starts is stopped at the end; 25 minutes at most.
+cluster-test: install system
+	timeout 1500 $(BIN)/chatlab cluster-test
+
 # Dagster webserver + daemon on http://127.0.0.1:3000 (the inbox sensor runs).
 ui: install
 	$(BIN)/chatlab ui
@@ -42,4 +48,4 @@ status: install
 
 # Removes everything the pipeline made (data/), keeps the venv.
 clean-data:
-	rm -rf data/inbox data/artifacts data/models data/dagster_home data/tables.duckdb data/tables.duckdb.wal
+	rm -rf data/inbox data/artifacts data/models data/dagster_home data/lake data/lake.sqlite data/lake.sqlite-wal data/lake.sqlite-shm

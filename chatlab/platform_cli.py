@@ -29,6 +29,29 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p = sub.add_parser("status", help="the VODs, what was built for each, and table row counts")
     p.set_defaults(func=cmd_status)
 
+    p = bench_sub.add_parser("faults", help="kill -9 `chatlab materialize` at random moments, re-run, compare every table with a clean run")
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--streams", type=int, default=1, help="demo streams (default 1)")
+    p.add_argument("--minutes", type=float, default=2.0, help="length of each demo stream (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="demo seed and kill-time seed")
+    p.add_argument("--work", type=Path, help="scratch folder (default data/bench/faults, emptied first)")
+    p.set_defaults(func=cmd_bench_faults)
+
+    p = bench_sub.add_parser("backfill", help="N VODs by one process, then by 2 and 4 concurrent runs on the same tables")
+    p.add_argument("--vods", type=int, default=20)
+    p.add_argument("--concurrency", type=int, nargs="+", default=[2, 4])
+    p.add_argument("--minutes", type=float, default=0.5, help="length of each demo stream (default 0.5)")
+    p.add_argument("--seed", type=int, default=100)
+    p.add_argument("--work", type=Path, help="scratch folder (default data/bench/backfill, emptied first)")
+    p.set_defaults(func=cmd_bench_backfill)
+
+    p = sub.add_parser("cluster-test", help="the demo VODs on the embedded default and on PostgreSQL + Celery workers + the daemon; compare every table")
+    p.add_argument("--streams", type=int, default=2)
+    p.add_argument("--minutes", type=float, default=2.0)
+    p.add_argument("--work", type=Path, help="scratch folder (default data/cluster-test, emptied first)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds each side may take")
+    p.set_defaults(func=cmd_cluster_test)
+
     p = sub.add_parser("ui", help="Dagster webserver + daemon (the inbox sensor runs) on the local instance")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1")
@@ -108,6 +131,33 @@ def print_status(layout: cfg.Layout) -> None:
     from chatlab.runner import status_table
 
     print(status_table(layout))
+
+
+def cmd_bench_faults(args: argparse.Namespace) -> int:
+    import json
+
+    from chatlab.storage.bench import faults
+
+    out = faults(args.trials, args.streams, args.minutes, args.seed, args.work)
+    print(json.dumps({k: v for k, v in out.items() if k != "per_trial"}, indent=2))
+    return 0 if out["identical"] == out["trials"] and not out["hangs"] else 1
+
+
+def cmd_bench_backfill(args: argparse.Namespace) -> int:
+    import json
+
+    from chatlab.storage.bench import backfill
+
+    out = backfill(args.vods, tuple(args.concurrency), args.minutes, args.seed, args.work)
+    print(json.dumps(out, indent=2))
+    return 0 if all(not out[f"runs_{n}"]["differences"] and not out[f"runs_{n}"]["lock_failures"] for n in args.concurrency) else 1
+
+
+def cmd_cluster_test(args: argparse.Namespace) -> int:
+    from chatlab.storage.cluster import cluster_test
+
+    out = cluster_test(args.streams, args.minutes, work=args.work, timeout=args.timeout)
+    return 0 if not out["differences"] and all(v == "SUCCESS" for v in out["cluster_runs"].values()) else 1
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

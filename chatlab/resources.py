@@ -24,6 +24,10 @@ from chatlab.storage.lake import SCHEMA, LakeConfig, LakeWriteConflict, lake_con
 # to every error, so a bad file would run again and its message would read "Exceeded max_retries".
 WRITE_STEP_RETRIES = 3
 
+# On the steps that want a GPU (ASR, training, evaluation): with the Celery executor they go to
+# queue "gpu", which only the workers on GPU machines serve. Other executors ignore the tag.
+GPU_QUEUE = {"dagster-celery/queue": "gpu"}
+
 
 class ChatlabSettings(ConfigurableResource):
     """Where data lives and which settings file to read; empty strings mean the defaults

@@ -17,6 +17,7 @@ from chatlab.defs.asr import transcript_tables
 from chatlab.defs.chat import chat_clean, chat_import
 from chatlab.defs.chat.assets import CLEAN_COLUMNS
 from chatlab.resources import build_resources
+from chatlab.align.export import dataset_version, load_tables
 from chatlab.storage import connect
 
 
@@ -97,6 +98,15 @@ def test_good_vod_pairs_bad_vods_stop(layout: Layout, instance: dg.DagsterInstan
     assert total == n[0]
     card = (out / "README.md").read_text()
     assert "| good |" in card and "unrelated" not in card and json.dumps(m["files"].value)
+
+    # the export names the lake snapshot it read: after the tables change, that snapshot still
+    # gives the exact pairs the export was made of (same version)
+    snap, version = m["lake_snapshot"].value, m["pairs_version"].value
+    with connect(layout, read_only=False) as con:
+        con.execute("DELETE FROM chatlab.aligned_pairs WHERE vod_id = 'good' AND msg_id IN (SELECT msg_id FROM chatlab.aligned_pairs LIMIT 3)")
+    assert dataset_version(*load_tables(layout)[:2]) != version
+    pairs, splits_then, _ = load_tables(layout, snapshot=snap)
+    assert pairs.height == total and dataset_version(pairs, splits_then) == version
 
 
 def test_vod_with_a_cut(layout: Layout, instance: dg.DagsterInstance) -> None:

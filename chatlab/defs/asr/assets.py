@@ -25,6 +25,7 @@ from chatlab.defs.metadata import table_md
 from chatlab.media.audio import audio_path
 from chatlab.partitions import vods
 from chatlab.resources import ChatlabSettings
+from chatlab.resources import GPU_QUEUE
 
 TRANSCRIPT = dg.AssetKey("transcript")
 PREVIEW_LINES = 12
@@ -60,6 +61,7 @@ def _write_json_atomic(obj: object, path: Path) -> None:
     deps=[dg.AssetKey("audio")],
     partitions_def=vods,
     pool="asr",
+    op_tags=GPU_QUEUE,
     group_name="asr",
     kinds={"whisper"},
     check_specs=[

@@ -14,13 +14,16 @@ import dagster as dg
 import polars as pl
 
 from chatlab.defs.train.resources import BaseModelResource
+from chatlab.align.export import dataset_version as pairs_version, load_tables
 from chatlab.resources import ChatlabSettings
+from chatlab.storage import connect, current_snapshot
 from chatlab.train import pipeline
 from chatlab.train.dataset import NotEnoughPairs
 from chatlab.train.evaluate import EvalConfig
 from chatlab.train.generate import Guardrails, Sampling
 from chatlab.train.lora import TrainConfig
 from chatlab.defs.metadata import png_md, table_md
+from chatlab.resources import GPU_QUEUE
 
 TRAINING_SET = dg.AssetKey("training_set")
 ADAPTER = dg.AssetKey("adapter")
@@ -50,7 +53,9 @@ def training_set(context: dg.AssetExecutionContext, settings: ChatlabSettings, b
     cfg = _cfg(settings)
     try:
         base = base_model.path(layout.models, cfg.base_model)
-        pairs, splits = pipeline.load_pairs(layout)
+        with connect(layout) as con:
+            snapshot = current_snapshot(con)  # the pairs below are this lake snapshot's: rebuildable from it
+        pairs, splits, _ = load_tables(layout, snapshot=snapshot)
         ts = pipeline.build_training_set(layout, base, cfg, pairs, splits)
     except (FileNotFoundError, LookupError, NotEnoughPairs, ValueError) as e:
         raise dg.Failure(description=str(e)) from e
@@ -60,6 +65,9 @@ def training_set(context: dg.AssetExecutionContext, settings: ChatlabSettings, b
         data_version=dg.DataVersion(ts.version),
         metadata={
             "dataset_version": ts.version,
+            # The same name dataset_export gives these pairs, and the snapshot they were read at.
+            "pairs_version": pairs_version(pairs, splits),
+            "lake_snapshot": snapshot,
             "path": dg.MetadataValue.path(str(ts.path)),
             **{f"pairs_{s}": n for s, n in r.rows.items()},
             **{f"vods_{s}": ", ".join(v) or "-" for s, v in r.vods.items()},
@@ -75,6 +83,7 @@ def training_set(context: dg.AssetExecutionContext, settings: ChatlabSettings, b
     key=ADAPTER,
     deps=[TRAINING_SET],
     pool="train",
+    op_tags=GPU_QUEUE,
     group_name="train",
     kinds={"pytorch"},
     description="LoRA adapter (QLoRA on CUDA) trained with TRL's SFTTrainer on the training split, early stopping on "
@@ -129,6 +138,7 @@ def adapter(context: dg.AssetExecutionContext, settings: ChatlabSettings, base_m
     key=EVALUATION,
     deps=[ADAPTER],
     pool="train",
+    op_tags=GPU_QUEUE,
     group_name="train",
     kinds={"pytorch"},
     check_specs=[dg.AssetCheckSpec(

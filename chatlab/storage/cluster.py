@@ -1,0 +1,169 @@
+"""`chatlab cluster-test` (`make cluster-test`): the same VODs built on the embedded default and
+on a cluster set up by configuration only, then every table compared.
+
+Embedded: `chatlab materialize` (SQLite instance, DuckLake with a SQLite catalog).
+Cluster, on this machine: PostgreSQL and Redis from deps/cluster/services.sh; the Dagster instance
+in PostgreSQL (deps/cluster/dagster.yaml); the lake's catalog in PostgreSQL and its Parquet on a
+shared path; CHATLAB_EXECUTOR=celery; two Celery workers, each in its own working directory (one
+serves queue `gpu`); the daemon runs a backfill of every VOD. Every start has a timeout, and
+everything started is stopped at the end, also on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chatlab.chat.privacy import SALT_FILE
+from chatlab.storage.compare import digest_tables, differences
+from chatlab.storage.lake import LakeConfig, lake_config
+from chatlab.config import layout as make_layout
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = REPO_ROOT / "deps" / "cluster"
+BIN = Path(sys.executable).parent
+
+
+def _services(cmd: str, svc: Path) -> dict[str, str]:
+    r = subprocess.run(["bash", str(CLUSTER / "services.sh"), cmd, str(svc)], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"services.sh {cmd}: {r.stderr.strip() or r.stdout.strip()}")
+    env = {}
+    for line in r.stdout.splitlines():
+        for part in line.removeprefix("export ").split(" CHATLAB_"):
+            if "=" in part:
+                k, v = part.split("=", 1)
+                env[k if k.startswith("CHATLAB_") else "CHATLAB_" + k] = v.strip('"')
+    return env
+
+
+def _run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess:
+    """Runs a command to completion (with a timeout); a failure raises with the end of its output."""
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd[:4]))} ...: exit {r.returncode}: "
+                           f"{(r.stderr or r.stdout).strip()[-1500:]}")
+    return r
+
+
+def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: Callable[[str], None]) -> list[Any]:
+    import dagster as dg
+
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+        deadline = time.monotonic() + timeout
+        done = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+        last = ""
+        while True:
+            runs = instance.get_runs()
+            state = ", ".join(sorted(f"{r.tags.get('dagster/partition', '?')} {r.status.value.lower()}" for r in runs))
+            if state != last:
+                log(f"  runs: {state or 'none yet'}")
+                last = state
+            # Finished means: every VOD has a run, and none is still queued, starting or running
+            # (run_retries may add a retry of a failed one).
+            parts = {r.tags.get("dagster/partition") for r in runs}
+            if len(parts) >= want and all(r.status in done for r in runs):
+                return runs
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cluster runs not finished after {timeout:.0f} s: {state}")
+            time.sleep(3)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Path | None = None,
+                 timeout: float = 900, log: Callable[[str], None] = print) -> dict[str, Any]:
+    # SIGTERM (CI's timeout) unwinds through the finally below, which stops every service.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(work or REPO_ROOT / "data" / "cluster-test").resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    inbox = work / "inbox"
+    inbox.mkdir(parents=True)
+    chatlab = [sys.executable, "-m", "chatlab.cli"]
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATLAB_LAKE_", "CHATLAB_EXECUTOR", "DAGSTER_HOME"))}
+    base_env["CHATLAB_CONFIG"] = str(REPO_ROOT / "chatlab.toml")
+    _run([*chatlab, "demo", "--streams", str(streams), "--minutes", str(minutes), "--seed", str(seed), "--out", str(inbox)],
+         env=base_env, timeout=600)
+    vods = sorted(p.name.split(".")[0] for p in inbox.glob("*.mp4"))
+    out: dict[str, Any] = {"vods": vods}
+
+    # 1. Embedded default.
+    emb = work / "embedded"
+    shutil.copytree(inbox, emb / "inbox")
+    env = dict(base_env, CHATLAB_DATA=str(emb))
+    t0 = time.monotonic()
+    r = subprocess.run([*chatlab, "materialize"], env=env, capture_output=True, text=True, timeout=timeout)
+    out["embedded_s"] = round(time.monotonic() - t0, 1)
+    log(f"embedded: {len(vods)} VODs by `chatlab materialize` in {out['embedded_s']} s")
+    want = digest_tables(lake_config(make_layout(emb), storage={}), [str(emb)])
+
+    # 2. The cluster, by configuration.
+    svc, shared, home = work / "services", work / "cluster" / "shared", work / "cluster" / "dagster_home"
+    shutil.copytree(inbox, shared / "inbox")
+    shutil.copyfile(emb / SALT_FILE, shared / SALT_FILE)  # one project, one salt: users hash alike
+    home.mkdir(parents=True)
+    shutil.copyfile(CLUSTER / "dagster.yaml", home / "dagster.yaml")
+    procs: list[subprocess.Popen] = []
+    try:
+        t0 = time.monotonic()
+        cenv = dict(base_env, **_services("start", svc), CHATLAB_DATA=str(shared), CHATLAB_LAKE_DATA=str(shared / "lake"),
+                    CHATLAB_EXECUTOR="celery", DAGSTER_HOME=str(home), PATH=f"{BIN}{os.pathsep}{base_env.get('PATH', '')}")
+        log(f"services: PostgreSQL + Redis up in {time.monotonic() - t0:.1f} s")
+        lake = LakeConfig(catalog=cenv["CHATLAB_LAKE_CATALOG"], data_path=str(shared / "lake") + "/")
+        logs = work / "cluster" / "logs"
+        logs.mkdir()
+        for name, queues in (("worker1", ["dagster", "gpu"]), ("worker2", ["dagster"])):
+            cwd = work / "cluster" / name
+            cwd.mkdir()
+            cmd = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(CLUSTER / "celery.yaml"),
+                   "-n", name, *[a for q in queues for a in ("-q", q)], "--", "--concurrency=1"]
+            procs.append(subprocess.Popen(cmd, cwd=cwd, env=cenv, stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        ws = ["-w", str(REPO_ROOT / "workspace.yaml")]
+        # The backfill, not the inbox sensor, runs the VODs here.
+        _run([str(BIN / "dagster"), "sensor", "stop", "inbox_sensor", *ws], cwd=REPO_ROOT, env=cenv, timeout=180)
+        _run([sys.executable, "-c", "import sys, dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions('vods', sys.argv[1:])",
+              *vods], env=cenv, timeout=120)
+        procs.append(subprocess.Popen([str(BIN / "dagster-daemon"), "run", *ws], cwd=REPO_ROOT, env=cenv,
+                                      stdout=open(logs / "daemon.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
+        t0 = time.monotonic()
+        _run([str(BIN / "dagster"), "job", "backfill", "-j", "vod_job", "--partitions", ",".join(vods), "--noprompt", *ws],
+             cwd=REPO_ROOT, env=cenv, timeout=300)
+        log(f"backfill of {len(vods)} VODs submitted; the daemon runs it, steps on 2 Celery workers")
+        runs = _wait_runs(home, cenv, len(vods), timeout, log)
+        out["cluster_s"] = round(time.monotonic() - t0, 1)
+        out["cluster_runs"] = {r.tags.get("dagster/partition", "?"): r.status.value for r in runs}
+        got = digest_tables(lake, [str(shared)])
+    finally:
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        _services("stop", svc)
+    diff = differences(want, got)
+    out["tables"] = {t: d.rows for t, d in want.items()}
+    out["differences"] = diff
+    log(f"cluster: {out['cluster_s']} s for the backfill ({', '.join(f'{k} {v}' for k, v in out['cluster_runs'].items())})")
+    for t, d in want.items():
+        g = got.get(t)
+        log(f"  {t:22s} embedded {d.rows:6d} rows   cluster {g.rows if g else '-':>6} rows")
+    log("identical" if not diff else "DIFFERENT:\n  " + "\n  ".join(diff))
+    return out

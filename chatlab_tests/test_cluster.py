@@ -1,0 +1,89 @@
+"""Beyond one machine by configuration: the executor from $CHATLAB_EXECUTOR, the cluster's
+dagster.yaml, the `gpu` queue, and the lake with its catalog in a real PostgreSQL
+(deps/cluster/services.sh; the whole backfill on Celery workers is `make cluster-test`)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from chatlab.platform_cli import REPO_ROOT
+from chatlab.storage import LakeConfig, connect, replace_rows
+
+CLUSTER = REPO_ROOT / "deps" / "cluster"
+
+
+def _definitions(monkeypatch: pytest.MonkeyPatch, executor: str | None):
+    if executor is None:
+        monkeypatch.delenv("CHATLAB_EXECUTOR", raising=False)
+    else:
+        monkeypatch.setenv("CHATLAB_EXECUTOR", executor)
+    import chatlab.definitions as d
+
+    return importlib.reload(d).defs
+
+
+def test_the_executor_is_chosen_by_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _definitions(monkeypatch, None).executor.name == "multiprocess"
+    assert _definitions(monkeypatch, "celery").executor.name == "celery"
+    with pytest.raises(ValueError, match="expected multiprocess or celery"):
+        _definitions(monkeypatch, "spark")
+    _definitions(monkeypatch, None)
+
+
+def test_gpu_steps_go_to_the_gpu_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    defs = _definitions(monkeypatch, None)
+    queues = {}
+    for a in defs.assets:
+        if isinstance(a, dg.AssetsDefinition):
+            queues[a.node_def.name] = a.op.tags.get("dagster-celery/queue")
+    assert {k for k, v in queues.items() if v == "gpu"} == {"transcript", "adapter", "evaluation"}
+
+
+def test_the_cluster_instance_config_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster._core.instance.config import dagster_instance_config
+
+    shutil.copyfile(CLUSTER / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("CHATLAB_DAGSTER_PG_URL", "postgresql+psycopg2://chatlab@127.0.0.1:1/dagster")
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert "postgres" in config["storage"] and config["run_retries"]["enabled"]
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory):
+    svc = tmp_path_factory.mktemp("services")
+    env = dict(os.environ, PG_PORT="55433", REDIS_PORT="56380")
+    r = subprocess.run(["bash", str(CLUSTER / "services.sh"), "start", str(svc)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    catalog = next(line.split('"')[1] for line in r.stdout.splitlines() if "CHATLAB_LAKE_CATALOG" in line)
+    try:
+        yield catalog
+    finally:
+        subprocess.run(["bash", str(CLUSTER / "services.sh"), "stop", str(svc)], env=env, capture_output=True, timeout=120)
+
+
+def test_two_processes_write_one_lake_with_a_postgres_catalog(postgres: str, tmp_path: Path) -> None:
+    lake = LakeConfig(catalog=postgres, data_path=str(tmp_path / "shared" / "lake") + "/")
+    replace_rows(lake, "t", pl.DataFrame({"vod_id": ["seed"], "i": [0]}), "vod_id", ["seed"])
+    code = (
+        "import sys, polars as pl\n"
+        "from chatlab.storage import LakeConfig, replace_rows\n"
+        "lake = LakeConfig(sys.argv[1], sys.argv[2])\n"
+        "for k in range(3):\n"
+        "    vod = f'{sys.argv[3]}_{k}'\n"
+        "    replace_rows(lake, 't', pl.DataFrame({'vod_id': [vod] * 20, 'i': list(range(20))}), 'vod_id', [vod])\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, lake.catalog, lake.data_path, w], stderr=subprocess.PIPE, text=True) for w in "ab"]
+    for p in procs:
+        assert p.wait(120) == 0, p.stderr.read()
+    with connect(lake=lake) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT vod_id) FROM chatlab.t WHERE vod_id <> 'seed'").fetchone() == (120, 6)
+    assert list((tmp_path / "shared" / "lake").rglob("*.parquet"))  # the rows are Parquet on the shared path
