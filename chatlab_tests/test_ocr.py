@@ -203,6 +203,11 @@ class _NoEngine:
     def read_page(self, image):
         return []
 
+    def detect(self, image):
+        # the text bands of the flat demo panel stand in for the detection model's boxes
+        panel = L.analyse(np.ascontiguousarray(image[:, :, ::-1]))
+        return [(ln.x0, ln.top, ln.x1, ln.bottom) for ln in panel.lines]
+
 
 def test_undecodable_frames_are_reported_and_the_rest_is_kept(clip: Path) -> None:
     frames = list(sample_region(clip, PANEL, fps=1.0))
@@ -242,5 +247,5 @@ def test_read_options_validate() -> None:
     assert ReadOptions.from_mapping({"fps": 2, "region": "1,2,3,4", "other": 1}).fps == 2
     with pytest.raises(ValueError, match="fps must be > 0"):
         ReadOptions.from_mapping({"fps": 0})
-    assert math.isclose(ReadOptions().scale, 3.0)
+    assert math.isclose(ReadOptions().scale, 2.0)
     assert json.dumps(OcrMessage(1.23456, "u", "t", 0.5).to_json()) == '{"t_s": 1.235, "user": "u", "text": "t", "confidence": 0.5}'

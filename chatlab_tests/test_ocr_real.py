@@ -36,11 +36,11 @@ def test_reads_the_chat_of_a_clip(clip: Path, engine: RapidOcrEngine) -> None:
     assert s["cer"] <= 0.03 and s["time_within_2s"] == 1.0, s
     # the viewer who wrote "lets go" twice keeps both messages (a repeat, not a re-read)
     assert sum(m.user == "tiny_otter" and m.text == "lets go" for m in res.messages) == 2
-    # incremental: most frames are skipped or scrolled, only new lines are read
+    # incremental: unchanged frames are skipped, lines that only scrolled keep their text; only new
+    # lines go through the recogniser
     st = res.stats
-    assert st["full_reads"] <= 2 and st["still"] + st["scrolls"] >= 12
+    assert st["still"] >= 4 and st["lines_reused"] >= 20
     assert st["lines_read"] <= 16  # 10 messages, a few wrapped; nothing read twice
-    assert st["speed_x"] > 1.0
 
 
 def test_cli_json_contract_with_auto_region(clip: Path, capsys: pytest.CaptureFixture) -> None:
@@ -48,7 +48,13 @@ def test_cli_json_contract_with_auto_region(clip: Path, capsys: pytest.CaptureFi
     out, err = capsys.readouterr()
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows and all(list(r)[:4] == ["t_s", "user", "text", "confidence"] for r in rows)
-    assert "region 420,0,220,360 (auto)" in err
+    import re
+
+    m = re.search(r"region (\d+),(\d+),(\d+),(\d+) \(auto, confidence ([\d.]+)\)", err)
+    assert m, err
+    x, y, w, h = (int(g) for g in m.groups()[:4])
+    assert 416 <= x <= 428 and x + w >= 630 and y <= 20 and y + h >= 340  # the panel, not the game
+    assert float(m.group(5)) >= 0.5
     got = {(r["user"], r["text"]) for r in rows}
     assert ("SaltyGoose", "what game is this?") in got and ("Nightbot", "CozyQuest has been live for 12 minutes") in got
 

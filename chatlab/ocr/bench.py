@@ -71,6 +71,6 @@ def score(recovered: Sequence[OcrMessage], truth: Sequence[TrueMessage], time_to
         "time_within_2s": round(sum(dt <= time_tol_s for dt in dts) / len(dts), 4) if dts else float("nan"),
         "time_median_abs_s": round(dts[len(dts) // 2], 3) if dts else float("nan"),
         "time_p95_abs_s": round(dts[min(len(dts) - 1, int(0.95 * len(dts)))], 3) if dts else float("nan"),
-        "missed": [f"{m.t_s:.1f} {m.user}: {m.text}" for m in missed[:10]],
-        "extra": [f"{m.t_s:.1f} {m.user}: {m.text}" for m in extra[:10]],
+        "missed": [f"{m.t_s:.1f} {m.user}: {m.text}" for m in missed[:25]],
+        "extra": [f"{m.t_s:.1f} {m.user}: {m.text}" for m in extra[:25]],
     }

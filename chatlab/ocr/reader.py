@@ -15,6 +15,7 @@ the whole panel on every sampled frame, the same line grouping and the same de-d
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,12 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rapidfuzz import fuzz
 
+from chatlab.ocr import colours as C
 from chatlab.ocr import lines as L
-from chatlab.ocr.dedupe import OcrMessage, canonical_users, overlap
+from chatlab.ocr import textlines as TL
+from chatlab.ocr.dedupe import OcrMessage, canonical_users, new_in_panel, overlap
 from chatlab.ocr.engine import OcrEngine
 from chatlab.ocr.frames import Sample, probe, sample_region
-from chatlab.ocr.region import Detection, Region, detect_region, fit_region, parse_region
+from chatlab.ocr.region import Detection, Region, RegionError, detect_region, fit_region, parse_region
 from chatlab.ocr.scroll import estimate_scroll, gray
 
 MAX_PROBLEMS = 200  # problems kept verbatim; the rest are counted
@@ -36,7 +40,7 @@ MAX_PROBLEMS = 200  # problems kept verbatim; the rest are counted
 @dataclass(frozen=True)
 class ReadOptions:
     fps: float = 1.0
-    scale: float = 3.0  # line upscaling before recognition (>= 2: small text keeps its spaces)
+    scale: float = 2.0  # line upscaling before recognition (small text keeps its word spaces)
     min_confidence: float = 0.75  # below: the message is kept with a note
     refine: bool = True  # place first-seen times between samples
     start_s: float = 0.0
@@ -64,6 +68,8 @@ class OcrResult:
     messages: list[OcrMessage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    detection: Detection | None = None
+    line_confidences: list[float] = field(default_factory=list)
 
     def summary(self) -> str:
         s = self.stats
@@ -71,21 +77,42 @@ class OcrResult:
                 f"({s.get('still', 0)} unchanged, {s.get('scrolls', 0)} scrolls, {s.get('full_reads', 0)} full reads, "
                 f"{s.get('bad_frames', 0)} unreadable), {s.get('lines_read', 0)} lines recognised, "
                 f"{s.get('elapsed_s', 0):.1f} s = {s.get('speed_x', 0):.1f}x real time; region {self.region} "
-                f"({self.region_method}); {s.get('problems', 0)} problems")
+                f"({self.region_method}, confidence {s.get('region_confidence', 1.0):.2f}); {s.get('problems', 0)} problems")
 
 
-def resolve_region(video: Path, region: str | Region | None, probe_s: float = 120.0) -> Detection:
-    """The configured region fitted to the frame, or the detected one (RegionError when neither works)."""
+def resolve_region(video: Path, region: str | Region | None, probe_s: float = 120.0,
+                   engine: OcrEngine | None = None) -> Detection:
+    """The configured region fitted to the frame, or the detected one, checked by reading its
+    candidates when an engine is given (RegionError when no region can be had at all)."""
+    from chatlab.ocr.verify import NO_CHAT, choose
+
     info = probe(video)
     if region is not None and region != "":
         r = region if isinstance(region, Region) else parse_region(region)
         fitted, note = fit_region(r, info.width, info.height)
         return Detection(fitted, "config", 1.0, 0, note or "")
-    return detect_region(video, probe_s=probe_s)
+    det = detect_region(video, probe_s=probe_s)
+    if engine is None:
+        return det
+    span = min(probe_s, info.duration_s) if info.duration_s == info.duration_s else probe_s
+    det = choose(video, det, engine, (info.width, info.height), span)
+    if det.confidence < NO_CHAT:
+        raise RegionError(f"{video}: no chat region found: text moved like chat in {len(det.candidates)} places, but "
+                          f"the best reads like no chat (confidence {det.confidence:.2f}: {det.reason}); give it with "
+                          f"--region x,y,w,h or [vods.<id>.ocr] region", candidates=det.candidates, at_s=span / 2)
+    return det
 
 
 class ChatReader:
-    """The incremental reader; feed it samples in time order, then ``finish()``."""
+    """The reader; feed it samples in time order, then ``finish()``.
+
+    Per sampled frame: unchanged since the last one (to compression noise) -> skipped; else the
+    detection model finds the text lines, lines that are the previous frame's lines moved up (or
+    not moved) keep their text, only the others go through the recogniser. Lines are grouped into
+    messages (a line that starts with ``name:`` opens one, a line right under it at the left edge
+    continues it), and the panel's messages are aligned with those already kept, so each is kept
+    once, at the frame it was first read on.
+    """
 
     def __init__(self, engine: OcrEngine, options: ReadOptions = ReadOptions()) -> None:
         self.engine = engine
@@ -94,25 +121,18 @@ class ChatReader:
         self.problems: list[str] = []
         self.n_problems = 0
         self.stats = {"samples": 0, "still": 0, "scrolls": 0, "full_reads": 0, "bad_frames": 0, "lines_read": 0,
-                      "ocr_s": 0.0, "orphan_lines": 0}
-        self._prev: tuple[np.ndarray, np.ndarray, int] | None = None  # rgb, grey, bottom of the last line
+                      "lines_reused": 0, "ocr_s": 0.0, "det_s": 0.0, "orphan_lines": 0, "frames_with_text": 0,
+                      "frames_text_unread": 0, "lines_seen": 0, "start_lines": 0}
+        self.line_confidences: list[float] = []  # every recognised line that opened or continued a message
+        self._prev_g: np.ndarray | None = None
+        self._prev_lines: list[TL.TextLine] = []
+        self._prev_img: np.ndarray | None = None
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def problem(self, msg: str) -> None:
         self.n_problems += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(msg)
-
-    def _recognize(self, panel: L.Panel, lines: list[L.Line]) -> None:
-        if not lines:
-            return
-        crops = [L.line_crop(panel, ln, scale=self.opt.scale) for ln in lines]
-        t0 = time.perf_counter()
-        res = self.engine.recognize(crops)
-        self.stats["ocr_s"] += time.perf_counter() - t0
-        self.stats["lines_read"] += len(lines)
-        for ln, (text, conf) in zip(lines, res):
-            ln.text, ln.confidence = text, conf
 
     def _emit(self, msg: L.PanelMessage, t: float, seen: float) -> None:
         note = msg.problem
@@ -123,7 +143,6 @@ class ChatReader:
             self.problem(f"{seen:.1f} s: {note}: {msg.user or '?'}: {msg.text[:60]!r}")
         self.history.append(OcrMessage(round(t, 3), msg.user, msg.text, msg.confidence, round(seen, 3), note))
 
-    # -- frames ----------------------------------------------------------------------------------------
     def _usable(self, sample: Sample) -> bool:
         """Count the sample; a frame that failed to decode is recorded and skipped."""
         self.stats["samples"] += 1
@@ -133,113 +152,171 @@ class ChatReader:
             return False
         return True
 
+    # -- frames ----------------------------------------------------------------------------------------
     def feed(self, sample: Sample) -> None:
         if not self._usable(sample):
             return
         img = sample.image
         g = gray(img)
-        if self._prev is not None and self._prev[1].shape != g.shape:
-            self.problem(f"{sample.t_s:.2f} s: frame size changed {self._prev[1].shape} -> {g.shape}; reading it whole")
-            self._prev = None
-        if self._prev is None:
-            self._full(img, g, sample, first=True)
-            return
-        s = estimate_scroll(self._prev[1], g, max_dy=max(0, self._prev[2] - 4))
-        if s.kind == "still":
+        if self._prev_g is not None and self._prev_g.shape != g.shape:
+            self.problem(f"{sample.t_s:.2f} s: frame size changed {self._prev_g.shape} -> {g.shape}; reading it whole")
+            self._prev_g, self._prev_lines = None, []
+        if self._prev_g is not None and estimate_scroll(self._prev_g, g, candidates=[]).kind == "still":
             self.stats["still"] += 1
             return
-        if s.kind == "scroll":
-            self._scrolled(img, g, s.dy, sample)
-        else:
-            self._full(img, g, sample)
-
-    def _scrolled(self, img: np.ndarray, g: np.ndarray, dy: int, sample: Sample) -> None:
-        self.stats["scrolls"] += 1
-        assert self._prev is not None
-        prev_rgb, prev_g, prev_bottom = self._prev
-        panel = L.analyse(img)
-        boundary = prev_bottom - dy  # the old content ends here now
-        new = [ln for ln in panel.lines if ln.bottom > boundary + 1]
-        self._recognize(panel, new)
-        msgs, orphans = L.group(new)
-        if orphans:
-            # the end of a message that was cut at the bottom of the previous frame
-            self.stats["orphan_lines"] += len(orphans)
-            extra = " ".join(ln.text.strip() for ln in orphans if ln.text.strip())
-            if self.history and extra:
-                self.history[-1].text = f"{self.history[-1].text} {extra}".strip()
-        for m in msgs:
-            L.finish(m)
-        times = self._refine_scroll(prev_g, sample, dy, msgs)
-        for m, t in zip(msgs, times):
-            self._emit(m, t, sample.t_s)
-        self._prev = (img, g, panel.lines[-1].bottom if panel.lines else 0)
-
-    def _full(self, img: np.ndarray, g: np.ndarray, sample: Sample, first: bool = False) -> None:
-        self.stats["full_reads"] += 1
-        panel = L.analyse(img)
-        lines = [ln for ln in panel.lines if not (ln.cut and ln.top == 0)]  # cut at the top: unreadable
-        self._recognize(panel, lines)
-        msgs, orphans = L.group(lines)  # orphans: their first line scrolled off the top; read before
+        self._prev_g = g
+        lines = self._lines(img)
+        self._read(img, lines)
+        self._prev_lines, self._prev_img = lines, img
+        msgs, orphans = group_lines(lines, img.shape[1])
         self.stats["orphan_lines"] += len(orphans)
+        if lines:
+            self.stats["frames_with_text"] += 1
+            if not msgs:
+                self.stats["frames_text_unread"] += 1
+        self.stats["start_lines"] += len(msgs)
         for m in msgs:
             L.finish(m)
-        window = self.history[-(len(msgs) + 8):]
-        k = overlap(window, [(m.user, m.text) for m in msgs])
-        t = sample.t_s if first or self._prev is None else self._first_change(self._prev[1], sample)
-        for m in msgs[k:]:
-            self._emit(m, t, sample.t_s)
-        self._prev = (img, g, panel.lines[-1].bottom if panel.lines else 0)
+            self.line_confidences.extend(ln.confidence for ln in m.lines if not getattr(ln, "reused", False))
+        window = self.history[-40:]
+        for j in new_in_panel(window, [(m.user, m.text) for m in msgs]):
+            if not self._completes(msgs[j], sample.t_s):
+                self._emit(msgs[j], sample.t_s, sample.t_s)
 
-    # -- first-seen times between samples -----------------------------------------------------------------
-    def _refine_scroll(self, prev_g: np.ndarray, sample: Sample, dy: int, msgs: list[L.PanelMessage]) -> list[float]:
-        """Each new message appeared when the scroll since the previous sample reached the height of
-        the messages that came after it: find that frame among the ones between the samples."""
-        if not msgs:
+    def _completes(self, msg: L.PanelMessage, t: float) -> bool:
+        """The message is one kept a moment ago, read with more (or fewer) of its lines: the kept
+        one takes the longer text and keeps its first-seen time."""
+        for h in reversed(self.history[-12:]):
+            if t - h.seen_s > 10:
+                break
+            if h.user != msg.user or abs(len(h.text) - len(msg.text)) < 5:
+                continue
+            short, long_ = sorted((h.text, msg.text), key=len)
+            if short and fuzz.ratio(short, long_[:len(short)]) >= 85:
+                if len(msg.text) > len(h.text):
+                    h.text = msg.text
+                return True
+        return False
+
+    def _lines(self, img: np.ndarray) -> list[TL.TextLine]:
+        t0 = time.perf_counter()
+        boxes = self.engine.detect(np.ascontiguousarray(img[:, :, ::-1]))
+        self.stats["det_s"] += time.perf_counter() - t0
+        self.stats["full_reads"] += 1
+        lines = TL.join_rows(boxes)
+        if not lines:
             return []
-        if not (self.opt.refine and sample.between):
-            return [sample.t_s] * len(msgs)
-        frames = sample.between
-        cache: dict[int, int] = {}
+        med = float(np.median([ln.height for ln in lines]))
+        # a line cut by the region's top edge, or a sliver (half a line scrolled out), is unreadable
+        keep = [ln for ln in lines if ln.top > 1 and ln.height >= 0.6 * med]
+        self.stats["lines_seen"] += len(keep)
+        return keep
 
-        def shift(i: int) -> int:
-            if i not in cache:
-                s = estimate_scroll(prev_g, gray(frames[i][1]), max_dy=dy + tol)
-                cache[i] = s.dy if s.kind == "scroll" else (0 if s.kind == "still" else -1)
-            return cache[i]
+    def _read(self, img: np.ndarray, lines: list[TL.TextLine]) -> None:
+        """Texts for the lines: carried over from the previous frame's same line where there is one."""
+        prev = self._prev_lines
+        todo = []
+        if prev:
+            dy = TL.line_shift(prev, lines, img.shape[0])
+            if dy:
+                self.stats["scrolls"] += 1
+            def alike(a: TL.TextLine, b: TL.TextLine) -> bool:
+                return self._prev_img is not None and TL.same_ink(self._prev_img, a, img, b)
 
-        last_bottom = msgs[-1].bottom
-        out = []
-        tol = max(4, L.MIN_BAND_H)
-        for m in msgs:
-            need = dy - (last_bottom - m.bottom) - tol
-            lo, hi = 0, len(frames)  # first frame with shift >= need (shifts only grow)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                s = shift(mid)
-                if s >= need or s < 0:  # a frame mid-redraw counts as "already changed"
-                    hi = mid
+            for b in lines:
+                a = next((a for a in prev if TL.same_line(a, b, dy) and alike(a, b)), None)
+                if a is None and dy:
+                    a = next((a for a in prev if TL.same_line(a, b, 0) and alike(a, b)), None)
+                if a is not None and a.text:
+                    b.text, b.confidence, b.reused, b.colour_start = a.text, a.confidence, True, a.colour_start
+                    self.stats["lines_reused"] += 1
                 else:
-                    lo = mid + 1
-            out.append(frames[lo][0] if lo < len(frames) else sample.t_s)
-        return out
-
-    def _first_change(self, prev_g: np.ndarray, sample: Sample) -> float:
-        frames = sample.between if self.opt.refine else []
-        lo, hi = 0, len(frames)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if estimate_scroll(prev_g, gray(frames[mid][1])).kind != "still":
-                hi = mid
+                    todo.append(b)
+        else:
+            todo = list(lines)
+        if not todo:
+            return
+        pol = C.polarity(img, lines)
+        text_rgb = C.text_colour(img, lines, pol)
+        pieces, owners = [], []
+        for ln in todo:
+            end = C.name_end(img, ln, text_rgb, pol) if text_rgb is not None else None
+            ln.colour_start = None if text_rgb is None else end is not None
+            if end is not None:
+                name, rest = TL.split_at(ln, *end)
+                full = [(end[0] + 1, y0, x1, y1) if i == 0 else (x0, y0, x1, y1)
+                        for i, (x0, y0, x1, y1) in enumerate(ln.pieces)]
+                parts = [("name", b) for b in name] + [("text", b) for b in rest] + [("full", b) for b in full]
             else:
-                lo = mid + 1
-        return frames[lo][0] if lo < len(frames) else sample.t_s
+                x = C.text_start(img, ln, pol)  # not the badges before the name
+                parts = [("text", (max(x0, x + 1) if i == 0 else x0, y0, x1, y1))
+                         for i, (x0, y0, x1, y1) in enumerate(ln.pieces)]
+            if text_rgb is not None:  # emote pictures are no text
+                parts = [(k, b) for k, b in parts if k != "text" or not C.body_is_picture(img, ln, b, text_rgb, pol)]
+            for kind, b in parts:
+                pieces.extend(TL.crops(img, ln, scale=self.opt.scale, pieces=[b]))
+                owners.append((ln, kind))
+        t0 = time.perf_counter()
+        res = self.engine.recognize(pieces)
+        self.stats["ocr_s"] += time.perf_counter() - t0
+        self.stats["lines_read"] += len(todo)
+        texts: dict[int, list[tuple[str, str, float]]] = {}
+        for (ln, kind), (t, c) in zip(owners, res):
+            texts.setdefault(id(ln), []).append((kind, t.strip(), c))
+        for ln in todo:
+            parts = [(k, t, c) for k, t, c in texts.get(id(ln), []) if t]
+            # a user name has no spaces; what the colon's edge read as goes
+            words = " ".join(t for k, t, _ in parts if k == "name").split()
+            if len(words) > 1 and len(words[0]) <= 2:
+                words = words[1:]  # the edge of a badge before the name
+            name, _, spill = "".join(words).partition(":")  # the colour ran on past the colon
+            name = re.sub(r"[^A-Za-z0-9_]+$", "", name)
+            body = " ".join(x for x in [spill] + [t for k, t, _ in parts if k == "text"] if x).lstrip(":;： ")
+            body = re.sub(r"^[:;.,1|]\s+", "", body)  # the colon read as a mark of its own
+            full = " ".join(t for k, t, _ in parts if k == "full")
+            if ln.colour_start and L.starts_message(full):
+                ln.text = full  # the colon was read: the whole line says where the name ends
+            elif ln.colour_start and re.match(r"^[A-Za-z0-9_]{1,20}[:;]", body):
+                # the colour changed inside the name (a pale name): the colon says where it ends
+                ln.text, ln.colour_start = full, None
+            else:
+                ln.text = f"{name}: {body}" if ln.colour_start and name else body
+            # the line is as sure as its pieces, weighted by length
+            used = [(k, t, c) for k, t, c in parts if (k == "full") == (end is not None and ln.text == full)]
+            n = sum(len(t) for _, t, _ in used)
+            ln.confidence = sum(len(t) * c for _, t, c in used) / n if n else 0.0
 
     def finish(self) -> list[OcrMessage]:
         fix = canonical_users(self.history)
         for m in self.history:
             m.user = fix.get(m.user, m.user)
         return self.history
+
+
+def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessage], list[TL.TextLine]]:
+    """Lines -> messages: a line that starts with a user name and a colon opens one; a line just
+    below the previous one of a message, starting at the chat's left edge, continues it; lines
+    before any message's start (its first line scrolled away) or apart from one are orphans."""
+    msgs: list[L.PanelMessage] = []
+    orphans: list[TL.TextLine] = []
+    if not lines:
+        return msgs, orphans
+    left = min(ln.x0 for ln in lines)
+    for ln in lines:
+        if ln.colour_start or L.starts_message(ln.text):
+            msgs.append(L.PanelMessage([ln]))  # type: ignore[list-item]
+            continue
+        if msgs:
+            last = msgs[-1].lines[-1]
+            gap = ln.top - last.bottom
+            # a wrapped line: right under the last one, as tall, from the chat's left edge (a ticker or
+            # caption crossing the region is taller or shorter, or starts elsewhere)
+            if gap <= 0.9 * max(ln.height, last.height) and abs(ln.x0 - left) <= max(6, 0.4 * ln.height) \
+                    and abs(ln.height - last.height) <= max(4, 0.35 * last.height):
+                msgs[-1].lines.append(ln)  # type: ignore[arg-type]
+                continue
+        orphans.append(ln)
+    return msgs, orphans
 
 
 class NaiveReader(ChatReader):
@@ -295,10 +372,11 @@ def read_video(video: str | Path, *, region: str | Region | None = None, engine:
 
     video = Path(video)
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     info = probe(video)
-    det = resolve_region(video, region, options.probe_s)
-    t_region = time.perf_counter() - t0
     eng = engine or make_engine("rapidocr")
+    det = resolve_region(video, region, options.probe_s, engine=eng)
+    t_region = time.perf_counter() - t0
     reader: ChatReader = NaiveReader(eng, options) if naive else ChatReader(eng, options)
     if det.note and det.method == "config":
         reader.problem(det.note)
@@ -313,11 +391,13 @@ def read_video(video: str | Path, *, region: str | Region | None = None, engine:
             last_report = time.perf_counter()
     messages = reader.finish()
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     end = options.end_s if options.end_s is not None and options.end_s < info.duration_s else info.duration_s
     covered = max(1e-9, (end if end == end else t) - options.start_s)  # NaN-safe duration
     stats = dict(reader.stats)
     stats.update(elapsed_s=round(elapsed, 3), region_s=round(t_region, 3), ocr_s=round(stats["ocr_s"], 3),
                  video_s=round(covered, 3), speed_x=round(covered / elapsed, 2), problems=reader.n_problems,
-                 engine=f"{eng.name} {eng.version}")
+                 cpu_s=round(cpu, 3), speed_x_cpu_2cores=round(covered / max(1e-9, cpu / 2), 2),
+                 engine=f"{eng.name} {eng.version}", region_confidence=det.confidence)
     return OcrResult(video, det.region, det.method, det.note, "naive" if naive else "incremental",
-                     messages, reader.problems, stats)
+                     messages, reader.problems, stats, det, list(reader.line_confidences))

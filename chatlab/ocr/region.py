@@ -18,7 +18,14 @@ import numpy as np
 
 
 class RegionError(ValueError):
-    """No usable chat region: the message says what was tried and how to give one."""
+    """No usable chat region: the message says what was tried and how to give one;
+    ``candidates`` are the places that moved like chat in part (for the picture), ``at_s`` a time
+    in the probed span to draw them on."""
+
+    def __init__(self, message: str, candidates: tuple = (), at_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+        self.at_s = at_s
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,22 @@ def fit_region(region: Region, width: int, height: int) -> tuple[Region, str | N
 
 
 @dataclass(frozen=True)
+class Candidate:
+    region: Region
+    evidence: float  # share of the frame pairs' votes that fell in it
+    panel: bool = False  # grown to a flat panel's own edges (reading does not refit it)
+
+
+@dataclass(frozen=True)
 class Detection:
     region: Region
     method: str  # "config" | "auto"
     score: float  # share of probe pairs in which upward-scrolling text was seen
     pairs: int
     note: str = ""
+    confidence: float = 1.0  # 0-1: how sure the region holds chat (1 for a configured one)
+    candidates: tuple[Candidate, ...] = ()
+    reason: str = ""  # why the confidence is what it is
 
 
 def _gray_frames(path: Path, probe_s: float, step_s: float, scale: int) -> Iterator[tuple[float, np.ndarray]]:
@@ -131,54 +148,113 @@ def scrolled_pixels(a: np.ndarray, b: np.ndarray, max_dy: int, changed_thr: int 
     return best_dy, mask
 
 
+def _analysis_scale(width: int, height: int) -> int:
+    """Probe frames are shrunk to about 320 px across: chat lines still move visibly, and a pair
+    of frames costs a few milliseconds."""
+    return max(1, round(min(width, height * 16 / 9) / 320))
+
+
+def vote_maps(path: Path, probe_s: float, step_s: float, scale: int) -> tuple[np.ndarray | None, np.ndarray | None, int, int, np.ndarray | None]:
+    """(scrolled votes, still votes, pairs, pairs with a scroll, a middle frame): per pixel, how
+    many frame pairs saw it scroll upward, and how many saw it hold still while textured. Chat
+    text does both (it holds between messages, moves up when one arrives); a moving scene never
+    holds still, a fixed HUD never scrolls, damage numbers that float up never hold."""
+    scroll = still = None
+    pairs = hits = 0
+    prev = None
+    frames = []
+    for _, g in _gray_frames(path, probe_s, step_s, scale):
+        frames.append(g)
+        if prev is not None:
+            pairs += 1
+            _, mask = scrolled_pixels(prev, g, max_dy=g.shape[0] // 2, max_dx=max(4, 48 // scale))
+            edges = np.zeros(g.shape, bool)
+            edges[:, 1:] = np.abs(prev[:, 1:] - prev[:, :-1]) > 30
+            hold = edges & (np.abs(g - prev) < 10)
+            still = hold.astype(np.int32) if still is None else still + hold
+            if mask is not None:
+                hits += 1
+                scroll = mask.astype(np.int32) if scroll is None else scroll + mask
+        prev = g
+    middle = frames[len(frames) // 2] if frames else None
+    return scroll, still, pairs, hits, middle
+
+
 def detect_region(path: str | Path, *, probe_s: float = 120.0, step_s: float = 0.5, min_pairs: int = 3) -> Detection:
-    """Find the chat panel in the first ``probe_s`` seconds; RegionError when no scrolling text is seen."""
+    """Find the chat in the first ``probe_s`` seconds. RegionError when no text scrolled upward at
+    all; otherwise the best candidate, with the others, and a confidence (verify.py raises or
+    lowers it by reading the candidate)."""
     import cv2
 
     path = Path(path)
     from chatlab.ocr.frames import probe
 
     info = probe(path)
-    scale = 2 if min(info.width, info.height) >= 300 else 1  # half resolution is plenty to find a panel
-    heat = None
-    pairs = hits = 0
-    prev = None
-    first = last = None
-    for _, g in _gray_frames(path, probe_s, step_s, scale):
-        if first is None:
-            first = g
-        last = g
-        if prev is not None:
-            pairs += 1
-            dy, mask = scrolled_pixels(prev, g, max_dy=g.shape[0] // 2)
-            if mask is not None:
-                hits += 1
-                heat = mask.astype(np.int32) if heat is None else heat + mask
-        prev = g
+    scale = _analysis_scale(info.width, info.height)
+    scroll, still, pairs, hits, last = vote_maps(path, probe_s, step_s, scale)
+    span = min(probe_s, info.duration_s) if info.duration_s == info.duration_s else probe_s
     if pairs == 0:
         raise RegionError(f"{path}: too short to find a chat region (need two frames {step_s} s apart)")
-    if heat is None or hits < min(min_pairs, pairs):
-        raise RegionError(f"{path}: no chat region found: no text scrolled upward in the first {min(probe_s, info.duration_s):.0f} s "
-                          f"({hits} of {pairs} frame pairs); give it with --region x,y,w,h or [vods.<id>.ocr] region")
-    # Pixels seen scrolling in at least two pairs (one pair can be a coincidence), joined across the
-    # gaps between words and lines, then the largest blob.
-    votes = (heat >= min(2, hits)).astype(np.uint8)
-    k = max(3, 12 // scale)
-    votes = cv2.morphologyEx(votes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (3 * k, 2 * k)))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(votes, connectivity=8)
-    if n < 2:
-        raise RegionError(f"{path}: no chat region found (scrolling pixels too scattered); give it with --region x,y,w,h")
-    i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, w, h = (int(v) for v in stats[i, :4])
-    x, y, w, h = _grow_to_panel(last if last is not None else first, x, y, w, h)
-    # no padding: the box was grown over the panel's own background already, and a pixel column of
-    # the scene beside it would read as ink on every row
-    region = Region(x * scale + (1 if scale > 1 else 0), y * scale, w * scale - (1 if scale > 1 else 0), h * scale)
-    region, _ = fit_region(region, info.width, info.height)
-    if region.x % 2:  # fit_region rounds the origin down: keep it inside the panel
-        region = Region(region.x + 2, region.y, region.w - 2, region.h)
-    return Detection(region, "auto", round(hits / pairs, 3), pairs,
-                     note=f"text scrolled upward in {hits} of {pairs} frame pairs {step_s} s apart")
+    if scroll is None or still is None or hits < min(min_pairs, pairs):
+        raise RegionError(f"{path}: no chat region found: no text scrolled upward in the first {span:.0f} s "
+                          f"({hits} of {pairs} frame pairs); give it with --region x,y,w,h or [vods.<id>.ocr] region",
+                          at_s=span / 2)
+    both = ((scroll >= 1) & (still >= 2)).astype(np.uint8)
+    k = 3
+    joined = cv2.morphologyEx(both, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * k, k + 1)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    total = float(both.sum()) or 1.0
+    H, W = both.shape
+    cands = []
+    for i in range(1, n):
+        x, y, w, h, _ = (int(v) for v in stats[i])
+        votes = float(both[labels == i].sum())
+        if votes < 0.02 * total or h < 3:
+            continue
+        box = last[y:y + h, x:x + w] if last is not None else None
+        flat = box is not None and box.size > 0 and float((np.abs(box - np.median(box)) <= 12).mean()) >= 0.5
+        if flat:
+            # a flat panel: it is as large as its own background (lines longer, or higher up, than
+            # any seen while probing will come)
+            x, y, w, h = _grow_to_panel(last, x, y, w, h)
+            x0, y0, x1, y1 = x, y, x + w, y + h
+        else:  # lines longer than any seen while probing must fit: some room right and above
+            x0, y0 = max(0, x - 1), max(0, y - 2)
+            x1, y1 = min(W, x + w + max(2, w // 6)), min(H, y + h + 1)
+        r = Region(x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale)
+        try:
+            cands.append(Candidate(fit_region(r, info.width, info.height)[0], round(votes / total, 3), flat))
+        except RegionError:  # too small to hold a line
+            continue
+    if not cands:
+        moved = _blobs((scroll >= 2).astype(np.uint8), scale, info.width, info.height)
+        raise RegionError(f"{path}: no chat region found: text moved upward in {hits} of {pairs} frame pairs but never "
+                          f"held still (a scrolling scene, not chat); give it with --region x,y,w,h",
+                          candidates=tuple(moved[:6]), at_s=span / 2)
+    cands.sort(key=lambda c: -c.evidence)
+    best = cands[0]
+    return Detection(best.region, "auto", round(hits / pairs, 3), pairs,
+                     note=f"text scrolled upward in {hits} of {pairs} frame pairs {step_s} s apart; "
+                          f"{best.evidence:.0%} of the chat-like pixels in the best of {len(cands)} candidates",
+                     confidence=best.evidence, candidates=tuple(cands[:6]))
+
+
+def _blobs(mask: np.ndarray, scale: int, width: int, height: int) -> list[Candidate]:
+    """Connected blobs of a vote mask as candidates, largest first (for the picture)."""
+    import cv2
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    total = float(mask.sum()) or 1.0
+    out = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if area >= 0.02 * total and w > 1 and h > 1:
+            try:
+                r = fit_region(Region(x * scale, y * scale, w * scale, h * scale), width, height)[0]
+            except RegionError:
+                continue
+            out.append(Candidate(r, round(area / total, 3)))
+    return sorted(out, key=lambda c: -c.evidence)
 
 
 def _grow_to_panel(g: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:

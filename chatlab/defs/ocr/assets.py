@@ -22,6 +22,7 @@ from chatlab.ingest.inbox import VodNotFound, find_vod
 from chatlab.ocr.engine import make_engine
 from chatlab.ocr.frames import VideoError
 from chatlab.ocr.reader import ReadOptions, read_video
+from chatlab.ocr.readable import readability, unreadable_reasons
 from chatlab.ocr.region import RegionError
 from chatlab.ocr.table import CHAT_COLUMNS, DETAIL_COLUMNS, messages_frame
 from chatlab.partitions import vods
@@ -82,6 +83,19 @@ def _md_rows(df: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _picture(video: Path, chosen: Any, candidates: Any, at_s: float, title: str) -> dict[str, Any]:
+    """{"region_picture": the frame with the chat region and candidates} (empty when no frame
+    can be read: the reason is in the check already)."""
+    from chatlab.defs.metadata import png_md
+    from chatlab.ocr.picture import draw, frame_at
+
+    try:
+        png = draw(frame_at(video, at_s), chosen, candidates, title)
+    except (VideoError, ValueError):
+        return {}
+    return {"region_picture": png_md(png, title)}
+
+
 @dg.asset(
     key=CHAT_OCR,
     deps=[dg.AssetKey("vod_source")],
@@ -91,8 +105,11 @@ def _md_rows(df: pl.DataFrame) -> str:
     kinds={"onnx", "parquet"},
     check_specs=[dg.AssetCheckSpec(
         "chat_ocr_readable", asset=CHAT_OCR,
-        description="Messages were found, few are low-confidence (share <= [ocr] max_low_confidence, default 0.2) "
-                    "and few frames failed to decode (share <= [ocr] max_bad_frames, default 0.05).")],
+        description="The chat region was found with confidence (>= [ocr] min_region_confidence, default 0.5) or "
+                    "configured; frames that show text gave messages; the recogniser was sure of its lines (median "
+                    "line confidence >= min_line_confidence, 0.8); few messages low-confidence (<= max_low_confidence, "
+                    "0.2); few frames undecodable (<= max_bad_frames, 0.05). Fails with the reason, every figure and "
+                    "a picture of the candidate regions.")],
     description="Chat recovered by OCR from the video when the VOD has no chat export: chat region (configured "
                 "[vods.<id>.ocr] region = 'x,y,w,h' or found), scroll-following incremental OCR, files under "
                 "data/artifacts/chat_ocr/<vod>/ (messages.parquet in the chat schema, details.parquet).",
@@ -124,14 +141,17 @@ def chat_ocr(context: dg.AssetExecutionContext, settings: ChatlabSettings, ocr: 
     try:
         result = read_video(vod.media, region=section.get("region"), engine=engine, options=options, progress=progress)
     except RegionError as e:
-        # Not a crash: the VOD simply has no readable chat; an empty table says so downstream.
+        # Not a crash: the VOD simply has no readable chat; an empty table says so downstream,
+        # and the check fails with the reason and a picture of what moved like chat
         _write_atomic(pl.DataFrame(schema=CHAT_COLUMNS), out / MESSAGES_FILE)
         _write_atomic(pl.DataFrame(schema=DETAIL_COLUMNS), out / DETAILS_FILE)
+        pic = _picture(vod.media, None, getattr(e, "candidates", ()), getattr(e, "at_s", 0.0), "no chat region found")
         return dg.MaterializeResult(
             metadata={"messages": 0, "dagster/row_count": 0, "region": "none", "reason": str(e),
-                      "path": dg.MetadataValue.path(str(out / MESSAGES_FILE))},
+                      "path": dg.MetadataValue.path(str(out / MESSAGES_FILE)), **pic},
             check_results=[dg.AssetCheckResult(check_name="chat_ocr_readable", passed=False,
-                                               severity=dg.AssetCheckSeverity.WARN, description=str(e))])
+                                               severity=dg.AssetCheckSeverity.WARN, description=str(e),
+                                               metadata={"candidates": len(getattr(e, "candidates", ())), **pic})])
     except VideoError as e:
         raise dg.Failure(description=str(e)) from e
     context.log.info(result.summary())
@@ -142,18 +162,13 @@ def chat_ocr(context: dg.AssetExecutionContext, settings: ChatlabSettings, ocr: 
 
     s = result.stats
     n = chat.height
-    low = sum(1 for m in result.messages if m.confidence < options.min_confidence)
-    low_share = low / n if n else 0.0
-    bad_share = s["bad_frames"] / s["samples"] if s["samples"] else 0.0
-    max_low = float(section.get("max_low_confidence", 0.2))
-    max_bad = float(section.get("max_bad_frames", 0.05))
-    reasons = []
-    if n == 0:
-        reasons.append("no messages recovered")
-    if low_share > max_low:
-        reasons.append(f"{low_share:.0%} of messages low-confidence (limit {max_low:.0%})")
-    if bad_share > max_bad:
-        reasons.append(f"{bad_share:.0%} of sampled frames unreadable (limit {max_bad:.0%})")
+    figures = readability(result, options.min_confidence)
+    reasons = unreadable_reasons(figures, section)
+    pic: dict[str, Any] = {}
+    det = result.detection
+    if det is not None and det.method == "auto":
+        pic = _picture(vod.media, det.region, det.candidates, min(options.probe_s, s["video_s"]) / 2,
+                       f"chat region {det.region}, confidence {det.confidence:.2f}")
     problems = "\n".join(f"- {p}" for p in result.problems[:30]) or "none"
     return dg.MaterializeResult(
         metadata={
@@ -174,12 +189,13 @@ def chat_ocr(context: dg.AssetExecutionContext, settings: ChatlabSettings, ocr: 
             "elapsed_s": s["elapsed_s"],
             "speed_x_real_time": s["speed_x"],
             "engine": s["engine"],
-            "low_confidence": low,
+            "low_confidence": figures["low_confidence_messages"],
+            "region_confidence": figures["region_confidence"],
             "problems": dg.MetadataValue.md(problems),
+            **pic,
             "preview": dg.MetadataValue.md(_md_rows(chat)),
         },
         check_results=[dg.AssetCheckResult(
             check_name="chat_ocr_readable", passed=not reasons, severity=dg.AssetCheckSeverity.WARN,
-            description="; ".join(reasons) or "ok",
-            metadata={"low_confidence_share": round(low_share, 4), "bad_frame_share": round(bad_share, 4)})],
+            description="; ".join(reasons) or "ok", metadata={**figures, **(pic if reasons else {})})],
     )

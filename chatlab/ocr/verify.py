@@ -1,0 +1,122 @@
+"""Is a candidate region chat? Read a few frames of it and see.
+
+Motion (region.py) says where text scrolls up and holds; reading says whether it is chat: lines
+that open with a user name and a colon (or a name in a colour of its own), their wrapped lines
+under them. Each candidate is read on a few frames of the probe span, a little larger than its
+box (lines longer than any seen while probing must fit); the one that reads most like chat wins,
+its box is fitted to the message lines read, and its confidence says how much like chat it read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chatlab.ocr.region import Candidate, Detection, Region, fit_region
+
+MIN_CONFIDENCE = 0.5  # below: the check fails, the candidates picture says what was seen
+NO_CHAT = 0.2  # below: no chat region found at all (nothing is read)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    region: Region  # fitted to the lines read
+    confidence: float
+    frames: int
+    lines: int
+    starts: int
+    in_messages: int
+    reason: str
+
+
+def _grown(r: Region, width: int, height: int) -> Region:
+    grown = Region(r.x - max(8, r.w // 12), r.y - max(16, r.h // 8), r.w + max(8, r.w // 12) + max(24, r.w // 3),
+                   r.h + max(16, r.h // 8) + max(24, r.h // 6))
+    return fit_region(grown, width, height)[0]
+
+
+def _frames(video: Path, region: Region, times: list[float]) -> list[np.ndarray]:
+    from chatlab.ocr.frames import sample_region
+
+    out = []
+    for t in times:
+        for s in sample_region(video, region, 1.0, start_s=t, end_s=t + 0.6, max_between=0):
+            if s.image is not None:
+                out.append(s.image)
+                break
+    return out
+
+
+def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tuple[int, int],
+           panel: bool = False) -> Verdict:
+    """Read the candidate (grown a little, unless it is a flat panel) on frames at `times`."""
+    from chatlab.ocr.reader import ChatReader, ReadOptions, group_lines
+
+    grown = cand if panel else _grown(cand, *size)
+    imgs = _frames(video, grown, times)
+    lines_n = starts = in_msgs = 0
+    xs0, xs1, ys0, ys1 = [], [], [], []
+    for img in imgs:
+        reader = ChatReader(engine, ReadOptions())
+        lines = reader._lines(img)
+        reader._read(img, lines)
+        msgs, _ = group_lines(lines, img.shape[1])
+        lines_n += len(lines)
+        starts += len(msgs)
+        for m in msgs:
+            in_msgs += len(m.lines)
+            for ln in m.lines:
+                xs0.append(ln.x0)
+                xs1.append(ln.x1)
+                ys0.append(ln.top)
+                ys1.append(ln.bottom)
+    if not imgs:
+        return Verdict(cand, 0.0, 0, 0, 0, 0, "no frame of the candidate could be read")
+    if not starts:
+        return Verdict(cand, 0.0, len(imgs), lines_n, 0, 0,
+                       f"{lines_n} text lines in {len(imgs)} frames, none opens a message with 'name:'")
+    share = in_msgs / max(1, lines_n)
+    per_frame = starts / len(imgs)
+    conf = round(min(1.0, per_frame / 3) * share ** 0.5, 3)
+    # the box: from the message lines' left edge, to the right of the longest line and the grown
+    # box's right (a line can be longer than all those read), top to bottom of the grown box
+    pad = 4
+    x0 = grown.x + max(0, min(xs0) - pad)
+    right = float(np.percentile(xs1, 90))  # one line run on into the scene does not widen it
+    x1 = grown.x + min(grown.w, int(max(right + pad, cand.x + cand.w - grown.x)))
+    line_h = int(np.median([b - a for a, b in zip(ys0, ys1)]))
+    y0 = grown.y + max(0, min(ys0) - max(12, line_h))
+    y1 = min(grown.y + grown.h, max(grown.y + max(ys1) + line_h // 2 + pad, cand.y + cand.h))
+    fitted = fit_region(Region(x0, y0, x1 - x0, y1 - y0), *size)[0]
+    reason = (f"{starts} message starts and {in_msgs} of {lines_n} text lines in messages over {len(imgs)} frames")
+    return Verdict(fitted, conf, len(imgs), lines_n, starts, in_msgs, reason)
+
+
+def choose(video: Path, det: Detection, engine: Any, size: tuple[int, int], span_s: float, top: int = 3) -> Detection:
+    """The detection with the candidate that reads most like chat, fitted, with its confidence."""
+    times = [round(span_s * f, 2) for f in (0.35, 0.6, 0.9)]
+    best: tuple[Verdict, Candidate] | None = None
+    verdicts = []
+    for c in det.candidates[:top]:
+        if c.evidence < 0.05 and best is not None:
+            continue
+        v = verify(video, c.region, engine, times, size, c.panel)
+        verdicts.append((c, v))
+        if best is None or v.confidence > best[0].confidence:
+            best = (v, c)
+        if v.confidence >= 0.9:
+            break
+    if best is None:
+        return replace(det, confidence=0.0, reason="no candidate to read")
+    v, c = best
+    cands = tuple(det.candidates)
+    if v.confidence < MIN_CONFIDENCE:
+        reason = f"low confidence {v.confidence:.2f}: {v.reason}"
+    else:
+        reason = v.reason
+    note = f"{det.note}; read: {v.reason}"
+    return replace(det, region=v.region if v.starts and not c.panel else c.region, confidence=v.confidence, note=note,
+                   reason=reason, candidates=cands)

@@ -1,0 +1,122 @@
+"""Chat looks the reader was not built around: the look generator's range, colour name splitting
+on a drawn line, panel alignment, and real OCR (bundled PP-OCRv4) on generated look clips with
+the region found automatically: translucent chat over a busy scene, a video with no chat (refused
+out loud, with a candidates picture), a vertical video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from chatlab.cli import main
+from chatlab.demo.look_clip import make_look_clip, read_look_truth
+from chatlab.demo.looks import draw_look, installed_families
+from chatlab.ocr import colours as C
+from chatlab.ocr import read_video
+from chatlab.ocr.bench import TrueMessage, score
+from chatlab.ocr.dedupe import OcrMessage, new_in_panel
+from chatlab.ocr.engine import RapidOcrEngine
+from chatlab.ocr.region import RegionError
+from chatlab.ocr.textlines import TextLine
+
+# a tuning seed: a translucent panel with shadowed text over the busy scene
+TRANSLUCENT_SEED = 5
+
+
+def test_looks_cover_the_range_and_repeat() -> None:
+    looks = [draw_look(s) for s in range(60)]
+    assert draw_look(7) == draw_look(7)
+    assert {lk.panel for lk in looks} == {"opaque", "translucent", "none"}
+    assert {lk.side for lk in looks} == {"left", "right", "bottom"}
+    assert {lk.mode for lk in looks} == {"scroll", "fade"}
+    assert {lk.effect for lk in looks if lk.panel == "none"} == {"outline", "shadow"}
+    assert min(lk.font_px for lk in looks) == 12 and max(lk.font_px for lk in looks) == 22
+    assert len({lk.family for lk in looks}) >= min(4, len(installed_families()))
+    for lk in looks:  # the chat box lies inside the frame
+        x, y, w, h = lk.box
+        assert 0 <= x and x + w <= lk.size[0] and 0 <= y and y + h <= lk.size[1]
+
+
+def _drawn_line(name_rgb: tuple[int, int, int]) -> tuple[np.ndarray, TextLine, int]:
+    """'Falcon2851: lurking' drawn like chat: the name in its colour, the rest white, on a dark
+    translucent-looking ground; returns the picture, its line and the x where the name ends."""
+    fam = installed_families()[0]
+    font = ImageFont.truetype(fam[2], 18)
+    img = Image.new("RGB", (320, 30), (40, 45, 60))
+    d = ImageDraw.Draw(img)
+    d.text((6, 4), "Falcon2851", font=font, fill=name_rgb)
+    end = 6 + int(font.getlength("Falcon2851"))
+    d.text((end, 4), ": lurking", font=font, fill=(240, 240, 240))
+    return np.array(img), TextLine(2, 28, 4, 8 + end + int(font.getlength(": lurking"))), end
+
+
+def test_the_colour_change_says_where_the_name_ends() -> None:
+    img, line, end = _drawn_line((255, 127, 80))
+    pol = C.polarity(img, [line])
+    assert pol == 1
+    text_rgb = C.text_colour(img, [line], pol)
+    assert text_rgb is not None and text_rgb.min() > 200
+    found = C.name_end(img, line, text_rgb, pol)
+    assert found is not None and abs(found[1] - end) <= 3 and found[2] > found[1]
+    # a wrapped line, all in the text colour, has no name
+    white, wline, _ = _drawn_line((240, 240, 240))
+    assert C.name_end(white, wline, C.text_colour(white, [wline], 1), 1) is None
+
+
+def test_panel_alignment_keeps_repeats_and_drops_rereads() -> None:
+    hist = [OcrMessage(1, "a", "hi", 1), OcrMessage(2, "b", "lets go", 1), OcrMessage(3, "c", "nice one", 1)]
+    # the panel again with one misread, then a repeat of b's text and a new one
+    panel = [("b", "lets go"), ("c", "nlce one"), ("b", "lets go"), ("d", "new here")]
+    assert new_in_panel(hist, panel) == [2, 3]
+    assert new_in_panel([], panel) == [0, 1, 2, 3]
+    # a misread of an old one before the last aligned message is not new; a novel one is
+    assert new_in_panel(hist, [("a", "hl"), ("c", "nice one")]) == []
+    assert new_in_panel(hist, [("zed", "completely different words"), ("c", "nice one")]) == [0]
+
+
+@pytest.fixture(scope="module")
+def engine() -> RapidOcrEngine:
+    return RapidOcrEngine(threads=2)
+
+
+@pytest.mark.slow
+def test_translucent_chat_over_a_busy_scene_found_and_read(tmp_path_factory: pytest.TempPathFactory,
+                                                           engine: RapidOcrEngine) -> None:
+    clip = make_look_clip(tmp_path_factory.mktemp("look"), TRANSLUCENT_SEED, 20)
+    assert clip.look.panel == "translucent"
+    truth = read_look_truth(clip.truth)
+    res = read_video(clip.video, engine=engine)
+    x, y, w, h = truth["region"]
+    r = res.region
+    inter = max(0, min(r.x + r.w, x + w) - max(r.x, x)) * max(0, min(r.y + r.h, y + h) - max(r.y, y))
+    assert inter / (w * h) >= 0.8 and inter / (r.w * r.h) >= 0.6, (r, truth["region"])
+    assert res.region_method == "auto" and res.detection is not None and res.detection.confidence >= 0.5
+    s = score(res.messages, [TrueMessage(m["t_s"], m["user"], m["text"]) for m in truth["messages"]])
+    assert s["recall"] >= 0.85 and s["precision"] >= 0.85 and s["time_within_2s"] >= 0.95, s
+
+
+@pytest.mark.slow
+def test_no_chat_over_a_busy_scene_is_refused_with_a_picture(tmp_path: Path, engine: RapidOcrEngine,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    clip = make_look_clip(tmp_path, 3, 12, chat=False)  # damage numbers float up, captions change
+    with pytest.raises(RegionError, match="no chat region found") as e:
+        read_video(clip.video, engine=engine)
+    assert e.value.at_s > 0
+    png = tmp_path / "cands.png"
+    assert main(["ocr", str(clip.video), "--picture", str(png), "--frame", "6", "--threads", "2"]) == 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "no chat region found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_vertical_video_goes_on(tmp_path: Path, engine: RapidOcrEngine) -> None:
+    clip = make_look_clip(tmp_path, TRANSLUCENT_SEED, 10, size=(720, 1280))
+    truth = read_look_truth(clip.truth)
+    x, y, w, h = truth["region"]
+    res = read_video(clip.video, region=f"{x},{y},{w},{h}", engine=engine)
+    assert res.stats["bad_frames"] == 0 and res.stats["samples"] >= 10
+    s = score(res.messages, [TrueMessage(m["t_s"], m["user"], m["text"]) for m in truth["messages"]])
+    assert s["recall"] >= 0.6, s
