@@ -45,11 +45,20 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--work", type=Path, help="scratch folder (default data/bench/backfill, emptied first)")
     p.set_defaults(func=cmd_bench_backfill)
 
+    p = bench_sub.add_parser("formats", help="DuckLake vs one Parquet file per partition: write, read-all, read-one times")
+    p.add_argument("--partitions", type=int, default=100)
+    p.add_argument("--rows", type=int, default=1000)
+    p.add_argument("--work", type=Path, help="scratch folder (default data/bench/formats, emptied first)")
+    p.set_defaults(func=cmd_bench_formats)
+
     p = sub.add_parser("cluster-test", help="the demo VODs on the embedded default and on PostgreSQL + Celery workers + the daemon; compare every table")
     p.add_argument("--streams", type=int, default=2)
     p.add_argument("--minutes", type=float, default=2.0)
     p.add_argument("--work", type=Path, help="scratch folder (default data/cluster-test, emptied first)")
     p.add_argument("--timeout", type=float, default=900, help="seconds each side may take")
+    p.add_argument("--kill", type=int, default=0, metavar="N",
+                   help="kill -9 N run workers at random moments during the backfill (run monitoring + run_retries must recover)")
+    p.add_argument("--seed", type=int, default=0, help="demo seed and kill-time seed")
     p.set_defaults(func=cmd_cluster_test)
 
     p = sub.add_parser("ui", help="Dagster webserver + daemon (the inbox sensor runs) on the local instance")
@@ -153,10 +162,17 @@ def cmd_bench_backfill(args: argparse.Namespace) -> int:
     return 0 if all(not out[f"runs_{n}"]["differences"] and not out[f"runs_{n}"]["lock_failures"] for n in args.concurrency) else 1
 
 
+def cmd_bench_formats(args: argparse.Namespace) -> int:
+    from chatlab.storage.bench import formats
+
+    formats(args.partitions, args.rows, args.work)
+    return 0
+
+
 def cmd_cluster_test(args: argparse.Namespace) -> int:
     from chatlab.storage.cluster import cluster_test
 
-    out = cluster_test(args.streams, args.minutes, work=args.work, timeout=args.timeout)
+    out = cluster_test(args.streams, args.minutes, seed=args.seed, work=args.work, timeout=args.timeout, kills=args.kill)
     return 0 if not out["differences"] else 1
 
 

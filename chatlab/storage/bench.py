@@ -175,3 +175,54 @@ def backfill(vods: int = 20, concurrency: tuple[int, ...] = (2, 4), minutes: flo
         log(f"{n} concurrent runs: {wall:.1f} s ({t_seq / wall:.2f}x sequential), lock/conflict messages {locks}, "
             f"tables {'identical to sequential' if not diff else '; '.join(diff)}")
     return results
+
+
+def formats(partitions: int = 100, rows: int = 1000, work: Path | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The two ways issue 15 allowed, on the same frames: DuckLake (replace_rows, one transaction
+    per partition) and one Parquet file per partition (written to a temporary name and renamed,
+    the layout dagster-polars writes) read through a DuckDB view over the folder. Times one write
+    per partition, a whole-table read, and one partition's read."""
+    import duckdb
+    import polars as pl
+
+    from chatlab.storage.lake import LakeConfig, connect, replace_rows
+
+    work = Path(work or Path.cwd() / "data" / "bench" / "formats").resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    frames = [pl.DataFrame({"vod_id": [f"v{k:04d}"] * rows, "t_s": [i * 0.5 for i in range(rows)],
+                            "text": [f"message {i} of {k}" for i in range(rows)]}) for k in range(partitions)]
+    out: dict[str, Any] = {"partitions": partitions, "rows_each": rows}
+    lake = LakeConfig(f"sqlite:{work / 'lake.sqlite'}", str(work / "lake") + "/")
+    t0 = time.perf_counter()
+    for f in frames:
+        replace_rows(lake, "t", f, "vod_id", [f["vod_id"][0]])
+    out["ducklake_write_ms"] = round((time.perf_counter() - t0) / partitions * 1000, 1)
+    with connect(lake=lake) as con:
+        t0 = time.perf_counter()
+        n = con.execute("SELECT count(*), sum(t_s) FROM chatlab.t").fetchone()[0]
+        out["ducklake_read_all_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        t0 = time.perf_counter()
+        con.execute("SELECT * FROM chatlab.t WHERE vod_id = 'v0042'").pl()
+        out["ducklake_read_one_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+    assert n == partitions * rows
+    folder = work / "parquet" / "t"
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    for f in frames:
+        tmp = folder / f".{f['vod_id'][0]}.parquet.tmp"
+        f.write_parquet(tmp)
+        tmp.replace(folder / f"{f['vod_id'][0]}.parquet")
+    out["parquet_write_ms"] = round((time.perf_counter() - t0) / partitions * 1000, 1)
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{folder}/*.parquet')")
+    t0 = time.perf_counter()
+    n = con.execute("SELECT count(*), sum(t_s) FROM t").fetchone()[0]
+    out["parquet_read_all_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+    t0 = time.perf_counter()
+    con.execute("SELECT * FROM t WHERE vod_id = 'v0042'").pl()
+    out["parquet_read_one_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+    con.close()
+    assert n == partitions * rows
+    log(", ".join(f"{k} {v}" for k, v in out.items()))
+    return out

@@ -83,37 +83,65 @@ def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
         os.environ.update(old)
 
 
-def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: Callable[[str], None]) -> list[Any]:
+def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: Callable[[str], None],
+               kills: int = 0, seed: int = 0) -> list[dict[str, Any]]:
+    """Waits until every VOD's latest run has finished. With ``kills``, first SIGKILLs that many
+    run workers (the `dagster api execute_run` process of a started run, found by its RUN_START
+    event's pid) at random moments; run monitoring must then mark each failed and run_retries
+    start it again. Returns what was killed."""
+    import random
+
     import dagster as dg
 
+    rng = random.Random(seed)
     old = dict(os.environ)
     os.environ.update(env)
+    killed: list[dict[str, Any]] = []
     try:
         instance = dg.DagsterInstance.from_config(str(home))
         deadline = time.monotonic() + timeout
         done = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-        last = ""
+        last, changed = "", time.monotonic()
+        next_kill = time.monotonic() + rng.uniform(5, 40)
         while True:
             runs = instance.get_runs()
             state = ", ".join(sorted(f"{r.tags.get('dagster/partition', '?')} {r.status.value.lower()}" for r in runs))
             if state != last:
                 log(f"  runs: {state or 'none yet'}")
-                last = state
-            # Finished means: every VOD has a run, and none is still queued, starting or running
-            # (run_retries may add a retry of a failed one).
-            parts = {r.tags.get("dagster/partition") for r in runs}
-            if len(parts) >= want and all(r.status in done for r in runs):
-                return runs
+                last, changed = state, time.monotonic()
+            if len(killed) < kills and time.monotonic() >= next_kill:
+                started = [r for r in runs if r.status == dg.DagsterRunStatus.STARTED]
+                if started:
+                    run = rng.choice(started)
+                    starts = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_START)
+                    steps = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+                    if starts and starts[0].pid:
+                        try:
+                            os.kill(starts[0].pid, signal.SIGKILL)
+                            where = steps[-1].step_key if steps else "before any step"
+                            killed.append({"run": run.run_id[:8], "vod": run.tags.get("dagster/partition"), "during": where})
+                            log(f"  kill -9 run worker {starts[0].pid} of {run.tags.get('dagster/partition')} (during {where})")
+                        except ProcessLookupError:
+                            pass
+                next_kill = time.monotonic() + rng.uniform(5, 40)
+            # Finished: every VOD's latest run is done; with kills, all succeeded or nothing changed
+            # for 60 s (a retry is started by the daemon some seconds after a run is marked failed).
+            latest: dict[str, Any] = {}
+            for r in reversed(runs):
+                latest[r.tags.get("dagster/partition")] = r
+            if len(latest) >= want and all(r.status in done for r in latest.values()) and len(killed) >= kills:
+                if all(r.status == dg.DagsterRunStatus.SUCCESS for r in latest.values()) or time.monotonic() - changed > 60:
+                    return killed
             if time.monotonic() > deadline:
                 raise TimeoutError(f"cluster runs not finished after {timeout:.0f} s: {state}")
-            time.sleep(3)
+            time.sleep(2)
     finally:
         os.environ.clear()
         os.environ.update(old)
 
 
 def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Path | None = None,
-                 timeout: float = 900, log: Callable[[str], None] = print) -> dict[str, Any]:
+                 timeout: float = 900, kills: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
     # SIGTERM (CI's timeout) unwinds through the finally below, which stops every service.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(work or REPO_ROOT / "data" / "cluster-test").resolve()
@@ -173,7 +201,7 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
         _run([str(BIN / "dagster"), "job", "backfill", "-j", "vod_job", "--partitions", ",".join(vods), "--noprompt", *ws],
              cwd=REPO_ROOT, env=cenv, timeout=300)
         log(f"backfill of {len(vods)} VODs submitted; the daemon runs it, steps on 2 Celery workers")
-        runs = _wait_runs(home, cenv, len(vods), timeout, log)
+        out["killed"] = _wait_runs(home, cenv, len(vods), timeout, log, kills=kills, seed=seed)
         out["cluster_s"] = round(time.monotonic() - t0, 1)
         out["cluster_runs"] = _statuses(home, cenv)
         got = digest_tables(lake, [str(shared)])
