@@ -155,3 +155,20 @@ def test_nudge_and_save_writes_the_override_and_the_rerun_is_manual(demo: Layout
             page.wait_for_selector("#why", timeout=10_000)
             assert "cleaning rule" in page.inner_text("#why")
         _shot(page, tmp_path, "pair")
+        # the evaluation view: the stored samples beside the real chat (files as `evaluation` writes them)
+        import json
+
+        from chatlab.train import pipeline
+
+        root = pipeline.training_set_root(demo)
+        (root / "v1").mkdir(parents=True, exist_ok=True)
+        (root / pipeline.CURRENT).write_text("v1")
+        ev = {"adapter": {"perplexity": 20.0}, "base": {"perplexity": 400.0}, "per_vod": [], "passed": True, "reasons": [],
+              "samples": [{"vod_id": VOD, "real": f"real {k}", "adapter": f"adapter {k}", "base": f"base {k}"} for k in range(3)]}
+        pipeline.evaluation_dir(demo, "v1").mkdir(parents=True, exist_ok=True)
+        (pipeline.evaluation_dir(demo, "v1") / "evaluation.json").write_text(json.dumps(ev))
+        page.goto(f"{url}/eval")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        rows = page.eval_on_selector_all("#samples tr.sample", "rs => rs.map(r => Array.from(r.cells).slice(1, 4).map(c => c.innerText))")
+        assert rows == [[f"real {k}", f"adapter {k}", f"base {k}"] for k in range(3)]
+        _shot(page, tmp_path, "evaluation")

@@ -330,6 +330,10 @@ $("reject").onclick = () => edit(() => { S.status = "rejected"; });
 $("save").onclick = save;
 $("revert").onclick = () => { S.points = S.orig.map((p) => [p[0], p[1]]); S.manual = []; S.status = ""; S.selCut = -1; S.dirty = false; realign(); };
 $("zoom").oninput = (e) => setZoom(Number(e.target.value));
+$("wave").addEventListener("wheel", (e) => { // ctrl + wheel zooms, like the slider
+  if (!e.ctrlKey) return; e.preventDefault();
+  const z = $("zoom"); z.value = String(Math.max(0, Math.min(1000, Number(z.value) - Math.sign(e.deltaY) * 50))); setZoom(Number(z.value));
+}, { passive: false });
 $("chat").addEventListener("scroll", () => renderChat(), { passive: true });
 $("chat").addEventListener("click", (e) => { const el = e.target.closest(".msg"); if (el) showMessage(Number(el.dataset.i)); });
 $("chat").addEventListener("dragstart", (e) => { const el = e.target.closest(".msg"); if (el) e.dataTransfer.setData("text/x-chatlab-msg", el.dataset.i); });
