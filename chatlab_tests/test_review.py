@@ -171,3 +171,25 @@ def test_evaluation_view_places_the_stored_samples_at_their_moments(layout: Layo
     s0, s1 = view["samples"]
     assert (s0["t_s"], s0["generated"], s0["matches"]) == (40.5, {"adapter": "dragon Pog", "base": "Hello, how can I help?"}, 1)
     assert s1["t_s"] is None and s1["matches"] == 0  # not placed rather than placed wrongly
+
+
+def test_evaluation_view_reads_per_moment_samples_with_their_scores(layout: Layout) -> None:
+    import polars as pl
+
+    from chatlab.review.data import evaluation_view
+    from chatlab.train import pipeline
+
+    (pipeline.training_set_root(layout)).mkdir(parents=True)
+    (pipeline.training_set_root(layout) / pipeline.CURRENT).write_text("v2")
+    out = pipeline.evaluation_dir(layout, "v2")
+    out.mkdir(parents=True)
+    (out / "evaluation.json").write_text(json.dumps({"systems": {"adapter": {"perplexity": 20.0}, "base": {"perplexity": 300.0},
+                                                                 "frequency": {"perplexity": 90.0}}, "passed": False, "reasons": ["x"]}))
+    pl.DataFrame({"vod_id": ["t1", "t1", "t1"], "msg_id": ["a", "b", "c"], "t_s": [50.0, 10.0, 30.0], "real": ["r50", "r10", "r30"],
+                  "gen_adapter": ["a50", "a10", None], "gen_base": ["b50", "b10", None], "nll_adapter": [1.5, 2.5, 3.0],
+                  "rank_pmi_adapter": [1, 4, 2]}).write_parquet(out / "samples.parquet")
+    view = evaluation_view(layout)
+    assert set(view["systems"]) == {"adapter", "base", "frequency"}
+    assert [(s["t_s"], s["real"], s["generated"]) for s in view["samples"]] == [
+        (10.0, "r10", {"adapter": "a10", "base": "b10"}), (50.0, "r50", {"adapter": "a50", "base": "b50"})]  # scored-only moments left out
+    assert view["samples"][0]["scores"] == {"nll_adapter": 2.5, "rank_pmi_adapter": 4}
