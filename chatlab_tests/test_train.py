@@ -1,5 +1,5 @@
 """Training stage, no model: the template and its cutting, the training set, the evaluation maths,
-the verdict, the guardrails and the rate limit."""
+LiveBot's candidates, the baselines, the verdict, the guardrails and the rate limit."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from chatlab.train.dataset import (
     token_rows,
 )
 from chatlab.train.evaluate import (
+    Thresholds,
     bleu,
+    context_reuse,
     distinct_n,
     emote_rate,
     ks_distance,
@@ -26,7 +28,9 @@ from chatlab.train.evaluate import (
     pick_candidates,
     rank_of_true,
     ranking_metrics,
+    recall_curve,
     self_bleu,
+    swap_order,
     verdict,
 )
 from chatlab.train.generate import Filter, Guardrails, RateLimiter, normalize_message
@@ -189,18 +193,44 @@ def test_emote_rate_and_lengths():
     assert ks_distance([1, 1, 1], [5, 5, 5]) == 1.0
 
 
-def test_verdict():
-    base = {"perplexity": 100.0, "recall_at_1": 0.2, "mrr": 0.4}
-    ok, reasons = verdict({"perplexity": 70.0, "recall_at_1": 0.3, "mrr": 0.5}, base)
+def _sys(ppl: float, pmi: float, raw: float, mrr: float = 0.3) -> dict[str, float]:
+    return {"perplexity": ppl, "recall_at_1_pmi": pmi, "recall_at_1_raw": raw, "mrr_pmi": mrr, "mrr_raw": mrr}
+
+
+def test_verdict_needs_every_baseline_beaten():
+    base = {"base": _sys(100.0, 0.1, 0.1), "few_shot": _sys(60.0, 0.1, 0.1), "retrieval": _sys(50.0, 0.2, 0.1),
+            "frequency": _sys(45.0, float("nan"), 0.2)}
+    good = {"embedding": {"accuracy": 0.6}, "bag_of_words": {"accuracy": 0.55}}
+    ok, reasons = verdict({"adapter": _sys(30.0, 0.3, 0.3), **base}, {"adapter": good})
     assert ok and not reasons
-    ok, reasons = verdict({"perplexity": 85.0, "recall_at_1": 0.3, "mrr": 0.5}, base)
-    assert not ok and "down 15.0%" in reasons[0]
-    ok, reasons = verdict({"perplexity": 50.0, "recall_at_1": 0.2, "mrr": 0.4}, base)
-    assert not ok and "ranking not better" in reasons[0]
-    ok, _ = verdict({"perplexity": 50.0, "recall_at_1": 0.2, "mrr": 0.45}, base)  # tie on recall, MRR up
+    # Beating the base model is not enough: frequency's perplexity and raw recall stand.
+    ok, reasons = verdict({"adapter": _sys(48.0, 0.3, 0.15), **base}, {"adapter": good})
+    assert not ok and any("frequency's 45.00" in r for r in reasons) and any("raw recall@1 0.150 vs frequency's 0.200" in r for r in reasons)
+    assert not any("frequency" in r and r.startswith("pmi") for r in reasons)  # frequency has no PMI score: skipped
+    ok, reasons = verdict({"adapter": _sys(95.0, 0.3, 0.3), **base}, {"adapter": good})
+    assert not ok and "down 5.0%" in reasons[0]
+    # a tie on recall@1 goes to the higher MRR
+    ok, _ = verdict({"adapter": _sys(30.0, 0.2, 0.3, mrr=0.35), **base}, {"adapter": good})
     assert ok
-    ok, reasons = verdict(dict(base), base)  # an untrained adapter is the base model
-    assert not ok and len(reasons) == 2
+    ok, reasons = verdict({"adapter": _sys(30.0, 0.2, 0.3, mrr=0.3), **base}, {"adapter": good})
+    assert not ok and any("retrieval" in r for r in reasons)
+    # a classifier that tells the adapter's messages from real chat fails it
+    ok, reasons = verdict({"adapter": _sys(30.0, 0.3, 0.3), **base},
+                          {"adapter": {"embedding": {"accuracy": 0.8}, "bag_of_words": {"accuracy": 0.55}}}, Thresholds())
+    assert not ok and "embedding 0.800" in reasons[0]
+    # an untrained adapter is the base model
+    ok, reasons = verdict({"adapter": dict(base["base"]), **base})
+    assert not ok
+
+
+def test_ranking_curve_and_context_reuse():
+    assert recall_curve([1, 3, 100], 4) == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    assert ranking_metrics([1, 10, 11])["recall_at_10"] == pytest.approx(2 / 3)
+    # "dragon" is in the context; "the" is a stopword and "gg" too short to count
+    assert context_reuse(["that dragon LUL", "the gg", "nice"], ["a dragon appears", "the gg run", "boss"]) == pytest.approx(1 / 3)
+    assert math.isnan(context_reuse([], []))
+    order = swap_order(6)
+    assert sorted(order) == list(range(6)) and all(o != i for i, o in enumerate(order))
 
 
 def test_candidates_are_from_other_moments():
@@ -258,3 +288,68 @@ def test_rate_limiter():
 def test_build_prompt_is_render_when_it_fits():
     ctx = Context.of("short words", ["hi"])
     assert build_prompt(ctx, TOK, 500) == render(ctx) == build_prompt(ctx)
+
+
+# ---- LiveBot's candidates and the baselines ---------------------------------------------------------
+
+def test_livebot_candidates_popular_similar_random():
+    from chatlab.train.candidates import CandidateSpec, livebot_candidates, popular_messages
+
+    pool = ["LUL"] * 5 + ["gg"] * 4 + ["lul!"] + ["that dragon is huge", "boss fight now", "hello chat"] + [f"random {i}" for i in range(30)]
+    assert popular_messages(pool, 2) == ["LUL", "gg"]  # "lul!" counts as "LUL"
+    spec = CandidateSpec(n=12, popular=2, similar=2)
+    cands = livebot_candidates(["gg", "wow"], ["the dragon is huge", "boss fight"], pool, spec, seed=3)
+    assert cands == livebot_candidates(["gg", "wow"], ["the dragon is huge", "boss fight"], pool, spec, seed=3)
+    for c in cands:
+        assert len(c) == 12 and len({normalize_message(x) for x in c}) == 12
+    # the true one is never a negative: the next popular message ("boss fight now", count 1, first by name) takes its place
+    assert cands[0][0] == "gg" and "gg" not in cands[0][1:] and cands[0][1:3] == ["LUL", "boss fight now"]
+    assert cands[0][3] == "that dragon is huge"  # the most similar to its context, after the popular ones
+    assert cands[1][1:3] == ["LUL", "gg"] and cands[1][3] == "boss fight now"
+    # too small a pool: topped up from the caller's fill
+    small = livebot_candidates(["x"], ["c"], ["a", "b"], CandidateSpec(n=5, popular=1, similar=1), fill=[["y", "z", "a"]])
+    assert small[0][0] == "x" and sorted(small[0][1:]) == ["a", "b", "y", "z"]
+
+
+def test_unigram_and_retrieval_baselines():
+    from chatlab.train.baselines import Retrieval, RetrievalSettings, Unigram, few_shot_prompt, frequency_messages, tune_retrieval
+
+    u = Unigram([[1, 2], [1]], vocab_size=4, alpha=1.0)
+    assert u.prob(1) == pytest.approx(3 / 7) and u.prob(3) == pytest.approx(1 / 7)
+    assert sum(u.prob(t) for t in range(4)) == pytest.approx(1.0)
+    ctx = ["the dragon fight", "a quiet moment", "shopping for swords"]
+    msgs = ["dragon LUL", "zzz", "buy the sword"]
+    toks = [[10, 11], [12], [13, 14]]
+    r = Retrieval(ctx, msgs, toks, vocab_size=20, settings=RetrievalSettings(k=1, mix=0.5, alpha=0.1))
+    assert r.nearest_message(["dragon fight again", "swords shopping"]) == ["dragon LUL", "buy the sword"]
+    idx, sims = r.neighbours(["dragon fight again"])
+    local = r.local_model(idx[0], sims[0])
+    assert r.logprob(local, [10, 11]) > r.logprob(local, [13, 14])  # the near moment's message is likelier
+    tuned, info = tune_retrieval(r, ["dragon fight"], [[10, 11]])
+    assert info["tuned_on"] == 1 and info["mix"] == 0.9  # the validation message is the neighbour's: lean on it
+    assert frequency_messages(["a", "a", "b"], 5, top=1, seed=0) == ["a"] * 5
+    p = render(Context.of("hi", ["yo"]))
+    fs = few_shot_prompt(p, ["LUL", "gg"])
+    assert fs.startswith("<|im_start|>system\n") and "- LUL\n- gg<|im_end|>" in fs and fs.endswith(p[p.index("<|im_end|>"):])
+    with pytest.raises(ValueError, match="system turn"):
+        few_shot_prompt("no template", ["x"])
+
+
+def test_wilson_interval():
+    from chatlab.train.discriminator import wilson
+
+    lo, hi = wilson(80, 160)
+    assert lo < 0.5 < hi and hi - lo == pytest.approx(0.152, abs=0.003)
+    lo, hi = wilson(160, 160)
+    assert hi == 1.0 and lo > 0.97
+    assert all(math.isnan(x) for x in wilson(0, 0))
+
+
+def test_bag_of_words_discriminator_tells_apart_only_what_differs():
+    from chatlab.train.discriminator import cv_bag_of_words
+
+    real = [f"real message {i} LUL" for i in range(30)]
+    assert cv_bag_of_words(real, [f"As an AI I think {i}" for i in range(30)])["accuracy"] > 0.95
+    same = cv_bag_of_words(real, list(real))
+    assert same["accuracy"] <= 0.6 and same["n"] == 60 and same["folds"] == 5
+    assert "too few" in cv_bag_of_words(["a"], ["b"])["reason"]

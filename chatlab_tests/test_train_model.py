@@ -1,10 +1,12 @@
 """Training stage with the real bundled SmolLM2-135M (converted once per session): a few-step LoRA
-run on CPU, template parity between training and generation, cached scoring against a plain
-forward pass, `beats_base` failing on an untrained adapter, the Dagster assets, the CLI."""
+run on CPU, template parity between training and generation, packed scoring against a plain
+forward pass, `beats_baselines` failing on an untrained adapter, the sentence encoder, the Dagster
+assets, the CLI (and `generate` refusing an adapter that failed its check)."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import polars as pl
@@ -83,7 +85,7 @@ def test_template_parity_training_generation_scoring(trained, tok, examples: pl.
     import torch
 
     from chatlab.train.dataset import context_of
-    from chatlab.train.evaluate import score_candidates
+    from chatlab.train.scoring import score_candidates
     from chatlab.train.generate import Filter, Guardrails, Sampling, generate_messages
 
     row = examples.filter(pl.col("split") == "test").row(0, named=True)
@@ -114,17 +116,40 @@ def test_exported_messages_are_the_training_prompt_under_the_models_chat_templat
         assert tok.apply_chat_template(messages(ctx), tokenize=False, add_generation_prompt=True) == render(ctx)
 
 
-def test_beats_base_fails_on_an_untrained_adapter(base_dir: Path, tok, examples: pl.DataFrame):
+SMALL_EVAL = dict(n_candidates=8, n_popular=2, n_similar=2, max_eval_pairs=6, max_ranked_pairs=4, cv_folds=2, few_shot_lines=3)
+
+
+def test_beats_baselines_fails_on_an_untrained_adapter(base_dir: Path, tok, examples: pl.DataFrame, models_dir: Path):
     from peft import LoraConfig, get_peft_model
 
-    from chatlab.train.evaluate import EvalConfig, evaluate
+    from chatlab.train.evaluate import SAMPLE_COLUMNS, SYSTEMS, EvalConfig, evaluate
 
     model = get_peft_model(load_model(base_dir), LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"))
-    test = examples.filter(pl.col("split") == "test")
-    ev = evaluate(model, tok, test, EvalConfig(n_candidates=4, max_eval_pairs=4, max_generations=2))
+    split = {s: examples.filter(pl.col("split") == s) for s in ("train", "validation", "test")}
+    ev = evaluate(model, tok, split["test"], EvalConfig(**SMALL_EVAL), train=split["train"], validation=split["validation"],
+                  models_dir=models_dir)
     assert ev.adapter["perplexity"] == pytest.approx(ev.base["perplexity"], rel=1e-4)  # LoRA B=0: the base model
-    assert not ev.passed and any("perplexity" in r for r in ev.reasons)
-    assert ev.per_vod.height == 1 and set(ev.generations) == {"adapter", "base", "real"}
+    assert math.isnan(ev.base["recall_at_1_raw"]) and not math.isnan(ev.systems["few_shot"]["recall_at_1_raw"])  # base: perplexity only
+    assert not ev.passed and any("perplexity" in r and "base" in r for r in ev.reasons)
+    assert set(ev.systems) == set(SYSTEMS) and set(ev.discriminator) == {*SYSTEMS, "real_validation"}
+    assert all(0.0 <= d[k]["accuracy"] <= 1.0 for d in ev.discriminator.values() for k in ("embedding", "bag_of_words"))
+    assert ev.settings["candidates_per_moment"] == 8 and len(ev.curves["adapter"]["raw"]) == 8 and ev.curves["frequency"]["pmi"] == []
+    assert math.isnan(ev.systems["frequency"]["recall_at_1_pmi"]) and ev.systems["retrieval"]["perplexity"] > 1
+    assert dict(ev.samples.schema) == SAMPLE_COLUMNS and ev.samples.height == 6
+    assert ev.samples["gen_adapter"].null_count() == 0 and ev.samples["rank_pmi_frequency"].null_count() == 6
+    assert ev.samples["rank_pmi_adapter"].null_count() == 2 and ev.adapter["pairs"] == 4  # 4 of the 6 moments ranked
+    assert set(ev.context["swap"]) == {"adapter", "retrieval"} and "real" in ev.context["reuse_rate"]
+    assert ev.per_vod.height == 1 and set(ev.generations) == {*SYSTEMS, "real"}
+
+
+def test_sentence_encoder_from_the_package(models_dir: Path):
+    from chatlab.train.discriminator import SentenceEncoder, encoder_dir
+
+    d = encoder_dir(models_dir)
+    assert encoder_dir(models_dir) == d and (d / "model.safetensors").exists()
+    e = SentenceEncoder(d).encode(["the dragon is huge", "that dragon is enormous", "what time is the train"])
+    assert e.shape == (3, 384) and abs(float((e[0] ** 2).sum()) - 1) < 1e-4
+    assert float(e[0] @ e[1]) > float(e[0] @ e[2]) + 0.2
 
 
 def test_adapter_from_another_base_model_is_refused(trained, tmp_path: Path):
@@ -183,26 +208,36 @@ def test_dagster_assets_and_cli(layout, instance, models_dir: Path, tmp_path: Pa
     Path(tmp_path / "chatlab.toml").write_text(
         "[train]\nmax_steps = 2\nbatch_size = 2\neval_steps = 2\nwarmup_steps = 0\nmax_prompt_tokens = 48\n"
         "max_completion_tokens = 16\nmin_train_pairs = 4\nmax_eval_rows = 4\n"
-        "n_candidates = 4\nmax_eval_pairs = 4\nmax_generations = 2\n")
+        "n_candidates = 8\nn_popular = 2\nn_similar = 2\nmax_eval_pairs = 6\nmax_ranked_pairs = 4\ncv_folds = 2\nfew_shot_lines = 3\n")
     res = dg.materialize([training_set, adapter, evaluation], instance=instance, raise_on_error=False,
                          resources={"settings": ChatlabSettings(), "base_model": BaseModelResource()})
-    # 2 steps rarely beat the base: a failed blocking check fails the evaluation step; the rest must succeed.
+    # 2 steps on synthetic pairs do not beat the baselines: the blocking check fails the evaluation step.
     failed = [e.step_key for e in res.all_events if e.is_step_failure]
     checks = {c.check_name: c for c in res.get_asset_check_evaluations()}
-    assert failed in ([], ["evaluation"]) and (not failed or not checks["beats_base"].passed)
+    assert failed == ["evaluation"] and not checks["beats_baselines"].passed
     mats = {m.asset_key.to_user_string(): m.materialization.metadata for m in res.get_asset_materialization_events()}
     version = mats["training_set"]["dataset_version"].value
     assert mats["adapter"]["dataset_version"].value == version and mats["adapter"]["steps"].value == 2
-    assert "loss_curve" in mats["adapter"] and "per_vod" in mats["evaluation"]
-    assert "beats_base" in checks
+    assert "loss_curve" in mats["adapter"] and "per_vod" in mats["evaluation"] and "ranking_curve" in mats["evaluation"]
     adir = layout.models / "adapters" / version
     assert (adir / ADAPTER_STAMP).exists()
-    assert (layout.artifacts / "evaluation" / version / "per_vod.parquet").exists()
+    edir = layout.artifacts / "evaluation" / version
+    assert all((edir / f).exists() for f in ("per_vod.parquet", "samples.parquet", "ranking_curve.png", "discriminator.png"))
 
     from chatlab.cli import main
+    from chatlab.train.pipeline import AdapterNotApproved, check_approved
 
-    assert main(["generate", "--adapter", str(adir), "--context", "I found a dragon over here", "--chat", "hi chat",
-                 "-n", "2", "--seed", "1", "--json"]) in (0, 1)
+    gen = ["generate", "--adapter", str(adir), "--context", "I found a dragon over here", "--chat", "hi chat", "-n", "2", "--seed", "1", "--json"]
+    with pytest.raises(AdapterNotApproved, match="failed the beats_baselines check"):
+        check_approved(layout, adir)
+    assert main(gen) == 1  # refused: its check failed
+    assert main([*gen, "--force"]) in (0, 1)  # 1 only when the guardrails rejected every sample
+    doc = json.loads((edir / "evaluation.json").read_text())
+    (edir / "evaluation.json").write_text(json.dumps(doc | {"passed": True}))
+    assert check_approved(layout, adir)["passed"]
+    (edir / "evaluation.json").write_text(json.dumps(doc | {"passed": True, "adapter_sha256": "0" * 64}))
+    with pytest.raises(AdapterNotApproved, match="not the ones"):
+        check_approved(layout, adir)
     assert main(["generate", "--context", "x", "--vod", "a", "--at", "1"]) == 1  # both: a clear error
     assert main(["export-model", "--adapter", str(adir), "--out", str(tmp_path / "merged"), "--gguf"]) == 1  # no llama.cpp here
     assert (tmp_path / "merged" / "model.safetensors").exists()  # the merge itself is written

@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--live", action="store_true", help="apply the rate limit between messages, as in a live chat")
     p.add_argument("--base-model", default="", help="base model directory (default: the one the adapter names)")
     p.add_argument("--json", action="store_true", help="one JSON object: messages, rejected, prompt")
+    p.add_argument("--force", action="store_true", help="use an adapter whose beats_baselines check failed (or that was never evaluated)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("export-model", help="merge an adapter into its base model (safetensors); --gguf also writes a GGUF with llama.cpp's converter")
@@ -89,9 +90,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     for m in result.get_asset_materialization_events():
         md = m.materialization.metadata
         keys = [k for k in ("dataset_version", "pairs_train", "pairs_validation", "pairs_test", "train_seconds", "steps",
-                            "best_eval_perplexity", "adapter_perplexity", "base_perplexity", "adapter_recall_at_1",
-                            "base_recall_at_1", "adapter_mrr", "base_mrr") if k in md]
+                            "best_eval_perplexity", "seconds") if k in md]
         print(f"{m.asset_key.to_user_string()}: " + ", ".join(f"{k}={md[k].value}" for k in keys))
+        if "systems" in md:
+            print(md["systems"].value)
     return 0 if result.success else 1
 
 
@@ -119,6 +121,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         raise ValueError("give --context TEXT (and --chat LINE...) or --vod ID --at SECONDS")
     adapter_dir = args.adapter or _latest_adapter(layout)
+    from chatlab.train.pipeline import AdapterNotApproved, check_approved
+
+    try:
+        check_approved(layout, adapter_dir)
+    except AdapterNotApproved as e:
+        if not args.force:
+            raise
+        print(f"warning (--force): {e}", file=sys.stderr)
     model, tok, info = load_adapter_model(adapter_dir, layout.models, args.base_model)
     sampling = Sampling(**info.get("sampling", {}))
     if args.temperature is not None:

@@ -1,16 +1,18 @@
-"""Evaluation on the test split (streams never seen in training): the adapter against its base.
+"""Evaluation on the test split (streams never seen in training): the adapter against the base
+model and three baselines built from the training streams (see baselines.py), on the same moments.
 
 - completion-only perplexity: exp(mean NLL of the message tokens + end-of-turn), the quantity
-  the training loss measures;
-- LiveBot-style ranking (Ma et al., AAAI 2019): the true next message among ``n_candidates``
-  (default 10) messages from other moments, ranked by the model's score given the context;
-  recall@1, recall@5, mean rank, MRR. Ties count against the true message. The check uses the
-  PMI score (see ``score_rows``: LiveBot's raw log-likelihood rewards a model for learning which
-  messages are frequent, not for reacting to the stream); the raw and per-token rankings are
-  reported beside it;
+  the training loss measures (the unigram baselines use the same tokens, so it compares);
+- LiveBot's ranking protocol (Ma et al., AAAI 2019): the true message among 100 candidates (20
+  popular, 20 similar to the context by TF-IDF, random; see candidates.py), recall@1/5/10, mean
+  rank, MRR, by LiveBot's raw log-likelihood and by PMI (log p(c | context) - log p(c | no
+  context), Holtzman et al. 2021: how much the context raises the message). Ties count against
+  the true message;
+- a real-or-generated discriminator per system (see discriminator.py);
+- a context test: how often messages reuse the context's words, against real chat's rate, and
+  how far the ranking falls when each moment gets another moment's context;
 - generations: distinct-1/2 (Li et al. 2016), self-BLEU-2 (Zhu et al. 2018, lower = more varied),
-  emote rate and message length, set beside the same figures for the real test chat;
-- the same per VOD, so a weak stream shows up.
+  emote rate and message length, beside the same figures for the real test chat; per VOD.
 
 The maths (ranks, distinct, BLEU, verdict) are pure functions on plain lists.
 """
@@ -18,6 +20,7 @@ The maths (ranks, distinct, BLEU, verdict) are pure functions on plain lists.
 from __future__ import annotations
 
 import math
+import re
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -27,7 +30,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from chatlab.train.prompt import encode
 
 # Emotes counted by the emote rate: Twitch globals and the common third-party ones (plain text in
 # exports). The real chat's own emotes (the `emotes` column) can be added by the caller.
@@ -49,9 +51,16 @@ def rank_of_true(scores: Sequence[float]) -> int:
 def ranking_metrics(ranks: Sequence[int]) -> dict[str, float]:
     r = np.asarray(ranks, dtype=float)
     if r.size == 0:
-        return {"recall_at_1": float("nan"), "recall_at_5": float("nan"), "mrr": float("nan"), "mean_rank": float("nan")}
-    return {"recall_at_1": float(np.mean(r <= 1)), "recall_at_5": float(np.mean(r <= 5)),
+        return {"recall_at_1": float("nan"), "recall_at_5": float("nan"), "recall_at_10": float("nan"),
+                "mrr": float("nan"), "mean_rank": float("nan")}
+    return {"recall_at_1": float(np.mean(r <= 1)), "recall_at_5": float(np.mean(r <= 5)), "recall_at_10": float(np.mean(r <= 10)),
             "mrr": float(np.mean(1.0 / r)), "mean_rank": float(np.mean(r))}
+
+
+def recall_curve(ranks: Sequence[int], max_k: int) -> list[float]:
+    """recall@k for k = 1 .. max_k (the ranking curve)."""
+    r = np.asarray(ranks, dtype=float)
+    return [float(np.mean(r <= k)) if r.size else float("nan") for k in range(1, max_k + 1)]
 
 
 def perplexity(nll_sum: float, n_tokens: int) -> float:
@@ -139,33 +148,94 @@ def text_metrics(texts: Sequence[str], emotes: frozenset[str] | set[str] = EMOTE
             "emote_rate": emote_rate(texts, emotes), "length_mean": ls["mean"], "length_p50": ls["p50"], "length_p90": ls["p90"]}
 
 
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words too common to show that a message took anything from its context.
+STOPWORDS = frozenset(
+    """the and for are but not you all any can had her was one our out his has him how its who did get got
+    let say she too use that this with have from they will what when your just like what been were them then
+    than some more very here there about would could should into only also back even much well yes yeah lol""".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall((text or "").lower()) if len(w) >= 3 and w not in STOPWORDS}
+
+
+def context_reuse(messages: Sequence[str], contexts: Sequence[str]) -> float:
+    """Share of messages with at least one content word (3+ letters, not a stopword) of their
+    own moment's context (transcript and recent chat)."""
+    if not messages:
+        return float("nan")
+    return float(np.mean([bool(content_words(m) & content_words(c)) for m, c in zip(messages, contexts)]))
+
+
+def swap_order(n: int) -> list[int]:
+    """Moment i takes the context of moment (i + n // 2) mod n: in time order, the farthest one."""
+    return [(i + n // 2) % n for i in range(n)] if n > 1 else list(range(n))
+
+
+# ---- the verdict ----------------------------------------------------------------------------------
+
+BASELINES = ("base", "few_shot", "retrieval", "frequency")
+SYSTEMS = ("adapter", *BASELINES)
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """When `beats_base` passes: completion perplexity down by at least ``min_ppl_reduction``
-    (0.2 = 20%) and ranking up (recall@1 higher, or equal with a higher MRR)."""
+    """When `beats_baselines` passes: perplexity lower than every baseline's and down by at least
+    ``min_ppl_reduction`` (0.2 = 20%) from the base model's; recall@1 among the 100 candidates
+    higher than every baseline's by PMI and by raw likelihood (a tie goes to the higher MRR; a
+    baseline with no such score, like frequency's PMI, is skipped); and the discriminator (the
+    better of its two classifiers) at most ``max_discriminator_accuracy``."""
 
     min_ppl_reduction: float = 0.2
+    max_discriminator_accuracy: float = 0.65
 
 
-def verdict(adapter: dict[str, float], base: dict[str, float], th: Thresholds = Thresholds()) -> tuple[bool, list[str]]:
+def _better(a: dict[str, float], b: dict[str, float], how: str) -> bool:
+    ra, rb = a[f"recall_at_1_{how}"], b[f"recall_at_1_{how}"]
+    return ra > rb or (ra == rb and a[f"mrr_{how}"] > b[f"mrr_{how}"])
+
+
+def verdict(systems: dict[str, dict[str, float]], discriminator: dict[str, dict[str, dict[str, Any]]] | None = None,
+            th: Thresholds = Thresholds()) -> tuple[bool, list[str]]:
+    """(passed, reasons it did not) for ``systems['adapter']`` against every other entry."""
     reasons = []
-    pa, pb = adapter["perplexity"], base["perplexity"]
-    reduction = 1 - pa / pb if pb and not math.isnan(pa) else float("nan")
-    if not (reduction >= th.min_ppl_reduction):
-        reasons.append(f"perplexity {pa:.2f} vs base {pb:.2f}: down {reduction:.1%}, needs at least {th.min_ppl_reduction:.0%}")
-    ra, rb = adapter["recall_at_1"], base["recall_at_1"]
-    ranking_up = ra > rb or (ra == rb and adapter["mrr"] > base["mrr"])
-    if not ranking_up:
-        reasons.append(f"recall@1 {ra:.3f} vs base {rb:.3f}, MRR {adapter['mrr']:.3f} vs {base['mrr']:.3f}: ranking not better")
+    a = systems["adapter"]
+    if "base" in systems:
+        pa, pb = a["perplexity"], systems["base"]["perplexity"]
+        reduction = 1 - pa / pb if pb and not math.isnan(pa) else float("nan")
+        if not (reduction >= th.min_ppl_reduction):
+            reasons.append(f"perplexity {pa:.2f} vs base {pb:.2f}: down {reduction:.1%}, needs at least {th.min_ppl_reduction:.0%}")
+    for name, b in systems.items():
+        if name == "adapter":
+            continue
+        if not (a["perplexity"] < b["perplexity"]) and not math.isnan(b["perplexity"]):
+            reasons.append(f"perplexity {a['perplexity']:.2f} not below {name}'s {b['perplexity']:.2f}")
+        for how in ("pmi", "raw"):
+            if math.isnan(b.get(f"recall_at_1_{how}", float("nan"))):
+                continue
+            if not _better(a, b, how):
+                reasons.append(f"{how} recall@1 {a[f'recall_at_1_{how}']:.3f} vs {name}'s {b[f'recall_at_1_{how}']:.3f} "
+                               f"(MRR {a[f'mrr_{how}']:.3f} vs {b[f'mrr_{how}']:.3f}): ranking not better")
+    if discriminator and "adapter" in discriminator:
+        accs = {k: v["accuracy"] for k, v in discriminator["adapter"].items()}
+        worst = max(accs.values())
+        if not (worst <= th.max_discriminator_accuracy):
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in accs.items())
+            reasons.append(f"a classifier tells the adapter's messages from real chat too well ({shown}; "
+                           f"at most {th.max_discriminator_accuracy} allowed)")
     return not reasons, reasons
 
 
-# ---- candidates ---------------------------------------------------------------------------------
+# ---- scoring ------------------------------------------------------------------------------------
 
 def pick_candidates(examples: pl.DataFrame, n_candidates: int = 10, seed: int = 0, min_gap_s: float = 60.0) -> list[list[str]]:
     """For each row: [true completion, n-1 completions from other moments]. Negatives come from
     the same VOD at least ``min_gap_s`` away when there are enough, else from the other VODs of
-    the frame; never the same text as the true one. Deterministic for a seed."""
+    the frame; never the same text as the true one. Deterministic for a seed. (LiveBot's
+    candidates come from the training messages, see candidates.py; these top them up when the
+    training streams have too few distinct messages.)"""
     rows = examples.select("vod_id", "msg_id", "t_s", "completion").to_dicts()
     by_vod: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -187,176 +257,321 @@ def pick_candidates(examples: pl.DataFrame, n_candidates: int = 10, seed: int = 
     return out
 
 
-# ---- scoring with a model -------------------------------------------------------------------------
-
-def score_candidates(model: Any, tokenizer: Any, prompt: str, candidates: Sequence[str]) -> list[tuple[float, int]]:
-    """(sum of log-probabilities, token count) of each candidate completion after ``prompt``.
-    The prompt runs once; its key/value cache is shared by the candidates (one batch)."""
-    import torch
-
-    prompt_ids, n_prompt = encode(tokenizer, prompt)
-    cands = [encode(tokenizer, prompt, c)[0][n_prompt:] for c in candidates]
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        # logits_to_keep=1: only the last prompt position's logits are needed (saves the vocab projection).
-        out = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True, logits_to_keep=1)
-        first = torch.log_softmax(out.logits[0, -1].float(), -1)
-        cache = out.past_key_values
-        k = len(cands)
-        cache.batch_repeat_interleave(k)
-        width = max(len(c) for c in cands)
-        ids = torch.tensor([c + [c[-1]] * (width - len(c)) for c in cands], device=device)
-        mask = torch.tensor([[1] * n_prompt + [1] * len(c) + [0] * (width - len(c)) for c in cands], device=device)
-        logits = model(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True).logits.float()
-        logp = torch.log_softmax(logits, -1)
-    res = []
-    for i, c in enumerate(cands):
-        total = float(first[c[0]])
-        for j in range(1, len(c)):
-            total += float(logp[i, j - 1, c[j]])
-        res.append((total, len(c)))
-    return res
-
-
-RANKINGS = ("pmi", "mean", "sum")
+RANKINGS = ("pmi", "raw", "mean")
 
 
 @dataclass
 class Scored:
+    """One system's scores of one moment's candidates (index 0: the true message)."""
+
     vod_id: str
     msg_id: str
     nll: float  # of the true completion
     tokens: int
-    rank: int  # by the configured ranking
-    ranks: dict[str, int]  # by every ranking in RANKINGS
+    ranks: dict[str, int | None]  # by every ranking in RANKINGS (None: the system has no such score)
 
 
-def score_rows(model: Any, tokenizer: Any, examples: pl.DataFrame, candidates: list[list[str]], *, rank_by: str = "pmi",
-               on_row: Any = None) -> list[Scored]:
-    """Score every row's candidates and rank the true one three ways:
-    ``sum``: log p(c | context), LiveBot's score; it favours short, frequent messages, and a model
-    that has learnt chat's prior ranks "LUL" first whatever the streamer said;
-    ``mean``: the same per token;
-    ``pmi``: log p(c | context) - log p(c | empty context) (domain-conditional PMI, Holtzman et al.
-    2021): how much the context raises the message, which is what "reacts to the stream" means."""
-    from chatlab.train.prompt import Context, render
-
-    if rank_by not in RANKINGS:
-        raise ValueError(f"rank_by {rank_by!r}: expected one of {RANKINGS}")
-    null = render(Context())
-    out = []
-    for i, (row, cands) in enumerate(zip(examples.select("vod_id", "msg_id", "prompt").iter_rows(named=True), candidates)):
-        sc = score_candidates(model, tokenizer, row["prompt"], cands)
-        prior = score_candidates(model, tokenizer, null, cands)
-        ranks = {"sum": rank_of_true([s for s, _ in sc]), "mean": rank_of_true([s / n for s, n in sc]),
-                 "pmi": rank_of_true([s - p for (s, _), (p, _) in zip(sc, prior)])}
-        out.append(Scored(row["vod_id"], row["msg_id"], -sc[0][0], sc[0][1], ranks[rank_by], ranks))
-        if on_row:
-            on_row(i + 1, examples.height)
-    return out
+def rank_all(raw: Sequence[float], tokens: Sequence[int], prior: Sequence[float] | None) -> dict[str, int | None]:
+    """``raw``: log p(c | context), LiveBot's score; it favours short, frequent messages, and a
+    model that has learnt chat's prior ranks "LUL" first whatever the streamer said;
+    ``mean``: the same per token; ``pmi``: raw minus log p(c) with no context (``prior``)."""
+    return {"raw": rank_of_true(raw), "mean": rank_of_true([s / n for s, n in zip(raw, tokens)]),
+            "pmi": rank_of_true([s - p for s, p in zip(raw, prior)]) if prior is not None else None}
 
 
-def summarize(scored: Sequence[Scored]) -> dict[str, float]:
+def summarize(scored: Sequence[Scored], rank_by: str = "pmi", max_k: int = 100) -> dict[str, float]:
     nll = sum(s.nll for s in scored)
     n = sum(s.tokens for s in scored)
-    out = {"pairs": len(scored), "perplexity": perplexity(nll, n), **ranking_metrics([s.rank for s in scored])}
+    out: dict[str, float] = {"pairs": len(scored), "perplexity": perplexity(nll, n)}
     for how in RANKINGS:
-        m = ranking_metrics([s.ranks[how] for s in scored])
-        out |= {f"recall_at_1_{how}": m["recall_at_1"], f"mrr_{how}": m["mrr"]}
+        ranks = [s.ranks[how] for s in scored]
+        m = ranking_metrics([r for r in ranks if r is not None]) if all(r is not None for r in ranks) else ranking_metrics([])
+        out |= {f"{k}_{how}": v for k, v in m.items()}
+    out |= {k: out[f"{k}_{rank_by}"] for k in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr", "mean_rank")}
     return out
 
 
-def per_vod(scored_adapter: Sequence[Scored], scored_base: Sequence[Scored]) -> pl.DataFrame:
-    """One row per VOD: pairs, perplexity and ranking of adapter and base."""
+def per_vod(scored: dict[str, Sequence[Scored]], rank_by: str = "pmi") -> pl.DataFrame:
+    """One row per VOD: pairs, and each system's perplexity and recall@1 (PMI, raw)."""
+    systems = list(scored)
+    schema: dict[str, Any] = {"vod_id": pl.String, "pairs": pl.Int64}
+    for s in systems:
+        schema |= {f"ppl_{s}": pl.Float64, f"recall1_pmi_{s}": pl.Float64, f"recall1_raw_{s}": pl.Float64}
     rows = []
-    vods = sorted({s.vod_id for s in scored_adapter})
-    for v in vods:
-        a = summarize([s for s in scored_adapter if s.vod_id == v])
-        b = summarize([s for s in scored_base if s.vod_id == v])
-        rows.append({"vod_id": v, "pairs": a["pairs"], "ppl_adapter": a["perplexity"], "ppl_base": b["perplexity"],
-                     "ppl_reduction": 1 - a["perplexity"] / b["perplexity"], "recall1_adapter": a["recall_at_1"],
-                     "recall1_base": b["recall_at_1"], "mrr_adapter": a["mrr"], "mrr_base": b["mrr"]})
-    return pl.DataFrame(rows, schema={"vod_id": pl.String, "pairs": pl.Int64, "ppl_adapter": pl.Float64, "ppl_base": pl.Float64,
-                                      "ppl_reduction": pl.Float64, "recall1_adapter": pl.Float64, "recall1_base": pl.Float64,
-                                      "mrr_adapter": pl.Float64, "mrr_base": pl.Float64})
+    for v in sorted({x.vod_id for x in scored["adapter"]}):
+        row: dict[str, Any] = {"vod_id": v}
+        for s in systems:
+            m = summarize([x for x in scored[s] if x.vod_id == v], rank_by)
+            row |= {"pairs": int(m["pairs"]), f"ppl_{s}": m["perplexity"], f"recall1_pmi_{s}": m["recall_at_1_pmi"],
+                    f"recall1_raw_{s}": m["recall_at_1_raw"]}
+        rows.append(row)
+    return pl.DataFrame(rows, schema=schema)
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    n_candidates: int = 10
-    max_eval_pairs: int = 80  # test pairs scored (a deterministic sample beyond this)
-    max_generations: int = 24
-    rank_by: str = "pmi"  # pmi | mean | sum (see score_rows); all three are reported
+    n_candidates: int = 100  # LiveBot: 100 per moment
+    n_popular: int = 20
+    n_similar: int = 20
+    max_eval_pairs: int = 80  # test moments: each system writes a message for each (a deterministic sample beyond this)
+    max_ranked_pairs: int = 40  # of those, the moments scored: perplexity, 100-candidate ranking, swap test
+    rank_by: str = "pmi"  # pmi | raw | mean: which ranking `recall_at_1` names (all are reported)
     min_gap_s: float = 60.0
     seed: int = 0
+    few_shot_lines: int = 16
+    cv_folds: int = 5
+    swap_test: bool = True  # the adapter's (and retrieval's) ranking again with each moment given another's context
     min_ppl_reduction: float = 0.2
+    max_discriminator_accuracy: float = 0.65
 
     @classmethod
     def from_mapping(cls, section: dict[str, Any]) -> "EvalConfig":
         from dataclasses import fields
 
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in section.items() if k in known})
+        cfg = cls(**{k: v for k, v in section.items() if k in known})
+        if cfg.rank_by == "sum":  # the old name of LiveBot's raw score
+            from dataclasses import replace
+
+            cfg = replace(cfg, rank_by="raw")
+        if cfg.rank_by not in RANKINGS:
+            raise ValueError(f"[train] rank_by = {cfg.rank_by!r}: expected one of {RANKINGS}")
+        return cfg
+
+
+# The per-moment table (samples.parquet), one row per test moment; other tools read it, so these
+# names stay. nll_*/rank_* are empty (null) for the moments past max_ranked_pairs, and for
+# frequency's PMI rank (it has no context to condition on); nll_* are summed over ``tokens``.
+SAMPLE_COLUMNS: dict[str, pl.DataType] = {
+    "vod_id": pl.String, "msg_id": pl.String, "t_s": pl.Float64, "transcript": pl.String, "chat": pl.String,
+    "real": pl.String,
+    **{f"gen_{s}": pl.String for s in SYSTEMS},
+    "tokens": pl.Int64,
+    **{f"nll_{s}": pl.Float64 for s in SYSTEMS},
+    **{f"rank_raw_{s}": pl.Int64 for s in SYSTEMS},
+    **{f"rank_pmi_{s}": pl.Int64 for s in SYSTEMS},
+    "rank_pmi_swapped_adapter": pl.Int64, "rank_raw_swapped_adapter": pl.Int64,
+}
 
 
 @dataclass
 class Evaluation:
-    adapter: dict[str, float]
-    base: dict[str, float]
+    systems: dict[str, dict[str, float]]  # adapter and every baseline -> perplexity and ranking figures
     per_vod: pl.DataFrame
-    generations: dict[str, dict[str, float]]  # adapter / base / real -> text metrics
-    samples: list[dict[str, str]]
+    generations: dict[str, dict[str, float]]  # every system and "real" -> text metrics
+    discriminator: dict[str, dict[str, dict[str, Any]]]  # system (and real_validation) -> {embedding, bag_of_words} -> accuracy, CI
+    context: dict[str, Any]  # reuse rates and the swap test
+    curves: dict[str, dict[str, list[float]]]  # system -> pmi/raw -> recall@k, k = 1..n_candidates
+    lengths: dict[str, list[int]]  # system and "real" -> words per generated message
+    samples: pl.DataFrame  # SAMPLE_COLUMNS
+    settings: dict[str, Any]
     passed: bool
     reasons: list[str]
     seconds: float
 
+    @property
+    def adapter(self) -> dict[str, float]:
+        return self.systems["adapter"]
+
+    @property
+    def base(self) -> dict[str, float]:
+        return self.systems["base"]
+
     def to_json(self) -> dict[str, Any]:
-        return {"adapter": self.adapter, "base": self.base, "per_vod": self.per_vod.to_dicts(), "generations": self.generations,
-                "samples": self.samples, "passed": self.passed, "reasons": self.reasons, "seconds": self.seconds}
+        return {"systems": self.systems, "per_vod": self.per_vod.to_dicts(), "generations": self.generations,
+                "discriminator": self.discriminator, "context": self.context, "curves": self.curves, "lengths": self.lengths,
+                "settings": self.settings, "passed": self.passed, "reasons": self.reasons, "seconds": self.seconds,
+                "samples": self.samples.head(12).select("vod_id", "real", *[f"gen_{s}" for s in SYSTEMS]).to_dicts()}
 
 
-def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | None = None, *, sampling: Any = None,
-             log: Any = None) -> Evaluation:
-    """Adapter (``model``, a PeftModel) versus its base (the same model with the adapter
-    disabled) on the ``test`` examples."""
+def _model_scores(model: Any, tok: Any, prompts: Sequence[str], null_prompt: str, cands: list[list[str]],
+                  swapped: Sequence[int] | None, log: Any, tag: str, rank: bool = True) -> tuple[list[Scored], list[Scored] | None, list[tuple[float, int]]]:
+    """Scores of one language model (with its own prompts) on every moment's candidates; with
+    ``swapped``, also under another moment's prompt; with ``rank`` False, the true message only
+    (perplexity; no ranks). Returns (scored, scored_swapped, true)."""
+    from chatlab.train.scoring import score_candidates
+
+    if not rank:
+        out = []
+        for p, cs in zip(prompts, cands):
+            (s, n), = score_candidates(model, tok, p, cs[:1])
+            out.append(Scored("", "", -s, n, {"raw": None, "mean": None, "pmi": None}))
+        return out, None, [(-x.nll, x.tokens) for x in out]
+    unique = list(dict.fromkeys(c for cs in cands for c in cs))
+    prior = dict(zip(unique, (s for s, _ in score_candidates(model, tok, null_prompt, unique))))
+    out, out_sw, trues = [], [], []
+    for i, (p, cs) in enumerate(zip(prompts, cands)):
+        sc = score_candidates(model, tok, p, cs)
+        pr = [prior[c] for c in cs]
+        toks = [n for _, n in sc]
+        out.append(Scored("", "", -sc[0][0], sc[0][1], rank_all([s for s, _ in sc], toks, pr)))
+        trues.append(sc[0])
+        if swapped is not None:
+            sw = score_candidates(model, tok, prompts[swapped[i]], cs)
+            out_sw.append(Scored("", "", -sw[0][0], sw[0][1], rank_all([s for s, _ in sw], toks, pr)))
+        if log and ((i + 1) % 20 == 0 or i + 1 == len(prompts)):
+            log(f"evaluation ({tag}): {i + 1}/{len(prompts)} moments scored")
+    return out, (out_sw if swapped is not None else None), trues
+
+
+def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | None = None, *, train: pl.DataFrame,
+             validation: pl.DataFrame | None = None, models_dir: Any = None, sampling: Any = None, log: Any = None) -> Evaluation:
+    """Adapter (``model``, a PeftModel; its base is the same model with the adapter disabled) and
+    the baselines built from ``train`` (``validation`` tunes the retrieval mix) on the ``test``
+    examples. ``models_dir`` holds the unpacked sentence encoder (default: a temporary folder)."""
+    import tempfile
     import time
 
+    from chatlab.train.baselines import (Retrieval, completion_ids, few_shot_lines, few_shot_prompt, frequency_messages,
+                                         tune_retrieval)
+    from chatlab.train.candidates import CandidateSpec, context_text, livebot_candidates
+    from chatlab.train.discriminator import SentenceEncoder, cv_bag_of_words, cv_embeddings, encoder_dir
     from chatlab.train.generate import Sampling, sample
+    from chatlab.train.prompt import Context, render
 
     cfg = cfg or EvalConfig()
     t0 = time.monotonic()
     if test.height == 0:
         raise ValueError("no test pairs: put at least one VOD in the test split")
+    if train.height == 0:
+        raise ValueError("no training pairs: the baselines are built from the training split")
     if test.height > cfg.max_eval_pairs:
-        test = test.sample(cfg.max_eval_pairs, seed=cfg.seed).sort("vod_id", "t_s", "msg_id")
-    cands = pick_candidates(test, cfg.n_candidates, cfg.seed, cfg.min_gap_s)
-
-    def progress(tag: str):
-        def f(i: int, n: int) -> None:
-            if log and (i % 25 == 0 or i == n):
-                log(f"evaluation ({tag}): {i}/{n} pairs scored")
-        return f
+        test = test.sample(cfg.max_eval_pairs, seed=cfg.seed)
+    test = test.sort("vod_id", "t_s", "msg_id")
+    all_rows = test.select("vod_id", "msg_id", "t_s", "transcript", "chat", "prompt", "completion").to_dicts()
+    # The ranked moments: a fixed sample of the generated ones, in time order.
+    k = min(cfg.max_ranked_pairs, len(all_rows))
+    ranked_idx = sorted(random.Random(cfg.seed + 1).sample(range(len(all_rows)), k)) if k < len(all_rows) else list(range(k))
+    if not ranked_idx:
+        raise ValueError("max_ranked_pairs = 0: no moment to score")
+    test = test[ranked_idx]
+    rows = [all_rows[j] for j in ranked_idx]
+    n = len(rows)
+    ctx = [context_text(r["transcript"], r["chat"]) for r in rows]
+    real = [r["completion"] for r in rows]
+    train_msgs = train["completion"].to_list()
+    train_ctx = [context_text(t, c) for t, c in zip(train["transcript"].to_list(), train["chat"].to_list())]
+    spec = CandidateSpec(cfg.n_candidates, cfg.n_popular, cfg.n_similar)
+    fill = pick_candidates(test, cfg.n_candidates, cfg.seed, cfg.min_gap_s)
+    cands = livebot_candidates(real, ctx, train_msgs, spec, cfg.seed, fill=[f[1:] for f in fill])
+    swapped = swap_order(n) if cfg.swap_test else None
+    prompts = [r["prompt"] for r in rows]
+    null = render(Context())
+    shots = few_shot_lines(train_msgs, cfg.few_shot_lines, cfg.seed)
+    fs_prompts = [few_shot_prompt(p, shots) for p in prompts]
 
     model.eval()
-    scored_a = score_rows(model, tokenizer, test, cands, rank_by=cfg.rank_by, on_row=progress("adapter"))
+    scored: dict[str, list[Scored]] = {}
+    swapped_scored: dict[str, list[Scored]] = {}
+    scored["adapter"], sw, _ = _model_scores(model, tokenizer, prompts, null, cands, swapped, log, "adapter")
+    if sw is not None:
+        swapped_scored["adapter"] = sw
     with model.disable_adapter():
-        scored_b = score_rows(model, tokenizer, test, cands, rank_by=cfg.rank_by, on_row=progress("base"))
-    a, b = summarize(scored_a), summarize(scored_b)
-    ok, reasons = verdict(a, b, Thresholds(cfg.min_ppl_reduction))
+        # The plain base model: perplexity only (its ranking costs as much as the adapter's and it is
+        # the lowest bar; the few-shot base below is the base model's best showing).
+        scored["base"], _, _ = _model_scores(model, tokenizer, prompts, null, cands, None, log, "base model", rank=False)
+        scored["few_shot"], _, _ = _model_scores(model, tokenizer, fs_prompts, few_shot_prompt(null, shots), cands, None, log, "few-shot base")
 
-    gen_rows = test.sample(min(cfg.max_generations, test.height), seed=cfg.seed + 1) if cfg.max_generations else test.head(0)
-    prompts = gen_rows["prompt"].to_list()
+    # The unigram baselines, on the model's own tokens.
+    vocab = len(tokenizer)
+    train_tok = [completion_ids(tokenizer, m) for m in train_msgs]
+    retrieval = Retrieval(train_ctx, train_msgs, train_tok, vocab)
+    tuned: dict[str, Any] = {"tuned_on": 0}
+    if validation is not None and validation.height:
+        vctx = [context_text(t, c) for t, c in zip(validation["transcript"].to_list(), validation["chat"].to_list())]
+        retrieval, tuned = tune_retrieval(retrieval, vctx, [completion_ids(tokenizer, m) for m in validation["completion"].to_list()])
+    freq = retrieval.frequency
+    idx, sims = retrieval.neighbours(ctx)
+    locals_ = [retrieval.local_model(i, s) for i, s in zip(idx, sims)]
+    scored["retrieval"], scored["frequency"], swapped_scored["retrieval"] = [], [], []
+    cache: dict[str, list[int]] = {}
+    for i, cs in enumerate(cands):
+        toks = [cache.setdefault(c, completion_ids(tokenizer, c)) for c in cs]
+        lens = [len(t) for t in toks]
+        pf = [freq.logprob(t) for t in toks]
+        rr = [retrieval.logprob(locals_[i], t) for t in toks]
+        scored["retrieval"].append(Scored("", "", -rr[0], lens[0], rank_all(rr, lens, pf)))
+        scored["frequency"].append(Scored("", "", -pf[0], lens[0], rank_all(pf, lens, None)))
+        if swapped is not None:
+            rs = [retrieval.logprob(locals_[swapped[i]], t) for t in toks]
+            swapped_scored["retrieval"].append(Scored("", "", -rs[0], lens[0], rank_all(rs, lens, pf)))
+    for lst in (*scored.values(), *swapped_scored.values()):
+        for s, r in zip(lst, rows):
+            s.vod_id, s.msg_id = r["vod_id"], r["msg_id"]
+    systems = {name: summarize(scored[name], cfg.rank_by, cfg.n_candidates) for name in SYSTEMS}
+
+    # Generations for every moment (the ranked ones and the rest).
+    g = len(all_rows)
+    gen_prompts = [r["prompt"] for r in all_rows]
+    gen_fs = [few_shot_prompt(p, shots) for p in gen_prompts]
+    gen_ctx = [context_text(r["transcript"], r["chat"]) for r in all_rows]
     sampling = sampling or Sampling()
-    gen_a, gen_b = [], []
-    for i in range(0, len(prompts), 16):
-        gen_a += sample(model, tokenizer, prompts[i : i + 16], sampling, seed=cfg.seed + i)
+    gens: dict[str, list[str]] = {s: [] for s in SYSTEMS}
+    for i in range(0, g, 16):
+        gens["adapter"] += sample(model, tokenizer, gen_prompts[i : i + 16], sampling, seed=cfg.seed + i)
         with model.disable_adapter():
-            gen_b += sample(model, tokenizer, prompts[i : i + 16], sampling, seed=cfg.seed + i)
-    real = test["completion"].to_list()
-    gens = {"adapter": text_metrics(gen_a), "base": text_metrics(gen_b), "real": text_metrics(real)}
-    real_len = [len(t.split()) for t in real]
-    gens["adapter"]["length_ks_vs_real"] = ks_distance([len(t.split()) for t in gen_a], real_len)
-    gens["base"]["length_ks_vs_real"] = ks_distance([len(t.split()) for t in gen_b], real_len)
-    samples = [{"vod_id": r["vod_id"], "real": r["completion"], "adapter": x, "base": y}
-               for r, x, y in zip(gen_rows.select("vod_id", "completion").to_dicts(), gen_a, gen_b)][:12]
-    return Evaluation(a, b, per_vod(scored_a, scored_b), gens, samples, ok, reasons, round(time.monotonic() - t0, 1))
+            gens["base"] += sample(model, tokenizer, gen_prompts[i : i + 16], sampling, seed=cfg.seed + i)
+            gens["few_shot"] += sample(model, tokenizer, gen_fs[i : i + 16], sampling, seed=cfg.seed + i)
+        if log:
+            log(f"evaluation: {min(i + 16, g)}/{g} moments generated")
+    gens["retrieval"] = retrieval.nearest_message(gen_ctx)
+    gens["frequency"] = frequency_messages(train_msgs, g, cfg.n_popular, cfg.seed)
+    real_g = [r["completion"] for r in all_rows]
+    ctx_g = gen_ctx
+
+    generations = {s: text_metrics(gens[s]) for s in SYSTEMS} | {"real": text_metrics(real_g)}
+    real_len = [len(t.split()) for t in real_g]
+    lengths = {"real": real_len} | {s: [len(t.split()) for t in gens[s]] for s in SYSTEMS}
+    for s in SYSTEMS:
+        generations[s]["length_ks_vs_real"] = ks_distance(lengths[s], real_len)
+
+    # The discriminator: each system's messages against the real ones of the same moments.
+    enc_root = models_dir if models_dir is not None else tempfile.mkdtemp(prefix="chatlab-encoder-")
+    encoder = SentenceEncoder(encoder_dir(enc_root))
+    real_emb = encoder.encode(real_g)
+    disc = {s: {"embedding": cv_embeddings(real_emb, encoder.encode(gens[s]), cfg.cv_folds, cfg.seed),
+                "bag_of_words": cv_bag_of_words(real_g, gens[s], cfg.cv_folds, cfg.seed)} for s in SYSTEMS}
+    if validation is not None and validation.height:
+        # The floor: real chat of another held-out stream against the test stream's. What a classifier
+        # finds here is the streams' difference, not generation.
+        other = validation["completion"].sample(min(g, validation.height), seed=cfg.seed).to_list()
+        disc["real_validation"] = {"embedding": cv_embeddings(real_emb, encoder.encode(other), cfg.cv_folds, cfg.seed),
+                                   "bag_of_words": cv_bag_of_words(real_g, other, cfg.cv_folds, cfg.seed)}
+
+    # The context test.
+    context: dict[str, Any] = {"reuse_rate": {"real": context_reuse(real_g, ctx_g)} | {s: context_reuse(gens[s], ctx_g) for s in SYSTEMS},
+                               "swap": {}}
+    for s, sw in swapped_scored.items():
+        a, b = summarize(scored[s], cfg.rank_by), summarize(sw, cfg.rank_by)
+        worse = {how: float(np.mean([x.ranks[how] > y.ranks[how] for x, y in zip(sw, scored[s])])) for how in ("pmi", "raw")}
+        context["swap"][s] = {f"{k}_{how}{tag}": m[f"{k}_{how}"] for how in ("pmi", "raw") for tag, m in (("", a), ("_swapped", b))
+                              for k in ("recall_at_1", "mrr", "mean_rank")} | {f"share_worse_{how}": v for how, v in worse.items()}
+
+    curves = {s: {how: recall_curve([x.ranks[how] for x in scored[s]], cfg.n_candidates) if scored[s][0].ranks[how] is not None else []
+                  for how in ("pmi", "raw")} for s in SYSTEMS}
+    ok, reasons = verdict(systems, disc, Thresholds(cfg.min_ppl_reduction, cfg.max_discriminator_accuracy))
+    samples = _samples_frame(all_rows, ranked_idx, gens, scored, swapped_scored.get("adapter"))
+    settings = {"eval": {k: v for k, v in cfg.__dict__.items()}, "retrieval": tuned, "few_shot_lines": shots,
+                "candidates_per_moment": float(np.mean([len(c) for c in cands]))}
+    return Evaluation(systems, per_vod(scored, cfg.rank_by), generations, disc, context, curves, lengths, samples, settings,
+                      ok, reasons, round(time.monotonic() - t0, 1))
+
+
+def _samples_frame(rows: list[dict[str, Any]], ranked_idx: list[int], gens: dict[str, list[str]], scored: dict[str, list[Scored]],
+                   swapped: list[Scored] | None) -> pl.DataFrame:
+    where = {j: k for k, j in enumerate(ranked_idx)}
+    out = []
+    for i, r in enumerate(rows):
+        k = where.get(i)
+        row: dict[str, Any] = {"vod_id": r["vod_id"], "msg_id": r["msg_id"], "t_s": r["t_s"], "transcript": r["transcript"] or "",
+                               "chat": "\n".join(r["chat"] or []), "real": r["completion"],
+                               "tokens": scored["adapter"][k].tokens if k is not None else None}
+        for s in SYSTEMS:
+            row[f"gen_{s}"] = gens[s][i]
+            row[f"nll_{s}"] = scored[s][k].nll if k is not None else None
+            row[f"rank_raw_{s}"] = scored[s][k].ranks["raw"] if k is not None else None
+            row[f"rank_pmi_{s}"] = scored[s][k].ranks["pmi"] if k is not None else None
+        row["rank_pmi_swapped_adapter"] = swapped[k].ranks["pmi"] if swapped and k is not None else None
+        row["rank_raw_swapped_adapter"] = swapped[k].ranks["raw"] if swapped and k is not None else None
+        out.append(row)
+    return pl.DataFrame(out, schema=SAMPLE_COLUMNS)

@@ -5,7 +5,7 @@ Where things live (``layout`` = the data directory):
 - ``artifacts/training_set/<version>/``: examples.parquet, {train,validation,test}.parquet, card.json;
   ``artifacts/training_set/CURRENT`` names the latest version;
 - ``models/adapters/<version>/``: the adapter (see lora.py);
-- ``artifacts/evaluation/<version>/``: evaluation.json, per_vod.parquet.
+- ``artifacts/evaluation/<version>/``: evaluation.json, per_vod.parquet, samples.parquet, the plots.
 """
 
 from __future__ import annotations
@@ -99,14 +99,66 @@ def read_examples(layout: Layout, version: str | None = None) -> tuple[str, pl.D
     return version, pl.read_parquet(p)
 
 
-def write_evaluation(layout: Layout, version: str, ev: Any) -> Path:
+PLOTS = {"ranking_curve": "ranking_curve.png", "length_histogram": "length_histogram.png", "discriminator": "discriminator.png"}
+
+
+def adapter_digest(adapter_dir: str | os.PathLike) -> str:
+    """SHA-256 of the adapter's weights: ties an evaluation to the exact adapter it judged."""
+    from chatlab.files import sha256_file
+
+    d = Path(adapter_dir)
+    weights = sorted(d.glob("adapter_model.*"))
+    if not weights:
+        raise FileNotFoundError(f"{d}: no adapter_model.* weights file")
+    return sha256_file(weights[0])
+
+
+def write_evaluation(layout: Layout, version: str, ev: Any, adapter_dir: str | os.PathLike | None = None) -> Path:
+    """evaluation.json (figures, verdict, the adapter's digest), per_vod.parquet, samples.parquet
+    (one row per moment: real and generated messages, per-system scores) and the plots."""
+    from chatlab.train import eval_plots
+
     out = evaluation_dir(layout, version)
     out.mkdir(parents=True, exist_ok=True)
-    with replacing(out / "evaluation.json") as tmp:
-        tmp.write_text(json.dumps(ev.to_json(), indent=1, default=str), encoding="utf-8")
+    doc = ev.to_json() | {"dataset_version": version, "adapter_sha256": adapter_digest(adapter_dir) if adapter_dir else None}
     with replacing(out / "per_vod.parquet") as tmp:
         ev.per_vod.write_parquet(tmp)
+    with replacing(out / "samples.parquet") as tmp:
+        ev.samples.write_parquet(tmp)
+    limit = ev.settings.get("eval", {}).get("max_discriminator_accuracy")
+    for name, draw in (("ranking_curve", lambda p: eval_plots.ranking_curve(ev.curves, p)),
+                       ("length_histogram", lambda p: eval_plots.length_histogram(ev.lengths, p)),
+                       ("discriminator", lambda p: eval_plots.discriminator_bars(ev.discriminator, p, limit))):
+        with replacing(out / PLOTS[name]) as tmp:
+            draw(tmp)
+    # Written last: a verdict is only there when everything it speaks for is.
+    with replacing(out / "evaluation.json") as tmp:
+        tmp.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
     return out
+
+
+class AdapterNotApproved(RuntimeError):
+    """The adapter's evaluation failed, or there is none for these exact weights."""
+
+
+def check_approved(layout: Layout, adapter_dir: str | os.PathLike) -> dict[str, Any]:
+    """The evaluation that passed for this adapter; AdapterNotApproved (with the reasons) when its
+    check failed, when it was never evaluated, or when the weights changed since."""
+    from chatlab.train.lora import read_adapter
+
+    info = read_adapter(adapter_dir)
+    version = info.get("dataset_version", "")
+    p = evaluation_dir(layout, version) / "evaluation.json"
+    if not version or not p.exists():
+        raise AdapterNotApproved(f"{adapter_dir}: no evaluation for this adapter under {p.parent} "
+                                 "(run `chatlab train --only evaluation`, or pass --force to use it anyway)")
+    doc = json.loads(p.read_text(encoding="utf-8"))
+    if doc.get("adapter_sha256") != adapter_digest(adapter_dir):
+        raise AdapterNotApproved(f"{adapter_dir}: its weights are not the ones {p} judged (evaluate it again, or pass --force)")
+    if not doc.get("passed"):
+        reasons = "; ".join(doc.get("reasons") or []) or "no reasons recorded"
+        raise AdapterNotApproved(f"{adapter_dir}: its evaluation failed the beats_baselines check ({reasons}); pass --force to use it anyway")
+    return doc
 
 
 def context_at(layout: Layout, vod_id: str, at_s: float, settings_section: dict[str, Any] | None = None) -> dict[str, Any]:
