@@ -22,7 +22,7 @@ from chatlab.align.pairs import build_pairs
 from chatlab.align.plot import offsets_png
 from chatlab.align.splits import SPLIT_COLUMNS, SplitConfig, assign, fingerprint, leakage
 from chatlab.config import Layout
-from chatlab.partitions import vods
+from chatlab.partitions import vod_partition, vods
 from chatlab.resources import SCHEMA, ChatlabSettings
 from chatlab.storage import connect, table_names
 from chatlab.defs.metadata import png_md
@@ -82,7 +82,7 @@ def _num(x: float | None) -> float | None:
 )
 def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transcript_words: pl.DataFrame,
             transcript_segments: pl.DataFrame, chat_clean: pl.DataFrame):
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     cfg = _config(settings, vod_id)
     al = estimate_offsets(transcript_words, chat_clean, cfg)
     problems = verdict(al, cfg)
@@ -149,7 +149,7 @@ def _filter_set(settings: ChatlabSettings, vod_id: str, cfg: AlignConfig) -> str
 )
 def aligned_pairs(context: dg.AssetExecutionContext, settings: ChatlabSettings, offsets: pl.DataFrame,
                   transcript_words: pl.DataFrame, chat_clean: pl.DataFrame):
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     cfg = _config(settings, vod_id)
     if offsets.height != 1 or not offsets["passed"][0]:
         why = offsets["problems"][0] if offsets.height else "no offsets row"
@@ -195,7 +195,7 @@ def _other_splits(layout: Layout) -> pl.DataFrame:
     "near-duplicate streams grouped, overrides in [splits] overrides or [vods.<id>.splits] split.",
 )
 def splits(context: dg.AssetExecutionContext, settings: ChatlabSettings, transcript_words: pl.DataFrame):
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     section = settings.section("splits", vod_id)
     try:
         cfg = SplitConfig.from_mapping(section)

@@ -23,7 +23,7 @@ from chatlab.files import replacing
 from chatlab.defs.asr.resources import AsrEngineResource
 from chatlab.defs.metadata import table_md
 from chatlab.media.audio import audio_path
-from chatlab.partitions import vods
+from chatlab.partitions import vod_partition, vods
 from chatlab.resources import ChatlabSettings
 from chatlab.resources import GPU_QUEUE
 
@@ -83,7 +83,7 @@ def _write_json_atomic(obj: object, path: Path) -> None:
     "segments.parquet, words.parquet.",
 )
 def transcript(context: dg.AssetExecutionContext, settings: ChatlabSettings, asr: AsrEngineResource) -> dg.MaterializeResult:
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     layout = settings.layout()
     section = settings.section("asr", vod_id)
     wav = audio_path(layout, vod_id)
@@ -173,7 +173,7 @@ def transcript(context: dg.AssetExecutionContext, settings: ChatlabSettings, asr
     name="transcript_tables",
 )
 def transcript_tables(context: dg.AssetExecutionContext, settings: ChatlabSettings):
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     d = transcript_dir(settings.layout(), vod_id)
     try:
         segs = pl.read_parquet(d / "segments.parquet")

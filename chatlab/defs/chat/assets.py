@@ -17,7 +17,7 @@ from chatlab.chat.schema import KNOWN_BOTS, MESSAGE, REJECT, empty
 from chatlab.config import Layout
 from chatlab.defs.ocr.assets import messages_path
 from chatlab.ingest.inbox import VodNotFound, find_vod
-from chatlab.partitions import vods
+from chatlab.partitions import vod_partition, vods
 from chatlab.resources import SCHEMA, ChatlabSettings
 from chatlab.storage import connect, table_names
 from chatlab.defs.metadata import counts_md
@@ -89,7 +89,7 @@ def _start_time(conf: dict[str, Any], source: dict[str, Any]) -> tuple[datetime 
     ],
 )
 def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     layout = settings.layout()
     conf = settings.section("chat", vod_id)
     try:
@@ -163,7 +163,7 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
     description="The chat with the cleaning rules applied as columns (keep, drop_rule); no raw user names, @mentions replaced.",
 )
 def chat_clean(context: dg.AssetExecutionContext, settings: ChatlabSettings, chat: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     cfg = CleanConfig.from_settings(settings.section("chat", vod_id).get("clean", {}))
     cleaned = clean(chat, cfg)
     counts = report(cleaned)

@@ -25,7 +25,7 @@ from chatlab.ocr.reader import ReadOptions, read_video
 from chatlab.ocr.readable import readability, unreadable_reasons
 from chatlab.ocr.region import RegionError
 from chatlab.ocr.table import CHAT_COLUMNS, DETAIL_COLUMNS, messages_frame
-from chatlab.partitions import vods
+from chatlab.partitions import vod_partition, vods
 from chatlab.resources import ChatlabSettings
 from chatlab.files import replacing
 
@@ -117,7 +117,7 @@ def _picture(video: Path, chosen: Any, candidates: Any, at_s: float, title: str)
                 "data/artifacts/chat_ocr/<vod>/ (messages.parquet in the chat schema, details.parquet).",
 )
 def chat_ocr(context: dg.AssetExecutionContext, settings: ChatlabSettings, ocr: OcrEngineResource) -> dg.MaterializeResult:
-    vod_id = context.partition_key
+    vod_id = vod_partition(context)
     layout = settings.layout()
     section = settings.section("ocr", vod_id)
     try:
