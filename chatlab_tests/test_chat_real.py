@@ -27,7 +27,14 @@ EXPECTED = {
     "youtube_actions.json": ("youtube_live_chat", 4, 3),  # text 1; membership, sticker, donation
     "pytchat_chatreplay.json": ("youtube_live_chat", 48, 1),  # 47 text, 1 paid, 1 placeholder (not a message)
     "pytchat_superchat.live_chat.json": ("youtube_live_chat", 50, 4),  # 46 text, 4 paid, 2 tickers (not messages)
+    # `jq '.messages|length'` = 300; `jq '[.messages[]|select(test(" PRIVMSG #"))]|length'` = 298; the other 2 are CLEARCHAT
+    "recentmessages_nymn.json": ("irc_json", 298, 0),
+    # `grep -cE '^[a-z]{3} [0-9]{2} [0-9:]{8} +<' file` = 6 nick lines; the rest are headers, blank and status lines
+    "plaso_xchat.log": ("hexchat_log", 6, 0),
 }
+
+# records that must be rejected, with the reason (checked by eye against the file)
+REJECTED = {"plaso_xchat.log": {"bad_time": 1, "no_text": 1}}  # `dec 31 39:95:90 <fpi> ...`, `feb 26 19:56:01 <empty_text>`
 
 
 # pytchat's test data has every renderer id replaced by "dummy_id" (jq '[..|.id? // empty] | unique')
@@ -48,13 +55,16 @@ def test_real_file_counts(name: str) -> None:
     r = parse_file(REAL / name)
     assert r.format == fmt
     assert r.messages.height + r.rejects.height == total, r.summary()
-    assert r.rejects.height == 0, r.rejects.select("reason", "raw").head(5).to_dicts()
+    want = REJECTED.get(name, {})
+    got = dict(r.rejects["reason"].str.extract(r"^([a-z_]+)", 1).value_counts().iter_rows()) if r.rejects.height else {}
+    assert got == want, r.rejects.select("reason", "raw").head(5).to_dicts()
+    total -= sum(want.values())
     assert int((r.messages["msg_type"] == "notice").sum()) == notices
     assert r.messages["t_s"].is_not_null().all() and r.messages["text"].is_not_null().all()
     chat = r.messages.filter(r.messages["msg_type"] == "chat")
     assert chat["user"].is_not_null().all()  # a donation banner has no author
     assert r.messages["msg_id"].n_unique() == UNIQUE_IDS.get(name, r.messages.height)
-    if fmt != "youtube_live_chat" and fmt != "text":
+    if fmt not in ("youtube_live_chat", "text", "hexchat_log"):
         assert "fields:" in r.summary() and "<-" in r.summary()
 
 
@@ -122,3 +132,31 @@ def test_youtube_action_list_with_deletions() -> None:
     assert text["t_abs"][0] == datetime.fromtimestamp(1608118971079695 / 1e6, timezone.utc)
     assert r.stats["moderation_events"] == 2  # one markChatItemAsDeleted, one markChatItemsByAuthorAsDeleted
     assert sorted(m.filter(m["msg_type"] == "notice")["text"].str.extract(r"^\[([a-z ]+)", 1).to_list()) == ["donation", "membership", "super sticker"]
+
+
+def test_recent_messages_one_word_lines_and_timeouts() -> None:
+    """Twitch IRC lines as the recent-messages service serves them (chatterino2's benchmark file): 118 PRIVMSGs whose
+    one-word text has no leading `:` are read, and the two CLEARCHAT timeouts mark the earlier messages of their user."""
+    raw = json.loads((REAL / "recentmessages_nymn.json").read_text(encoding="utf-8"))["messages"]
+    m = parse_file(REAL / "recentmessages_nymn.json").messages
+    no_colon = [ln for ln in raw if " PRIVMSG #nymn " in ln and not ln.split(" PRIVMSG #nymn ", 1)[1].startswith(":")]
+    assert len(no_colon) == 118
+    one = m.filter(m["msg_id"] == "8f921b5d-29b1-4c70-bc87-7a88a9d32ba8")
+    assert one.select("user", "text").row(0) == ("jontEmillian", "forsenParty")
+    assert one["t_abs"][0] == datetime.fromtimestamp(1704557984398 / 1000, timezone.utc)  # its tmi-sent-ts
+    first = m.sort("source_index").row(0, named=True)
+    assert first["user"] == "Purple_Geco" and first["text"].startswith("forsenParty EDM forsenParty EDM")
+    # jq: PRIVMSGs of e7om before its CLEARCHAT (tmi-sent-ts 1704558154585): 3; of abitbol before 1704558164931: 1
+    assert sorted(m.filter(m["moderated"])["user_login"].to_list()) == ["abitbol", "e7om", "e7om", "e7om"]
+
+
+def test_xchat_log_locale_months_translated_header_and_bad_lines() -> None:
+    """plaso's XChat log: lower-case month names, a space (not a tab) after the nick, CRLF, and a second session whose
+    header is in Italian (`INIZIO DEL LOG ... 2012`), so its `feb 26` lines are in 2012, not 2011."""
+    r = parse_file(REAL / "plaso_xchat.log")
+    m = r.messages.sort("source_line")
+    assert m.select("user", "text").rows() == [("fpi", "ola plas-ing guys!"), ("STRANGER", "日本"),
+                                               ("fpi", "ciao plaso! Com'è?!"), ("Kristinn", "ftw (it :p)?")]
+    assert m["t_abs"].to_list() == [datetime(2011, 12, 31, 21, 11, 58, tzinfo=timezone.utc), datetime(2011, 12, 31, 23, 0, 0, tzinfo=timezone.utc),
+                                    datetime(2012, 2, 26, 19, 53, 1, tzinfo=timezone.utc), datetime(2012, 2, 26, 19, 54, 0, tzinfo=timezone.utc)]
+    assert sorted(r.rejects["source_line"].to_list()) == [10, 19]

@@ -5,7 +5,8 @@
 - irssi: ``--- Log opened Wed May 01 18:00:00 2024`` / ``--- Day changed Thu May 02 2024``,
   ``18:00 <@nick> text``, `` * nick waves`` (action).
 - WeeChat: ``2024-05-01 18:00:05<TAB>@nick<TAB>text``; ``-->``/``<--``/``--`` are status lines.
-- HexChat: ``**** BEGIN LOGGING AT Wed May  1 18:00:00 2024``, ``May 01 18:00:05 <nick><TAB>text``.
+- HexChat/XChat: ``**** BEGIN LOGGING AT Wed May  1 18:00:00 2024``, ``May 01 18:00:05 <nick><TAB>text`` (XChat: a space
+  after the nick, the month in the locale's spelling, the header translated).
 - mIRC: ``Session Start: Wed May 01 18:00:00 2024``, ``[18:00] <nick> text``.
 - Twitch-Chat-Downloader (tcd) text and irc formats: ``[0:00:05] <~Name> text`` (offsets).
 - TwitchDownloader HTML: one ``<pre class="comment-root">`` per comment, time as ``h:mm:ss``.
@@ -41,14 +42,16 @@ _NICK = r"[ @+%~&!$*]?(?P<user>[^>\s]+)"
 HEADER = {
     "chatterino_log": re.compile(r"^# Start logging at (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?: (\S+))?"),
     "irssi_log": re.compile(r"^--- (?:Log opened|Day changed) \w{3} (\w{3}) +(\d{1,2})(?: [\d:]+)? (\d{4})"),
-    "hexchat_log": re.compile(r"^\*\*\*\* BEGIN LOGGING AT \w{3} (\w{3}) +(\d{1,2}) [\d:]+ (\d{4})"),
+    # BEGIN/ENDING LOGGING AT, or its translation (XChat's Italian build writes "INIZIO DEL LOG"); the date is ctime's, in English
+    "hexchat_log": re.compile(r"^\*\*\*\* [^*]*?\b\w{3} (\w{3}) +(\d{1,2}) \d{2}:\d{2}:\d{2} (\d{4})\s*$"),
     "mirc_log": re.compile(r"^Session Start: \w{3} (\w{3}) +(\d{1,2}) [\d:]+ (\d{4})"),
 }
 MESSAGE = {
     "chatterino_log": re.compile(r"^\[(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})\]  (?P<user>[^\s:]+)(?: \((?P<login>[A-Za-z0-9_]+)\))?: (?P<text>.*)$"),
     "irssi_log": re.compile(r"^(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))? <" + _NICK + r"> (?P<text>.*)$"),
     "weechat_log": re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})\t[@+%~&!]?(?P<user>[^\t]*)\t(?P<text>.*)$"),
-    "hexchat_log": re.compile(r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2}) <" + _NICK + r">\t(?P<text>.*)$"),
+    # the month is strftime's %b in the user's locale (lower case in some); XChat put a space after the nick, HexChat a tab
+    "hexchat_log": re.compile(r"^(?P<mon>[A-Za-z]{3}) +(?P<day>\d{1,2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2}) +<" + _NICK + r">(?:[\t ](?P<text>.*))?$"),
     "mirc_log": re.compile(r"^\[(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?\] <" + _NICK + r"> (?P<text>.*)$"),
     "tcd_text": re.compile(r"^\[(?:(?P<d>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})(?:\.\d+)?\] <" + _NICK + r"> (?P<text>.*)$"),
     "twitchdownloader_html": re.compile(r'^\s*<pre class="comment-root">\[(?:<a [^>]*>)?(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{2})(?:</a>)?\] (?P<rest>.*)</pre>\s*$'),
@@ -71,7 +74,8 @@ SIGNS = {
     "chatterino_log": re.compile(r"^# Start logging at |^\[\d{2}:\d{2}:\d{2}\]  \S"),
     "irssi_log": re.compile(r"^--- Log opened |^--- Day changed |^\d{2}:\d{2}(:\d{2})? <[ @+%~&]?[^>\s]+> |^\d{2}:\d{2}(:\d{2})? -!- "),
     "weechat_log": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\t"),
-    "hexchat_log": re.compile(r"^\*\*\*\* (BEGIN|ENDING) LOGGING AT |^[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2} (<[^>]+>|\*)\t"),
+    "hexchat_log": re.compile(r"^\*\*\*\* (BEGIN|ENDING) LOGGING AT |^\*\*\*\* [^*]+ \w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4}\s*$"
+                              r"|^[A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} +(<[^>\s]+>|\*)[\t ]"),
     "mirc_log": re.compile(r"^Session (Start|Close|Ident): |^\[\d{2}:\d{2}(:\d{2})?\] (<[ @+%~&]?[^>\s]+>|\*) "),
     "tcd_text": re.compile(r"^\[(\d+ days?, )?\d+:\d{2}:\d{2}\] (<[~@%+$!*&]?[^>\s]+>|\*\S) "),
     "twitchdownloader_html": re.compile(r'<pre class="comment-root">'),
@@ -165,6 +169,14 @@ def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stat
                 user, login = pm.group(1), pm.group(2)
         else:
             user, text, login = g["user"], g["text"], g.get("login")
+        if not (text or "").strip():
+            rejects.append({"source_line": ln, "source_index": index, "reason": "no_text: a message line without text", "raw": line})
+            index += 1
+            continue
+        if not relative and (int(g.get("h") or 0) > 23 or int(g.get("m") or 0) > 59 or int(g.get("s") or 0) > 59):
+            rejects.append({"source_line": ln, "source_index": index, "reason": "bad_time: the time of day is not a clock time", "raw": line})
+            index += 1
+            continue
         tod = int(g.get("h") or 0) * 3600 + int(g.get("m") or 0) * 60 + int(g.get("s") or 0) + int(g.get("d") or 0) * 86400
         t_s = t_abs = None
         if relative:
@@ -173,7 +185,10 @@ def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stat
             if fmt == "weechat_log":
                 day = date.fromisoformat(g["date"])
             elif fmt == "hexchat_log" and day is not None:
-                day = date(day.year, _MON.get(g["mon"], day.month), int(g["day"]))
+                prev = day
+                day = date(day.year, _MON.get(g["mon"].title(), day.month), int(g["day"]))
+                if day < prev - timedelta(days=180):  # "Jan 01" after a December header: the next year
+                    day = date(day.year + 1, day.month, day.day)
             if last_tod is not None and tod < last_tod - 6 * 3600 and fmt not in ("weechat_log", "hexchat_log"):
                 stats["day_rollovers_inferred"] += 1  # midnight passed without a day-change line
                 if day is not None:
