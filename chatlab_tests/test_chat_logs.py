@@ -25,7 +25,7 @@ def test_chatterino_daily_log_date_from_header_and_name(tmp_path: Path) -> None:
            "[20:00:05]  ann: hello chat\n"
            "[20:00:06]  bob: time is 12:00: lunch\n"
            "[20:00:07]  bob has been timed out for 10m 0s.\n"
-           "[20:00:09]  名前 (namae): こんにちは\n")
+           "[20:00:09] 名前 namae: こんにちは\n")  # a localized name before the login (Chatterino 2019 to 2.4.4)
     p = write(tmp_path, "forsen-2024-05-01.log", log)
     assert detect_file(p) == "chatterino_log"
     r = parse_file(p)
@@ -38,6 +38,32 @@ def test_chatterino_daily_log_date_from_header_and_name(tmp_path: Path) -> None:
     assert r.format == "chatterino_log" and r.meta["date_from"] == "file name" and "read as UTC" in r.meta["clock"]
     assert r.messages["t_abs"].to_list() == [datetime(2024, 5, 2, 23, 59, 58, tzinfo=UTC), datetime(2024, 5, 3, 0, 0, 3, tzinfo=UTC)]
     assert r.stats["day_rollovers_inferred"] == 1
+
+
+def test_chatterino_line_shapes_by_version_and_setting(tmp_path: Path) -> None:
+    """What Chatterino's LoggingChannel writes: one space after the stamp since 2.4.5 (`[hh:mm:ss] login: text`), which
+    looks like TwitchDownloader text, so the header decides; Windows writes the zone's long name in the header (logs in
+    the wild: "Eastern Standard Time"); a moderator's action is logged as the mod's own line; the stamp is a setting."""
+    log = ("# Start logging at 2025-03-06 14:37:36 Eastern Standard Time\n"
+           "[14:37:36] connected\n"
+           "[14:37:40] ann: hello chat\n"
+           "[14:37:41] 名前 namae: こんにちは\n"
+           "[14:37:42] somemod: somemod timed out someuser for 7d. \n"
+           "[14:37:43] \n"
+           "[14:37:44] bob: time is 12:00: lunch\n"
+           "# Stop logging at 2025-03-06 14:40:00 Eastern Standard Time\n")
+    p = write(tmp_path, "forsen-2025-03-06.log", log)
+    assert detect_file(p) == "chatterino_log"
+    r = parse_file(p)
+    m = r.messages
+    assert m.select("user", "user_login", "text").rows() == [("ann", "ann", "hello chat"), ("名前", "namae", "こんにちは"),
+                                                             ("bob", "bob", "time is 12:00: lunch")]
+    assert m["t_abs"][0] == datetime(2025, 3, 6, 19, 37, 40, tzinfo=UTC)  # EST = UTC-5
+    assert r.stats["not_a_message_moderation_line"] == 1 and r.rejects.height == 0
+    # 12-hour stamps with milliseconds, and a zone Qt writes as a number
+    log = "# Start logging at 2025-03-06 13:00:00 +03\n[1:05:02.250 pm] ann: after lunch\n[11:59:59.000 am] bob: before\n"
+    m = parse_file(write(tmp_path, "forsen-2025-03-07.log", log)).messages.sort("source_line")
+    assert m["t_abs"].to_list() == [datetime(2025, 3, 6, 10, 5, 2, 250000, tzinfo=UTC), datetime(2025, 3, 6, 8, 59, 59, tzinfo=UTC)]
 
 
 def test_irssi_log_with_day_change(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Chat client logs and text exports that carry a clock time per line and the date elsewhere.
 
-- Chatterino daily files: ``# Start logging at 2024-05-01 18:00:00 CEST``, then
-  ``[18:00:05]  user: text`` (two spaces); the date also comes from the file name (``…-2024-05-01.log``).
+- Chatterino daily files: ``# Start logging at 2024-05-01 18:00:00 CEST`` (on Windows the zone's long name,
+  ``Eastern Standard Time``), then ``[18:00:05] login: text``, ``[18:00:05]  login: text`` (2019 to 2.4.4) or
+  ``[18:00:05] 名前 login: text``; the date also comes from the file name (``…-2024-05-01.log``).
 - irssi: ``--- Log opened Wed May 01 18:00:00 2024`` / ``--- Day changed Thu May 02 2024``,
   ``18:00 <@nick> text``, `` * nick waves`` (action).
 - WeeChat: ``2024-05-01 18:00:05<TAB>@nick<TAB>text``; ``-->``/``<--``/``--`` are status lines.
@@ -36,18 +37,34 @@ FORMATS = ("chatterino_log", "irssi_log", "weechat_log", "hexchat_log", "mirc_lo
 ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "BST": 1, "CET": 1, "CEST": 2, "WEST": 1, "EET": 2, "EEST": 3, "MSK": 3,
          "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "JST": 9, "KST": 9, "IST": 5.5,
          "AEST": 10, "AEDT": 11, "BRT": -3}
+# Qt's timeZoneAbbreviation() on Windows gives the zone's long name (real logs: "Eastern Daylight Time").
+WINDOWS_ZONES = {"Coordinated Universal Time": 0, "GMT Standard Time": 0, "GMT Daylight Time": 1, "Greenwich Standard Time": 0,
+                 "W. Europe Standard Time": 1, "W. Europe Daylight Time": 2, "Central Europe Standard Time": 1,
+                 "Central Europe Daylight Time": 2, "Central European Standard Time": 1, "Central European Daylight Time": 2,
+                 "Romance Standard Time": 1, "Romance Daylight Time": 2, "E. Europe Standard Time": 2, "E. Europe Daylight Time": 3,
+                 "FLE Standard Time": 2, "FLE Daylight Time": 3, "GTB Standard Time": 2, "GTB Daylight Time": 3, "Russian Standard Time": 3,
+                 "Eastern Standard Time": -5, "Eastern Daylight Time": -4, "Central Standard Time": -6, "Central Daylight Time": -5,
+                 "Mountain Standard Time": -7, "Mountain Daylight Time": -6, "Pacific Standard Time": -8, "Pacific Daylight Time": -7,
+                 "Alaskan Standard Time": -9, "Alaskan Daylight Time": -8, "Atlantic Standard Time": -4, "Atlantic Daylight Time": -3,
+                 "E. South America Standard Time": -3, "Tokyo Standard Time": 9, "Korea Standard Time": 9,
+                 "AUS Eastern Standard Time": 10, "AUS Eastern Daylight Time": 11}
+_NUMERIC_ZONE = re.compile(r"^([+-])(\d{2}):?(\d{2})?$")  # Qt on Linux writes "+03" for a zone without an abbreviation
 _MON = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
 _NICK = r"[ @+%~&!$*]?(?P<user>[^>\s]+)"
 
 HEADER = {
-    "chatterino_log": re.compile(r"^# Start logging at (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?: (\S+))?"),
+    "chatterino_log": re.compile(r"^# Start logging at (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?: (.+?))?\s*$"),
     "irssi_log": re.compile(r"^--- (?:Log opened|Day changed) \w{3} (\w{3}) +(\d{1,2})(?: [\d:]+)? (\d{4})"),
     # BEGIN/ENDING LOGGING AT, or its translation (XChat's Italian build writes "INIZIO DEL LOG"); the date is ctime's, in English
     "hexchat_log": re.compile(r"^\*\*\*\* [^*]*?\b\w{3} (\w{3}) +(\d{1,2}) \d{2}:\d{2}:\d{2} (\d{4})\s*$"),
     "mirc_log": re.compile(r"^Session Start: \w{3} (\w{3}) +(\d{1,2}) [\d:]+ (\d{4})"),
 }
 MESSAGE = {
-    "chatterino_log": re.compile(r"^\[(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})\]  (?P<user>[^\s:]+)(?: \((?P<login>[A-Za-z0-9_]+)\))?: (?P<text>.*)$"),
+    # "[hh:mm:ss] " then, by Chatterino version: "login: text" (up to 2019 and from 2.4.5, Aug 2023) or
+    # "<localized name> login: text" with an empty localized name for most users ("]  login: text", 2019 to 2.4.4).
+    # The stamp is a setting: h/hh, seconds and milliseconds optional, am/pm.
+    "chatterino_log": re.compile(r"^\[(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?P<ms>\.\d{3})?)?(?: ?(?P<ap>[AaPp][Mm]))?\] "
+                                 r"(?:(?P<loc>[^\s:]*) )?(?P<login>[A-Za-z0-9_]+): (?P<text>.*)$"),
     "irssi_log": re.compile(r"^(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))? <" + _NICK + r"> (?P<text>.*)$"),
     "weechat_log": re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})\t[@+%~&!]?(?P<user>[^\t]*)\t(?P<text>.*)$"),
     # the month is strftime's %b in the user's locale (lower case in some); XChat put a space after the nick, HexChat a tab
@@ -62,6 +79,7 @@ ACTION = {
     "tcd_text": re.compile(r"^\[(?:(?P<d>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})\] \*(?P<user>\S+) (?P<text>.*?)\]?$"),
 }
 _WEECHAT_STATUS = ("-->", "<--", "--", "=!=", "", " ")
+_MOD_ACTION = re.compile(r"^\S+ (timed out|untimedout|banned|unbanned) \S+")
 _FILE_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _AUTHOR = re.compile(r'<span class="comment-author"[^>]*>(?P<user>.*?)</span>')
 _BODY = re.compile(r'<span class="comment-message">: (?P<text>.*)</span>', re.S)
@@ -71,7 +89,7 @@ _BADGE = re.compile(r'<span class="text-hide">([^<]*)</span>')
 
 # Signs in the first lines that a file is in one of these formats (detect.py votes with them).
 SIGNS = {
-    "chatterino_log": re.compile(r"^# Start logging at |^\[\d{2}:\d{2}:\d{2}\]  \S"),
+    "chatterino_log": re.compile(r"^# Start logging at |^\[\d{1,2}:\d{2}(:\d{2})?(\.\d{3})?( ?[AaPp][Mm])?\]  \S"),
     "irssi_log": re.compile(r"^--- Log opened |^--- Day changed |^\d{2}:\d{2}(:\d{2})? <[ @+%~&]?[^>\s]+> |^\d{2}:\d{2}(:\d{2})? -!- "),
     "weechat_log": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\t"),
     "hexchat_log": re.compile(r"^\*\*\*\* (BEGIN|ENDING) LOGGING AT |^\*\*\*\* [^*]+ \w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4}\s*$"
@@ -83,8 +101,15 @@ SIGNS = {
 
 
 def _zone(abbr: str | None) -> tuple[timezone | None, str]:
+    hours = None
     if abbr and abbr.upper() in ZONES:
-        return timezone(timedelta(hours=ZONES[abbr.upper()])), f"local time, zone {abbr} from the header"
+        hours = ZONES[abbr.upper()]
+    elif abbr in WINDOWS_ZONES:
+        hours = WINDOWS_ZONES[abbr]
+    elif abbr and (n := _NUMERIC_ZONE.match(abbr)):
+        hours = (1 if n.group(1) == "+" else -1) * (int(n.group(2)) + int(n.group(3) or 0) / 60)
+    if hours is not None:
+        return timezone(timedelta(hours=hours)), f"local time, zone {abbr} from the header"
     return None, "local time of the logging client" + (f" (zone {abbr!r} not known)" if abbr else " (zone not written)") + ", read as UTC"
 
 
@@ -167,6 +192,13 @@ def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stat
             pm = re.match(r"^(.*) \(([A-Za-z0-9_]+)\)$", user)
             if pm:
                 user, login = pm.group(1), pm.group(2)
+        elif fmt == "chatterino_log":
+            user, text, login = g["loc"] or g["login"], g["text"], g["login"]
+            if _MOD_ACTION.match(text) and text.split(" ", 1)[0].lower() == login.lower():
+                stats["not_a_message_moderation_line"] += 1  # "mod: mod timed out someone for 7d." is Chatterino's own notice
+                continue
+            if g["ap"]:
+                g["h"] = str(int(g["h"]) % 12 + (12 if g["ap"].lower() == "pm" else 0))
         else:
             user, text, login = g["user"], g["text"], g.get("login")
         if not (text or "").strip():
@@ -178,6 +210,7 @@ def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stat
             index += 1
             continue
         tod = int(g.get("h") or 0) * 3600 + int(g.get("m") or 0) * 60 + int(g.get("s") or 0) + int(g.get("d") or 0) * 86400
+        tod += float(g.get("ms") or 0)
         t_s = t_abs = None
         if relative:
             t_s = float(tod)

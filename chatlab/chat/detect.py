@@ -224,6 +224,8 @@ def detect(head: bytes, name: str = "") -> str:
             votes["twitchdownloader_text_notime"] += 1
     if votes["twitchdownloader_html"]:
         return "twitchdownloader_html"
+    if votes["chatterino_log"] and any(ln.startswith(b"# Start logging at ") for ln in lines):
+        return "chatterino_log"  # its `[hh:mm:ss] login: text` lines (2.4.5 on) look like TwitchDownloader's text; the header decides
     if votes["mirc_log"] and votes["tcd_text"] and not any(ln.startswith(b"Session ") for ln in lines) and not _date_in(name):
         votes["mirc_log"] = 0  # `[0:00:05] <name>` without mIRC's session header is tcd's offsets
     elif votes["mirc_log"]:
