@@ -31,6 +31,7 @@ EXPECTED = {
     "recentmessages_nymn.json": ("irc_json", 298, 0),
     # `grep -cE '^[a-z]{3} [0-9]{2} [0-9:]{8} +<' file` = 6 nick lines; the rest are headers, blank and status lines
     "plaso_xchat.log": ("hexchat_log", 6, 0),
+    "livestreamdvr_dump.json": ("twitchdownloader_json", 2, 0),  # `jq '.comments|length'` = 2
 }
 
 # records that must be rejected, with the reason (checked by eye against the file)
@@ -38,7 +39,7 @@ REJECTED = {"plaso_xchat.log": {"bad_time": 1, "no_text": 1}}  # `dec 31 39:95:9
 
 
 # pytchat's test data has every renderer id replaced by "dummy_id" (jq '[..|.id? // empty] | unique')
-UNIQUE_IDS = {"pytchat_superchat.live_chat.json": 1}
+UNIQUE_IDS = {"pytchat_superchat.live_chat.json": 1, "livestreamdvr_dump.json": 1}  # its author set every _id to "0"
 
 
 def test_every_real_file_is_listed_in_sources() -> None:
@@ -160,3 +161,16 @@ def test_xchat_log_locale_months_translated_header_and_bad_lines() -> None:
     assert m["t_abs"].to_list() == [datetime(2011, 12, 31, 21, 11, 58, tzinfo=timezone.utc), datetime(2011, 12, 31, 23, 0, 0, tzinfo=timezone.utc),
                                     datetime(2012, 2, 26, 19, 53, 1, tzinfo=timezone.utc), datetime(2012, 2, 26, 19, 54, 0, tzinfo=timezone.utc)]
     assert sorted(r.rejects["source_line"].to_list()) == [10, 19]
+
+
+def test_twitchdownloader_shape_from_a_live_dump() -> None:
+    """LiveStreamDVR's chat dumper writes TwitchDownloader's JSON shape from live chat; its author redacted names and
+    bodies (the fragments kept the real text). Offsets and wall clock as `jq` reads them."""
+    items = json.loads((REAL / "livestreamdvr_dump.json").read_text(encoding="utf-8"))["comments"]
+    r = parse_file(REAL / "livestreamdvr_dump.json")
+    m = r.messages.sort("source_index")
+    assert m["t_s"].to_list() == [c["content_offset_seconds"] for c in items] == [1954.052, 1954.091]
+    assert m["t_abs"].to_list() == [datetime(2022, 11, 11, 1, 2, 33, 752000, tzinfo=timezone.utc),
+                                    datetime(2022, 11, 11, 1, 2, 33, 791000, tzinfo=timezone.utc)]
+    assert m["text"].to_list() == ["REDACTED", "REDACTED"]  # message.body is what TwitchDownloader itself reads
+    assert m["badges"].to_list() == [[], ["0", "0"]]
