@@ -126,8 +126,10 @@ def test_beats_baselines_fails_on_an_untrained_adapter(base_dir: Path, tok, exam
 
     model = get_peft_model(load_model(base_dir), LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"))
     split = {s: examples.filter(pl.col("split") == s) for s in ("train", "validation", "test")}
+    from chatlab.train.generate import Sampling
+
     ev = evaluate(model, tok, split["test"], EvalConfig(**SMALL_EVAL), train=split["train"], validation=split["validation"],
-                  models_dir=models_dir)
+                  models_dir=models_dir, sampling=Sampling(max_new_tokens=8))
     assert ev.adapter["perplexity"] == pytest.approx(ev.base["perplexity"], rel=1e-4)  # LoRA B=0: the base model
     assert math.isnan(ev.base["recall_at_1_raw"]) and not math.isnan(ev.systems["few_shot"]["recall_at_1_raw"])  # base: perplexity only
     assert not ev.passed and any("perplexity" in r and "base" in r for r in ev.reasons)
