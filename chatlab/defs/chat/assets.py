@@ -97,6 +97,12 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
     except VodNotFound as e:
         raise dg.Failure(description=str(e)) from e
     source = _vod_source(layout, vod_id)
+    # vod_source runs first in the per-VOD job. Without its row the start time and the duration
+    # bound are unknown: said here, and chat_sane fails rather than passing a weaker test.
+    no_source = "" if source else (f"no vod_source row for VOD {vod_id!r}: its start time and duration are unknown, "
+                                   "so chat times cannot be checked against the VOD (materialize vod_source first)")
+    if no_source:
+        context.log.warning(no_source)
     start, start_source = _start_time(conf, source)
     bots = KNOWN_BOTS | {b.lower() for b in conf.get("clean", {}).get("bots_extra", [])}
     meta: dict[str, Any] = {}
@@ -130,6 +136,10 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
     chat_df = _with_vod(msgs, vod_id, CHAT_COLUMNS)
     rej_df = _with_vod(rej, vod_id, REJECT_COLUMNS)
     sanity = check(chat_df, rej_df.height, source.get("duration_s"), float(conf.get("max_reject_rate", 0.05)))
+    if no_source:
+        sanity.problems.append(no_source)
+        sanity.passed = False
+        meta["vod_source"] = no_source
     meta |= {
         "parsed": chat_df.height,
         "rejected": rej_df.height,
