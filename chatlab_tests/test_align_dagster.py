@@ -137,3 +137,61 @@ def test_override_in_config_passes_and_is_recorded(layout: Layout, instance: dg.
     assert ev.passed and "manual override" in ev.description
     assert _query(layout, "SELECT method, offset_s FROM chatlab.offsets") == [("override_offset", 42.0)]
     assert _query(layout, "SELECT count(*) > 0 FROM chatlab.aligned_pairs") == [(True,)]
+
+
+def _td_export(case, length_s: float) -> dict:
+    """The case's chat as a TwitchDownloader export of a VOD `length_s` long (whole-second offsets,
+    created_at to the millisecond, as new exports write them)."""
+    from datetime import datetime, timedelta, timezone
+
+    t0 = datetime(2024, 5, 1, 18, 0, tzinfo=timezone.utc)
+    comments = []
+    for i, r in enumerate(case.chat.sort("t_s").iter_rows(named=True)):
+        at = (t0 + timedelta(seconds=r["t_s"])).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        comments.append({"_id": r["msg_id"], "created_at": at, "channel_id": "99", "content_type": "video", "content_id": "2001",
+                         "content_offset_seconds": int(r["t_s"]),
+                         "commenter": {"display_name": r["user_hash"], "_id": str(i), "name": r["user_hash"], "bio": None, "logo": None},
+                         "message": {"body": r["text"], "bits_spent": 0, "fragments": [{"text": r["text"], "emoticon": None}],
+                                     "user_badges": [], "user_color": None, "user_notice_params": {"msg_id": None}, "emoticons": []}})
+    return {"FileInfo": {"Version": {"Major": 1, "Minor": 4, "Patch": 0}}, "streamer": {"name": "s", "id": 99},
+            "video": {"id": "2001", "created_at": t0.isoformat().replace("+00:00", "Z"), "start": 0, "end": length_s, "length": length_s},
+            "comments": comments, "embeddedData": None}
+
+
+def test_offsets_use_the_export_prior(layout: Layout, instance: dg.DagsterInstance) -> None:
+    """The real chat assets read a TwitchDownloader export; offsets takes the prior from what `chat`
+    recorded (the VOD's length) when vod_source says the recording is that long, and says so."""
+    from chatlab_tests.conftest import make_media
+
+    case = make_case(51, 8.0, offset_s=4.0, drift_s_per_h=0.0)
+    length = round(float(case.words["end_s"].max()) + 20.0, 1)
+    for vod, recording in (("same", length), ("trimmed", length - 120.0)):
+        make_media(layout.inbox / f"{vod}.wav", seconds=1, video=False)
+        (layout.inbox / f"{vod}.json").write_text(json.dumps(_td_export(case, length)))
+    _write(layout, {"same": case, "trimmed": case})
+    with connect(layout, read_only=False) as con:  # the chat tables come from the real chat assets below
+        con.execute("DROP TABLE chatlab.chat_clean")
+        con.execute("CREATE TABLE chatlab.vod_source (vod_id VARCHAR, duration_s DOUBLE, started_at TIMESTAMP)")
+        con.execute("INSERT INTO chatlab.vod_source VALUES ('same', ?, NULL), ('trimmed', ?, NULL)", [length, length - 120.0])
+    metas = {}
+    for vod in ("same", "trimmed"):
+        instance.add_dynamic_partitions("vods", [vod])
+        r = dg.materialize([transcript_tables, chat_import, chat_clean, offsets], selection=[chat_import, chat_clean, offsets],
+                           partition_key=vod, instance=instance, resources=build_resources(data_dir=str(layout.root)), raise_on_error=False)
+        assert r.success
+        ev = {e.check_name: e for e in r.get_asset_check_evaluations()}["alignment_confident"]
+        assert ev.passed, ev.description
+        metas[vod] = {k: v.value for k, v in r.asset_materializations_for_node("offsets")[0].metadata.items()}
+        assert abs(metas[vod]["offset_s"] - 4.0) < 1.0
+    same, trimmed = metas["same"], metas["trimmed"]
+    assert "matches the recording" in same["prior"] and same["prior_offset_s"] == 3.0
+    assert same["prior_windows_moved"] >= 0 and isinstance(same["prior_moved_answer_s"], float) and same["prior_moved_answer_s"] < 1.0
+    assert abs(same["prior_estimate_minus_prior_s"] - 1.0) < 1.0
+    assert trimmed["prior"].startswith("none: the recording") and "is not the VOD" in trimmed["prior"]
+    assert "prior_moved_answer_s" not in trimmed
+    # the segments table carries each segment's confidence and anchors, as the plot labels do
+    head, _, first = same["segments"].splitlines()[:3]
+    assert "| confidence | anchors |" in head
+    cells = [c.strip() for c in first.strip("|").split("|")]
+    fig = same["figures"]["segments"][0]
+    assert float(cells[4]) == round(fig["confidence"], 2) and int(cells[5]) == fig["anchors"] > 8

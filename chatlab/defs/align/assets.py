@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
 from chatlab.align.config import AlignConfig
@@ -20,6 +21,7 @@ from chatlab.align.curve import OffsetCurve
 from chatlab.align.estimate import estimate_offsets, verdict
 from chatlab.align.pairs import build_pairs
 from chatlab.align.plot import offsets_png
+from chatlab.align.prior import Prior, prior_from_export
 from chatlab.align.splits import SPLIT_COLUMNS, SplitConfig, assign, fingerprint, leakage
 from chatlab.config import Layout
 from chatlab.partitions import vod_partition, vods
@@ -63,6 +65,50 @@ def _asr_model(segments: pl.DataFrame) -> str:
     return f"{r['asr_model']}@{r.get('asr_version') or '?'}"
 
 
+def _recording_s(layout: Layout, vod_id: str) -> float | None:
+    """The recording's length from vod_source (read-only; None when the table or row is not there)."""
+    with connect(layout) as con:
+        if "vod_source" not in table_names(con, SCHEMA):
+            return None
+        row = con.execute(f"SELECT duration_s FROM {SCHEMA}.vod_source WHERE vod_id = ?", [vod_id]).fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def _export_prior(context: dg.AssetExecutionContext, layout: Layout, vod_id: str) -> tuple[Prior | None, str]:
+    """The prior from what `chat` recorded about the export (its `export` metadata: the VOD's start,
+    end, length) against the recording's length in vod_source; None and the reason otherwise."""
+    recs = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("chat"), asset_partitions=[vod_id]), limit=1).records
+    if not recs or recs[0].asset_materialization is None:
+        return None, "no materialization of chat for this VOD to read the export's metadata from"
+    export = recs[0].asset_materialization.metadata.get("export")
+    if export is None or not isinstance(export.value, dict):
+        why = recs[0].asset_materialization.metadata.get("chat_export")
+        return None, f"the chat came with no export metadata ({why.value if why is not None else 'no chat export'})"
+    return prior_from_export(export.value, _recording_s(layout, vod_id))
+
+
+def _prior_figures(al: Any, prior: Prior | None, why: str, plain: Any, plain_passed: bool | None) -> dict[str, Any]:
+    """Which prior was used and how much it moved the answer: the coarse windows whose choice it
+    changed, and the largest difference of the final curve from the estimate made without the prior
+    (`plain`, made only when a window moved: otherwise the two are the same estimate, 0 s)."""
+    if prior is None:
+        return {"prior": f"none: {why}"}
+    f = al.figures.get("prior", {})
+    out: dict[str, Any] = {"prior": prior.source, "prior_offset_s": prior.offset_s, "prior_sigma_s": prior.sigma_s,
+                           "prior_windows_moved": f.get("windows_moved", 0),
+                           "prior_estimate_minus_prior_s": f.get("estimate_minus_prior_s"), "prior_moved_answer_s": 0.0}
+    if plain is None:
+        return out
+    if al.curve is None or plain.curve is None:
+        out["prior_moved_answer_s"] = f"a curve {'with' if al.curve is not None else 'without'} the prior only"
+    else:
+        t = np.linspace(min(s.start_s for s in al.curve.segments), max(s.end_s for s in al.curve.segments), 2001)
+        out["prior_moved_answer_s"] = round(float(np.max(np.abs(al.curve.offset(t) - plain.curve.offset(t)))), 3)
+    out["prior_passed_without_it"] = plain_passed
+    return out
+
+
 def _num(x: float | None) -> float | None:
     return None if x is None or x != x else round(float(x), 4)
 
@@ -84,8 +130,14 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
             transcript_segments: pl.DataFrame, chat_clean: pl.DataFrame):
     vod_id = vod_partition(context)
     cfg = _config(settings, vod_id)
-    al = estimate_offsets(transcript_words, chat_clean, cfg)
+    prior, why = (None, "manual override") if cfg.overridden else _export_prior(context, settings.layout(), vod_id)
+    al = estimate_offsets(transcript_words, chat_clean, cfg, prior=prior)
     problems = verdict(al, cfg)
+    plain, plain_passed = None, None
+    if prior is not None and al.figures.get("prior", {}).get("windows_moved", 0):
+        plain = estimate_offsets(transcript_words, chat_clean, cfg)  # the same VOD without the prior: what it changed
+        plain_passed = not verdict(plain, cfg)
+    prior_meta = _prior_figures(al, prior, why, plain, plain_passed)
     asr_model = _asr_model(transcript_segments)
     version = al.curve.version({"asr": asr_model, "settings": cfg.settings()}) if al.curve else "none"
     doc = {**al.to_json(), "vod_id": vod_id, "offsets_version": version, "asr_model": asr_model, "passed": not problems}
@@ -104,16 +156,23 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
         "reaction_p10_s": _num(al.reaction_p10_s), "reaction_p90_s": _num(al.reaction_p90_s), "passed": not problems,
         "problems": "; ".join(problems), "asr_model": asr_model, "settings": json.dumps(cfg.settings(), default=str),
     }
-    seg_md = "| start_s | end_s | offset_s | drift_s_per_h | cut before it (audio s) |\n|---|---|---|---|---|\n" + "\n".join(
-        f"| {s['start_s']} | {s['end_s']} | {s['offset_s']} | {s['drift_s_per_h']} | "
+    per_seg = al.figures.get("segments", [])  # each segment's own confidence and anchors (as on the plot)
+
+    def _conf(k: int) -> str:
+        return f"{per_seg[k]['confidence']:.2f} | {per_seg[k]['anchors']}" if k < len(per_seg) else "- | -"
+
+    seg_md = ("| start_s | end_s | offset_s | drift_s_per_h | confidence | anchors | cut before it (audio s) |\n"
+              "|---|---|---|---|---|---|---|\n") + "\n".join(
+        f"| {s['start_s']} | {s['end_s']} | {s['offset_s']} | {s['drift_s_per_h']} | {_conf(k)} | "
         + (f"{s['start_s'] - s['offset_s']:.1f} ({s['cut_lo_s']:.1f}..{s['cut_hi_s']:.1f})" if "cut_lo_s" in s else "") + " |"
-        for s in json.loads(row["segments"]))
+        for k, s in enumerate(json.loads(row["segments"])))
     meta: dict[str, Any] = {
         "offset_s": row["offset_s"], "drift_s_per_h": row["drift_s_per_h"], "confidence": row["confidence"],
         "residual_s": row["residual_s"], "anchors": row["anchors"], "reaction_delay_s": row["reaction_delay_s"],
         "reaction_p10_s": row["reaction_p10_s"], "reaction_p90_s": row["reaction_p90_s"],
         "asr_end_bias_s": cfg.asr_end_bias_s,  # the ASR's early sentence ends, added back to the anchors' reference
         "method": al.method, "offsets_version": version, "segments": dg.MetadataValue.md(seg_md),
+        **prior_meta,
         "path": dg.MetadataValue.path(str(out_dir / "offsets.json")),
         "review": dg.MetadataValue.url(page_url(vod_id)),  # `chatlab review`: check and correct this VOD by eye
         "plot": png_md(png, "offsets"),
