@@ -277,7 +277,10 @@ class ChatReader:
             body = " ".join(x for x in [spill] + [t for k, t, _ in parts if k == "text"] if x).lstrip(":;： ")
             body = re.sub(r"^[:;.,1|]\s+", "", body)  # the colon read as a mark of its own
             full = " ".join(t for k, t, _ in parts if k == "full")
-            if ln.colour_start and L.starts_message(full):
+            if ln.colour_start and not (re.fullmatch(r"[A-Za-z0-9_]{3,25}", name) and re.search(r"[A-Za-z]", name)):
+                ln.colour_start = None  # no user name in that colour: a HUD figure, a ticker, an emote
+                ln.text = full
+            elif ln.colour_start and L.starts_message(full):
                 ln.text = full  # the colon was read: the whole line says where the name ends
             elif ln.colour_start and re.match(r"^[A-Za-z0-9_]{1,20}[:;]", body):
                 # the colour changed inside the name (a pale name): the colon says where it ends
@@ -304,7 +307,9 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     orphans: list[TL.TextLine] = []
     if not lines:
         return msgs, orphans
-    left = min(ln.x0 for ln in lines)
+    # the chat's left edge: where its messages start (scene text in the region must not move it)
+    starts = [ln.x0 for ln in lines if ln.colour_start or L.starts_message(ln.text)]
+    left = min(starts) if starts else min(ln.x0 for ln in lines)
     for ln in lines:
         if ln.colour_start or L.starts_message(ln.text):
             msgs.append(L.PanelMessage([ln]))  # type: ignore[list-item]

@@ -33,7 +33,9 @@ class Verdict:
 
 
 def _grown(r: Region, width: int, height: int) -> Region:
-    grown = Region(r.x - max(8, r.w // 12), r.y - max(16, r.h // 8), r.w + max(8, r.w // 12) + max(24, r.w // 3),
+    # the motion box can miss the start of the lines (a name seen scrolling less than its text):
+    # room on the left too, where cutting a name costs the whole message
+    grown = Region(r.x - max(24, r.w // 6), r.y - max(16, r.h // 8), r.w + max(24, r.w // 6) + max(24, r.w // 3),
                    r.h + max(16, r.h // 8) + max(24, r.h // 6))
     return fit_region(grown, width, height)[0]
 
@@ -55,7 +57,7 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
     """Read the candidate (grown a little, unless it is a flat panel) on frames at `times`."""
     from chatlab.ocr.reader import ChatReader, ReadOptions, group_lines
 
-    grown = cand if panel else _grown(cand, *size)
+    grown = _grown(cand, *size)
     imgs = _frames(video, grown, times)
     lines_n = starts = in_msgs = 0
     xs0, xs1, ys0, ys1 = [], [], [], []
@@ -95,6 +97,12 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
     return Verdict(fitted, conf, len(imgs), lines_n, starts, in_msgs, reason)
 
 
+def _union(a: Region, b: Region, size: tuple[int, int]) -> Region:
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+    return fit_region(Region(x0, y0, x1 - x0, y1 - y0), *size)[0]
+
+
 def choose(video: Path, det: Detection, engine: Any, size: tuple[int, int], span_s: float, top: int = 3) -> Detection:
     """The detection with the candidate that reads most like chat, fitted, with its confidence."""
     times = [round(span_s * f, 2) for f in (0.35, 0.6, 0.9)]
@@ -118,5 +126,8 @@ def choose(video: Path, det: Detection, engine: Any, size: tuple[int, int], span
     else:
         reason = v.reason
     note = f"{det.note}; read: {v.reason}"
-    return replace(det, region=v.region if v.starts and not c.panel else c.region, confidence=v.confidence, note=note,
+    region = c.region
+    if v.starts:  # fitted to the lines read; a flat panel keeps its own extent too (empty at first)
+        region = v.region if not c.panel else _union(v.region, c.region, size)
+    return replace(det, region=region, confidence=v.confidence, note=note,
                    reason=reason, candidates=cands)
