@@ -360,8 +360,24 @@ def _echoes_each_side(case) -> list[tuple[int, int]]:
             for k in range(len(cuts) - 2)]
 
 
-def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, find_changes_: bool = True) -> dict[str, Any]:
-    """Figures per group of `n` cases (seed 0: the seed tuned on; others: held apart)."""
+def _with_audio(case, curve: OffsetCurve | None) -> dict[str, Any]:
+    """The cuts again after the audio-side evidence (chatlab.align.audiocut) on the case's rendered
+    audio (synth.splice_audio: only some splices change the room)."""
+    from chatlab.align.audiocut import refine_cuts
+    from chatlab.align.synth import splice_audio, splice_rooms
+
+    rooms = splice_rooms(case)
+    if curve is None:
+        return {"audio_cut_errs_s": [float("inf")] * len(case.params["cut_at_audio_s"]), "room_changed": rooms["cut_changed_room"], "audio": []}
+    new, rep = refine_cuts(curve, lambda a, b: splice_audio(case, a, b, rooms=rooms))
+    return {"audio_cut_errs_s": [round(float(x), 2) for x in score(new, case.truth)["cut_errs"]],
+            "room_changed": rooms["cut_changed_room"], "audio": rep}
+
+
+def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, find_changes_: bool = True,
+               audio: bool = False) -> dict[str, Any]:
+    """Figures per group of `n` cases (seed 0: the seed tuned on; others: held apart). audio: also
+    the cuts placed with the audio-side evidence at each loose cut, before vs after."""
     cfg = AlignConfig()
     report: dict[str, Any] = {"seed": seed, "cases_per_group": n}
     for g in groups:
@@ -379,11 +395,31 @@ def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, fin
                         "echoes_each_side": _echoes_each_side(case), "echo_gaps_s": [round(x, 1) for x in echo_gaps(case)],
                         "wrong_run_s": wrong_stretch(al.curve, case.truth),
                         "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones)}
+                if audio and case.params["cut_at_audio_s"]:
+                    row |= _with_audio(case, al.curve)
                 if passed:
                     row["coverage_leak"] = coverage_leak(case, al.curve, cfg)
             rows.append(row)
         report[g] = _group_summary(g, rows)
     return report
+
+
+def _audio_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cuts with >= EACH_SIDE echoes each side within 5 s, chat alone vs with the audio evidence;
+    split by whether the generated splice changed the room."""
+    big = [(c, a, ch) for r in rows if "audio_cut_errs_s" in r
+           for e, c, a, ch in zip(r["echoes_each_side"], r["cut_errs_s"], r["audio_cut_errs_s"], r["room_changed"]) if min(e) >= EACH_SIDE]
+    if not big:
+        return {}
+    used = [x for r in rows for x in r.get("audio", []) if x.get("used")]
+    return {"audio": {
+        "cuts": len(big), "room_changed": sum(ch for _, _, ch in big),
+        "within_5s_chat_only": int(sum(c <= CUT_TOL_S for c, _, _ in big)),
+        "within_5s_with_audio": int(sum(a <= CUT_TOL_S for _, a, _ in big)),
+        "room_changed_within_5s_chat_only_vs_audio": f"{sum(c <= CUT_TOL_S for c, _, ch in big if ch)} -> {sum(a <= CUT_TOL_S for _, a, ch in big if ch)}",
+        "room_same_within_5s_chat_only_vs_audio": f"{sum(c <= CUT_TOL_S for c, _, ch in big if not ch)} -> {sum(a <= CUT_TOL_S for _, a, ch in big if not ch)}",
+        "cuts_moved": len(used), "made_worse": int(sum(c <= CUT_TOL_S < a for c, a, _ in big)),
+    }}
 
 
 def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -412,6 +448,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "of_them_pinned_by_echoes": len(pinned), "pinned_found_within_5s": int(sum(c <= CUT_TOL_S for c in pinned)),
         "of_them_found_at_all": int(sum(np.isfinite(c) for c in big)),
         "cuts_found_within_5s_all": int(sum(c <= CUT_TOL_S for _, c in cuts)),
+        **_audio_summary(rows),
         "wrong_vods": len(wrong), "wrong_vods_passed": sum(r["passed"] for r in wrong),
         "wrong_outside_unpaired_zones": len(wrong_out), "wrong_outside_unpaired_zones_passed": sum(r["passed"] for r in wrong_out),
         "coverage_pooled": round(float(cl[:, 2].sum() / max(cl[:, 1].sum(), 1)), 4) if len(cl) else None,

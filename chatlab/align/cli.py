@@ -133,7 +133,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report["accuracy"] = run_accuracy(args.cases, args.seed, asr_bias=not args.no_asr_bias)
         report["accuracy"]["wall_s"] = round(time.perf_counter() - t0, 1)
     if args.groups:
-        report["groups"] = run_groups(args.groups, args.seed)
+        report["groups"] = run_groups(args.groups, args.seed, audio=True)
     if args.real_speech:
         from chatlab.align.bench import run_real_speech
 

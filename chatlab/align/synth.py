@@ -1,6 +1,7 @@
 """Synthetic alignment cases with known truth, from a seed: transcript words and a chat that
 echoes them after a reaction delay, plus unrelated noise, on a chat clock with offset, drift and
-cuts. No audio: the accuracy suite and the tests need only times and words.
+cuts. No audio for the accuracy suite (it needs only times and words); `splice_audio` renders a
+window of a case's audio for the audio-side evidence at cuts (chatlab.align.audiocut).
 
 Lines are what viewers react to: every reaction's delay runs from the END of the line (as in
 chatlab.demo: `t_speech = line end + reaction delay`), whichever word of it the message echoes.
@@ -226,3 +227,56 @@ def _chat(rng: np.random.Generator, seg_ends: np.ndarray, seg_kw: list[list[str]
     keep = t_all < length
     return (t_all[keep], [x for x, k in zip(texts, keep) if k], [x for x, k in zip(kinds, keep) if k], d_all[keep],
             line[keep], echo_all[keep])
+
+
+# Audio at a splice (splice_audio): a room's background (noise between a low and a broad band) at
+# BG_DB, speech at SPEECH_DB over it. Real splices vary: a cut changes the room only with
+# SPLICE_CHANGE_P (level by 3-10 dB either way, half of them the spectrum too); otherwise by under
+# 1 dB. The room also changes where nothing was cut (ROOM_CHANGES_PER_MIN: music starts, a door),
+# and its level wanders slowly, so a step is evidence, not proof.
+BG_DB, SPEECH_DB, SPLICE_CHANGE_P, ROOM_CHANGES_PER_MIN = -50.0, -20.0, 0.5, 0.1
+
+
+def splice_rooms(case: Case) -> dict:
+    """The background's regimes on the audio clock: change times, level (dB) and low-band share
+    per regime, and per cut whether the splice changed the room (the truth the bench counts)."""
+    rng = np.random.default_rng([case.params["seed"], 4])
+    length = case.params["minutes"] * 60.0
+    cuts = [float(g) for g in case.params["cut_at_audio_s"]]
+    changed = [bool(rng.random() < SPLICE_CHANGE_P) for _ in cuts]
+    others = np.sort(rng.uniform(0, length, rng.poisson(ROOM_CHANGES_PER_MIN * length / 60.0))).tolist()
+    times = sorted([(g, c) for g, c in zip(cuts, changed)] + [(t, True) for t in others])
+    level, share = [BG_DB + float(rng.uniform(-5, 5))], [float(rng.uniform(0.3, 0.7))]
+    for _, big in times:
+        step = float(rng.uniform(3, 10) * rng.choice((-1, 1))) if big else float(rng.uniform(-1, 1))
+        level.append(float(np.clip(level[-1] + step, BG_DB - 15, BG_DB + 15)))
+        spec = big and rng.random() < 0.5
+        share.append(float(np.clip(share[-1] + rng.choice((-1, 1)) * rng.uniform(0.3, 0.5), 0.05, 0.95)) if spec else share[-1])
+    return {"times": [t for t, _ in times], "level_db": level, "low_share": share, "cut_changed_room": changed,
+            "wander_phase": float(rng.uniform(0, 2 * np.pi))}
+
+
+def splice_audio(case: Case, t0: float, t1: float, sr: int = 8000, rooms: dict | None = None) -> tuple[np.ndarray, int]:
+    """The case's audio from t0 to t1 (audio clock): the rooms' background plus each word as a
+    voiced burst, as float samples at `sr`."""
+    rooms = rooms or splice_rooms(case)
+    t0 = max(0.0, t0)
+    n = max(0, int((t1 - t0) * sr))
+    t = t0 + np.arange(n) / sr
+    k = np.searchsorted(np.asarray(rooms["times"]), t, side="right")
+    level = np.asarray(rooms["level_db"])[k] + 0.7 * np.sin(2 * np.pi * t / 97.0 + rooms["wander_phase"])
+    share = np.asarray(rooms["low_share"])[k]
+    rng = np.random.default_rng([case.params["seed"], 5, int(t0 * 1000)])
+    white = rng.standard_normal(n + 7)
+    low = np.convolve(white, np.ones(8) / np.sqrt(8), mode="valid")[:n]  # a low band (box filter), same power
+    x = 10 ** (level / 20.0) * (share * low + (1 - share) * white[:n]) / np.sqrt(share ** 2 + (1 - share) ** 2)
+    w = case.words.filter((pl.col("end_s") > t0) & (pl.col("start_s") < t1))
+    for a, b in zip(w["start_s"].to_list(), w["end_s"].to_list()):
+        i, j = max(0, int((a - t0) * sr)), min(n, int((b - t0) * sr))
+        if j - i < 4:
+            continue
+        tt = np.arange(j - i) / sr
+        f0 = 120.0 + 80.0 * rng.random()
+        voice = sum(np.sin(2 * np.pi * h * f0 * tt) / h for h in (1, 2, 3, 4))
+        x[i:j] += 10 ** (SPEECH_DB / 20.0) * np.hanning(j - i) * voice
+    return x, sr

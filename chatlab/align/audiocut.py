@@ -1,0 +1,149 @@
+"""Audio-side evidence at a cut: a splice often changes the room (a jump in background level or in
+its spectrum), so where the chat's echoes leave a cut loose, the background may place it.
+
+Only inside the cut's likelihood range (`cut_lo_s`..`cut_hi_s`, what the echoes allow) and only
+for loose ones (wider than LOOSE_S): the audio never overrules clear echoes. Per 1-s bin of 25-ms
+frames: the background level (the 10th percentile of the frames' level: the pauses between words)
+and the spectral centroid of the bin's quietest frames. A step between the WIN_S before and after a
+candidate time, in robust z (medians, MAD), is evidence when it is large (Z_MIN), of a size a
+listener would hear (MIN_DB or MIN_OCTAVES) and strongest inside the range (a change just outside
+it is some other change of the room). Not every splice changes the room, so a cut with no step
+keeps the echoes' placement. numpy only; the audio is read as a window around each range.
+"""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from chatlab.align.curve import CurveSegment, OffsetCurve
+
+FRAME_S, BIN_S, STEP_S, WIN_S = 0.025, 1.0, 0.25, 10.0
+Z_MIN, MIN_DB, MIN_OCTAVES, LOOSE_S = 6.0, 2.0, 0.4, 4.0
+FLOOR_Q, QUIET_Q = 10.0, 30.0
+
+Audio = Callable[[float, float], tuple[np.ndarray, int]]  # (t0, t1) on the audio clock -> (samples, rate)
+
+
+def wav_reader(path: Path) -> Audio:
+    """Windows of a PCM WAV file (the `audio` artifact) as float samples, first channel; raises
+    ValueError naming the file when it is not 16-bit PCM."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected 16-bit PCM WAV, got {8 * w.getsampwidth()}-bit samples")
+        sr, ch, n = w.getframerate(), w.getnchannels(), w.getnframes()
+
+    def read(t0: float, t1: float) -> tuple[np.ndarray, int]:
+        a, b = max(0, int(t0 * sr)), min(n, int(t1 * sr))
+        if b <= a:
+            return np.zeros(0), sr
+        with wave.open(str(path), "rb") as w:
+            w.setpos(a)
+            x = np.frombuffer(w.readframes(b - a), dtype="<i2")
+        return x[::ch].astype(np.float64) / 32768.0, sr
+    return read
+
+
+def frame_features(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per 25-ms frame: level in dB and spectral centroid in octaves (log2 Hz)."""
+    n = max(8, int(round(sr * FRAME_S)))
+    m = len(x) // n
+    f = x[: m * n].reshape(m, n)
+    f = f - f.mean(axis=1, keepdims=True)
+    db = 10.0 * np.log10((f ** 2).mean(axis=1) + 1e-12)
+    spec = np.abs(np.fft.rfft(f * np.hanning(n), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(n, 1.0 / sr)
+    cent = np.log2((spec * freqs).sum(axis=1) / (spec.sum(axis=1) + 1e-20) + 1.0)
+    return db, cent
+
+
+def _side(db: np.ndarray, cent: np.ndarray, a: int, b: int, per: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per bin of `per` frames in frames a..b: background level and the quiet frames' centroid."""
+    k = (b - a) // per
+    d = db[a: a + k * per].reshape(k, per)
+    c = cent[a: a + k * per].reshape(k, per)
+    q = d <= np.percentile(d, QUIET_Q, axis=1, keepdims=True)
+    return np.percentile(d, FLOOR_Q, axis=1), (c * q).sum(axis=1) / np.maximum(q.sum(axis=1), 1)
+
+
+def _z(left: np.ndarray, right: np.ndarray, floor_sigma: float) -> tuple[float, float]:
+    """(robust z of the step between the two sides' medians, the step)"""
+    ml, mr = float(np.median(left)), float(np.median(right))
+    mad = np.median(np.abs(np.concatenate([left - ml, right - mr])))
+    sigma = max(1.4826 * float(mad), floor_sigma)
+    se = sigma * np.sqrt(np.pi / 2.0 * (1.0 / len(left) + 1.0 / len(right)))
+    return (mr - ml) / se, mr - ml
+
+
+def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
+    """Where in lo..hi (audio clock) the background steps, if it does: {"at_s", "z", "step_db",
+    "step_octaves", "used", "why"}."""
+    t0 = max(0.0, lo - 1.5 * WIN_S)
+    x, sr = audio(t0, hi + 1.5 * WIN_S)
+    db, cent = frame_features(x, sr)
+    fps, per, w = 1.0 / FRAME_S, int(round(BIN_S / FRAME_S)), int(round(WIN_S / FRAME_S))
+    taus = np.arange(max(lo - WIN_S / 2, t0 + WIN_S), min(hi + WIN_S / 2, t0 + len(db) * FRAME_S - WIN_S) + 1e-9, STEP_S)
+    if len(taus) == 0:
+        return {"used": False, "why": "too little audio around the range"}
+    prof = np.zeros(len(taus))
+    steps = np.zeros((len(taus), 2))
+    for i, tau in enumerate(taus):
+        j = int(round((tau - t0) * fps))
+        fl, cl = _side(db, cent, j - w, j, per)
+        fr, cr = _side(db, cent, j, j + w, per)
+        z1, s1 = _z(fl, fr, 0.3)
+        z2, s2 = _z(cl, cr, 0.05)
+        prof[i], steps[i] = np.hypot(z1, z2), (s1, s2)
+    inside = (taus >= lo) & (taus <= hi)
+    if not inside.any():
+        return {"used": False, "why": "the range is narrower than the step grid"}
+    k = int(np.flatnonzero(inside)[np.argmax(prof[inside])])
+    out = {"at_s": round(float(taus[k]), 2), "z": round(float(prof[k]), 1), "step_db": round(float(steps[k, 0]), 2),
+           "step_octaves": round(float(steps[k, 1]), 3), "used": False}
+    if prof[k] < Z_MIN:
+        return out | {"why": f"no step in the background (z {prof[k]:.1f} < {Z_MIN})"}
+    if abs(steps[k, 0]) < MIN_DB and abs(steps[k, 1]) < MIN_OCTAVES:
+        return out | {"why": "the step is too small to hear"}
+    if (~inside).any() and prof[~inside].max() > prof[k]:
+        return out | {"why": "the background changes more just outside the range: another change of the room"}
+    return out | {"used": True, "why": "background step inside the range"}
+
+
+def _chat_time(seg: CurveSegment, g: float) -> float:
+    """The chat-clock time whose audio time (t - offset(t)) is g on this segment's line."""
+    d = seg.drift_s_per_h / 3600.0
+    return (g + seg.offset_s - d * seg.start_s) / (1.0 - d)
+
+
+def refine_cuts(curve: OffsetCurve, audio: Audio | None) -> tuple[OffsetCurve, list[dict[str, Any]]]:
+    """The curve with each loose cut moved to the background step inside its range, where there is
+    one; and per cut what the audio said. Ranges (and so the chat left unpaired) stay as they are."""
+    if audio is None:
+        return curve, []
+    segs, report = list(curve.segments), []
+    for k in range(1, len(segs)):
+        s, prev = segs[k], segs[k - 1]
+        if s.cut_lo_s is None or s.cut_hi_s is None:
+            continue
+        was = s.start_s - s.offset_s
+        row: dict[str, Any] = {"segment": k, "cut_s": round(was, 2), "range": [round(s.cut_lo_s, 1), round(s.cut_hi_s, 1)]}
+        if s.cut_hi_s - s.cut_lo_s <= LOOSE_S:
+            report.append(row | {"used": False, "why": f"the echoes pin it (range {s.cut_hi_s - s.cut_lo_s:.1f} s)"})
+            continue
+        found = place_cut(audio, s.cut_lo_s, s.cut_hi_s)
+        row |= found
+        if found["used"]:
+            g = float(found["at_s"])
+            end, start = _chat_time(prev, g), _chat_time(s, g)
+            if end > prev.start_s and start < (s.end_s if k + 1 < len(segs) else np.inf):
+                segs[k - 1] = replace(prev, end_s=end)
+                segs[k] = replace(s, start_s=start, offset_s=s.at(start))
+                row["moved_s"] = round(g - was, 2)
+            else:
+                row |= {"used": False, "why": "moving the cut there would empty a segment"}
+        report.append(row)
+    return OffsetCurve(tuple(segs)), report
