@@ -5,8 +5,9 @@ Only inside the cut's likelihood range (`cut_lo_s`..`cut_hi_s`, what the echoes 
 for loose ones (wider than LOOSE_S): the audio never overrules clear echoes. Per 1-s bin of 25-ms
 frames: the background level (the 10th percentile of the frames' level: the pauses between words)
 and the spectral centroid of the bin's quietest frames. A step between the WIN_S before and after a
-candidate time, in robust z (medians, MAD), is evidence when it is large (Z_MIN), of a size a
-listener would hear (MIN_DB or MIN_OCTAVES) and strongest inside the range (a change just outside
+candidate time, in robust z (medians, MAD), is evidence when it is large (Z_MIN; twice that for a
+change of spectrum alone), of a size a listener would hear (MIN_DB or MIN_OCTAVES) and strongest
+inside the range (a change just outside
 it is some other change of the room). Not every splice changes the room, so a cut with no step
 keeps the echoes' placement. numpy only; the audio is read as a window around each range.
 """
@@ -79,6 +80,25 @@ def _z(left: np.ndarray, right: np.ndarray, floor_sigma: float) -> tuple[float, 
     return (mr - ml) / se, mr - ml
 
 
+def _refine(db: np.ndarray, cent: np.ndarray, j: int, w: int) -> int:
+    """The frame of the step near frame j by least squares on half-second bins (the median test
+    above is robust but flat-topped: any place within a few seconds of the step scores alike)."""
+    per = int(round(0.5 / FRAME_S))
+    a = max(0, j - w)
+    fl, cq = _side(db, cent, a, min(len(db), j + w), per)
+    x = np.stack([fl, cq], axis=1)
+    x = x - np.median(x, axis=0)
+    sigma = 1.4826 * np.median(np.abs(np.diff(x, axis=0)), axis=0) / np.sqrt(2.0) + np.array([0.3, 0.05])
+    x = np.clip(x / sigma, -30, 30)
+    c1, c2 = np.cumsum(x, axis=0), np.cumsum(x ** 2, axis=0)
+    n = len(x)
+    m = np.arange(2, n - 1)
+    left = c2[m - 1] - c1[m - 1] ** 2 / m[:, None]
+    right = (c2[-1] - c2[m - 1]) - (c1[-1] - c1[m - 1]) ** 2 / (n - m)[:, None]
+    best = int(m[np.argmin((left + right).sum(axis=1))])
+    return a + best * per
+
+
 def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
     """Where in lo..hi (audio clock) the background steps, if it does: {"at_s", "z", "step_db",
     "step_octaves", "used", "why"}."""
@@ -102,12 +122,17 @@ def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
     if not inside.any():
         return {"used": False, "why": "the range is narrower than the step grid"}
     k = int(np.flatnonzero(inside)[np.argmax(prof[inside])])
-    out = {"at_s": round(float(taus[k]), 2), "z": round(float(prof[k]), 1), "step_db": round(float(steps[k, 0]), 2),
+    at = float(taus[k])
+    if prof[k] >= Z_MIN:
+        at = float(np.clip(t0 + _refine(db, cent, int(round((taus[k] - t0) * fps)), w) * FRAME_S, lo, hi))
+    out = {"at_s": round(at, 2), "z": round(float(prof[k]), 1), "step_db": round(float(steps[k, 0]), 2),
            "step_octaves": round(float(steps[k, 1]), 3), "used": False}
     if prof[k] < Z_MIN:
         return out | {"why": f"no step in the background (z {prof[k]:.1f} < {Z_MIN})"}
     if abs(steps[k, 0]) < MIN_DB and abs(steps[k, 1]) < MIN_OCTAVES:
         return out | {"why": "the step is too small to hear"}
+    if abs(steps[k, 0]) < MIN_DB and prof[k] < 2 * Z_MIN:  # the quiet frames' spectrum alone: speech tails move it too
+        return out | {"why": f"a change of spectrum only, too weak (z {prof[k]:.1f} < {2 * Z_MIN})"}
     if (~inside).any() and prof[~inside].max() > prof[k]:
         return out | {"why": "the background changes more just outside the range: another change of the room"}
     return out | {"used": True, "why": "background step inside the range"}
