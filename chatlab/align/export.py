@@ -30,11 +30,40 @@ def _conversation(rows: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     return pl.Series("prompt", prompts, dtype=pl.List(MESSAGE)), pl.Series("completion", completions, dtype=pl.List(MESSAGE))
 
 
-def export_frames(pairs: pl.DataFrame, splits: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """pairs (aligned_pairs rows) joined to their VOD's split; one frame per split, sorted."""
+# Pairs turned into chat-message structs at a time: the Python objects of one batch, never of
+# every pair, are alive at once (a long VOD list has millions of pairs).
+BATCH_ROWS = 20_000
+
+
+def _split_frames(pairs: pl.DataFrame, splits: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """pairs joined to their VOD's split (columnar, no per-pair objects); one frame per split, sorted."""
     j = pairs.join(splits.select("vod_id", "split"), on="vod_id", how="inner").sort("vod_id", "t_speech_s", "msg_id")
-    j = j.with_columns(*_conversation(j))
-    return {s: j.filter(pl.col("split") == s).select(EXPORT_COLUMNS) for s in SPLITS}
+    return {s: j.filter(pl.col("split") == s) for s in SPLITS}
+
+
+def export_frames(pairs: pl.DataFrame, splits: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """pairs (aligned_pairs rows) joined to their VOD's split; one frame per split, sorted, with
+    the prompt/completion columns (all in memory: write_export streams instead)."""
+    return {s: f.with_columns(*_conversation(f)).select(EXPORT_COLUMNS) for s, f in _split_frames(pairs, splits).items()}
+
+
+def _write_split(rows: pl.DataFrame, path: Path) -> None:
+    """One split's Parquet file, written BATCH_ROWS rows at a time, renamed into place when whole."""
+    import pyarrow.parquet as pq
+
+    tmp = path.with_suffix(".tmp")
+    writer = None
+    try:
+        for start in range(0, max(rows.height, 1), BATCH_ROWS):
+            part = rows.slice(start, BATCH_ROWS)
+            table = part.with_columns(*_conversation(part)).select(EXPORT_COLUMNS).to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.replace(path)
 
 
 def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.DataFrame, info: dict[str, Any]) -> str:
@@ -69,13 +98,11 @@ def write_export(out_dir: Path, pairs: pl.DataFrame, splits: pl.DataFrame, offse
     """Write data/<split>-00000-of-00001.parquet and README.md under out_dir; returns counts and paths."""
     out_dir = Path(out_dir)
     (out_dir / "data").mkdir(parents=True, exist_ok=True)
-    frames = export_frames(pairs, splits)
+    frames = _split_frames(pairs, splits)
     files = {}
     for s, f in frames.items():
         p = out_dir / "data" / f"{s}-00000-of-00001.parquet"
-        tmp = p.with_suffix(".tmp")
-        f.write_parquet(tmp)
-        tmp.replace(p)
+        _write_split(f, p)
         files[s] = str(p.relative_to(out_dir))
     (out_dir / "README.md").write_text(card(frames, splits, offsets, info), encoding="utf-8")
     return {"counts": {s: f.height for s, f in frames.items()}, "files": files, "card": "README.md"}
