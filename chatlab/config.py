@@ -92,6 +92,8 @@ def _read_toml(p: Path) -> dict[str, Any]:
         return {}
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{p}: not UTF-8 text (byte {e.start}: {e.reason}); TOML files are UTF-8") from e
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{p}: not valid TOML ({e})") from e
 

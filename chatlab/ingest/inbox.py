@@ -33,7 +33,7 @@ CHAT_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".txt", ".l
 # Ground truth written by `chatlab demo` beside each demo stream.
 TRUTH_SUFFIX = ".truth.json"
 
-VOD_ID_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+VOD_ID_RE = re.compile(r"\A[a-z0-9_-]{1,64}\Z")  # \Z: "$" would let a trailing newline in
 MAX_ID = 64
 _HASH_LEN = 6
 _HEAD_TAIL = 1 << 20  # bytes hashed at each end of a file for its fingerprint
