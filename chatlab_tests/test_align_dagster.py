@@ -195,3 +195,38 @@ def test_offsets_use_the_export_prior(layout: Layout, instance: dg.DagsterInstan
     cells = [c.strip() for c in first.strip("|").split("|")]
     fig = same["figures"]["segments"][0]
     assert float(cells[4]) == round(fig["confidence"], 2) and int(cells[5]) == fig["anchors"] > 8
+
+
+def test_offsets_place_a_loose_cut_by_the_audio(layout: Layout, instance: dg.DagsterInstance) -> None:
+    """Bench group `short`, seed 0, case 11: the echoes leave its cut loose (placed 5.8 s off); the
+    splice changed the room, and the `audio` artifact's background step places it within 1 s."""
+    import wave
+
+    import numpy as np
+
+    from chatlab.align.bench import group_cases, score
+    from chatlab.align.curve import OffsetCurve
+    from chatlab.align.synth import splice_audio, splice_rooms
+    from chatlab.media.audio import audio_path
+
+    case = make_case(**group_cases("short", 12, 0)[11])
+    assert splice_rooms(case)["cut_changed_room"] == [True]
+    x, sr = splice_audio(case, 0.0, case.params["minutes"] * 60.0, sr=16000)
+    wav = audio_path(layout, "spliced")
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(sr)
+        w.writeframes(np.clip(x * 32768, -32768, 32767).astype("<i2").tobytes())
+    _write(layout, {"spliced": case, "silent": case})
+    errs = {}
+    for vod in ("spliced", "silent"):
+        r = _run(layout, instance, vod)
+        assert r.success
+        meta = r.asset_materializations_for_node("offsets")[0].metadata
+        (row,) = _query(layout, f"SELECT segments FROM chatlab.offsets WHERE vod_id = '{vod}'")
+        errs[vod] = score(OffsetCurve.from_list(json.loads(row[0])), case.truth)["cut_errs"][0]
+        if vod == "spliced":
+            assert meta["audio_cuts_moved"].value == 1 and "background step inside the range" in meta["audio_at_cuts"].value
+        else:
+            assert "audio_cuts_moved" not in meta and meta["audio_at_cuts"].value.startswith("not used: no audio artifact")
+    assert errs["silent"] > 5.0 and errs["spliced"] < 1.0, errs

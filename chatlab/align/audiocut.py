@@ -71,11 +71,15 @@ def _side(db: np.ndarray, cent: np.ndarray, a: int, b: int, per: int) -> tuple[n
     return np.percentile(d, FLOOR_Q, axis=1), (c * q).sum(axis=1) / np.maximum(q.sum(axis=1), 1)
 
 
-def _z(left: np.ndarray, right: np.ndarray, floor_sigma: float) -> tuple[float, float]:
-    """(robust z of the step between the two sides' medians, the step)"""
+def _sigma(x: np.ndarray, floor: float) -> float:
+    """Robust spread of one bin from the next (so a step in x barely counts)."""
+    return max(1.4826 * float(np.median(np.abs(np.diff(x)))) / np.sqrt(2.0), floor) if len(x) > 2 else floor
+
+
+def _z(left: np.ndarray, right: np.ndarray, sigma: float) -> tuple[float, float]:
+    """(robust z of the step between the two sides' medians, the step); sigma: the window's
+    bin-to-bin spread (one for every candidate, so the profile is smooth around a step)"""
     ml, mr = float(np.median(left)), float(np.median(right))
-    mad = np.median(np.abs(np.concatenate([left - ml, right - mr])))
-    sigma = max(1.4826 * float(mad), floor_sigma)
     se = sigma * np.sqrt(np.pi / 2.0 * (1.0 / len(left) + 1.0 / len(right)))
     return (mr - ml) / se, mr - ml
 
@@ -99,6 +103,18 @@ def _refine(db: np.ndarray, cent: np.ndarray, j: int, w: int) -> int:
     return a + best * per
 
 
+def _top(taus: np.ndarray, prof: np.ndarray, k: int) -> tuple[float, float]:
+    """The profile's top around its peak (within 80 % of it): the median test is flat-topped near
+    a step, and its top is centred on it."""
+    top = prof >= 0.8 * prof[k]
+    a = b = k
+    while a > 0 and top[a - 1]:
+        a -= 1
+    while b + 1 < len(top) and top[b + 1]:
+        b += 1
+    return float(taus[a]), float(taus[b])
+
+
 def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
     """Where in lo..hi (audio clock) the background steps, if it does: {"at_s", "z", "step_db",
     "step_octaves", "used", "why"}."""
@@ -111,12 +127,14 @@ def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
         return {"used": False, "why": "too little audio around the range"}
     prof = np.zeros(len(taus))
     steps = np.zeros((len(taus), 2))
+    fa, ca = _side(db, cent, 0, len(db), per)
+    sf, sc = _sigma(fa, 0.3), _sigma(ca, 0.05)
     for i, tau in enumerate(taus):
         j = int(round((tau - t0) * fps))
         fl, cl = _side(db, cent, j - w, j, per)
         fr, cr = _side(db, cent, j, j + w, per)
-        z1, s1 = _z(fl, fr, 0.3)
-        z2, s2 = _z(cl, cr, 0.05)
+        z1, s1 = _z(fl, fr, sf)
+        z2, s2 = _z(cl, cr, sc)
         prof[i], steps[i] = np.hypot(z1, z2), (s1, s2)
     inside = (taus >= lo) & (taus <= hi)
     if not inside.any():
@@ -124,7 +142,11 @@ def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
     k = int(np.flatnonzero(inside)[np.argmax(prof[inside])])
     at = float(taus[k])
     if prof[k] >= Z_MIN:
-        at = float(np.clip(t0 + _refine(db, cent, int(round((taus[k] - t0) * fps)), w) * FRAME_S, lo, hi))
+        a, b = _top(taus, prof, k)
+        mid = (a + b) / 2.0
+        sharp = t0 + _refine(db, cent, int(round((mid - t0) * fps)), w) * FRAME_S
+        # least squares is sharper, the top's centre harder to mislead: the sharp one inside the top
+        at = float(np.clip(sharp if abs(sharp - mid) <= 1.5 else mid, lo, hi))
     out = {"at_s": round(at, 2), "z": round(float(prof[k]), 1), "step_db": round(float(steps[k, 0]), 2),
            "step_octaves": round(float(steps[k, 1]), 3), "used": False}
     if prof[k] < Z_MIN:

@@ -16,6 +16,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
+from chatlab.align.audiocut import refine_cuts, wav_reader
 from chatlab.align.config import AlignConfig
 from chatlab.align.curve import OffsetCurve
 from chatlab.align.estimate import estimate_offsets, verdict
@@ -24,6 +25,7 @@ from chatlab.align.plot import offsets_png
 from chatlab.align.prior import Prior, prior_from_export
 from chatlab.align.splits import SPLIT_COLUMNS, SplitConfig, assign, fingerprint, leakage
 from chatlab.config import Layout
+from chatlab.media.audio import audio_path
 from chatlab.partitions import vod_partition, vods
 from chatlab.resources import SCHEMA, ChatlabSettings
 from chatlab.storage import connect, table_names
@@ -109,6 +111,25 @@ def _prior_figures(al: Any, prior: Prior | None, why: str, plain: Any, plain_pas
     return out
 
 
+def _audio_at_cuts(al: Any, layout: Layout, vod_id: str) -> dict[str, Any]:
+    """Loose cuts placed by a step in the background inside their ranges (chatlab.align.audiocut),
+    from the `audio` artifact; the curve changes in place, the figures say what moved and why."""
+    if al.method != "estimated" or al.curve is None or not any(s.cut_lo_s is not None for s in al.curve.segments):
+        return {}
+    wav = audio_path(layout, vod_id)
+    if not wav.exists():
+        return {"audio_at_cuts": f"not used: no audio artifact ({wav.name} of the audio asset)"}
+    try:
+        al.curve, rep = refine_cuts(al.curve, wav_reader(wav))
+    except Exception as e:  # noqa: BLE001 - a damaged WAV (wave.Error, ValueError, EOF) must not fail the estimate
+        return {"audio_at_cuts": f"not used: {wav.name}: {type(e).__name__}: {e}"}
+    al.figures["audio_at_cuts"] = rep
+    md = "| cut (audio s) | range | moved_s | z | step_db | why |\n|---|---|---|---|---|---|\n" + "\n".join(
+        f"| {r['cut_s']} | {r['range'][0]}..{r['range'][1]} | {r.get('moved_s', 0.0)} | {r.get('z', '')} | {r.get('step_db', '')} | {r['why']} |"
+        for r in rep)
+    return {"audio_at_cuts": dg.MetadataValue.md(md), "audio_cuts_moved": sum("moved_s" in r for r in rep)}
+
+
 def _num(x: float | None) -> float | None:
     return None if x is None or x != x else round(float(x), 4)
 
@@ -138,6 +159,7 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
         plain = estimate_offsets(transcript_words, chat_clean, cfg)  # the same VOD without the prior: what it changed
         plain_passed = not verdict(plain, cfg)
     prior_meta = _prior_figures(al, prior, why, plain, plain_passed)
+    audio_meta = _audio_at_cuts(al, settings.layout(), vod_id)
     asr_model = _asr_model(transcript_segments)
     version = al.curve.version({"asr": asr_model, "settings": cfg.settings()}) if al.curve else "none"
     doc = {**al.to_json(), "vod_id": vod_id, "offsets_version": version, "asr_model": asr_model, "passed": not problems}
@@ -172,7 +194,7 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
         "reaction_p10_s": row["reaction_p10_s"], "reaction_p90_s": row["reaction_p90_s"],
         "asr_end_bias_s": cfg.asr_end_bias_s,  # the ASR's early sentence ends, added back to the anchors' reference
         "method": al.method, "offsets_version": version, "segments": dg.MetadataValue.md(seg_md),
-        **prior_meta,
+        **prior_meta, **audio_meta,
         "path": dg.MetadataValue.path(str(out_dir / "offsets.json")),
         "review": dg.MetadataValue.url(page_url(vod_id)),  # `chatlab review`: check and correct this VOD by eye
         "plot": png_md(png, "offsets"),
