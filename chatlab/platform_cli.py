@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
 
     p = sub.add_parser("materialize", help="register the inbox's VODs and build every per-VOD asset, in this process")
     p.add_argument("vods", nargs="*", help="VOD ids (default: every VOD in the inbox)")
+    p.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)  # the supervised worker
     p.set_defaults(func=cmd_materialize)
 
     p = sub.add_parser("status", help="the VODs, what was built for each, and table row counts")
@@ -63,7 +63,10 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
 
     p = sub.add_parser("ui", help="Dagster webserver + daemon (the inbox sensor runs) on the local instance")
     p.add_argument("--port", type=int, default=3000)
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind; the Dagster UI has no login, so anything but loopback needs --allow-remote")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="bind a non-loopback --host although anyone who reaches it can add partitions and run or wipe assets")
     p.set_defaults(func=cmd_ui)
 
 
@@ -122,11 +125,38 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
     layout = cfg.layout().ensure()
     dagster_home(layout)
+    if not args.in_this_process:
+        return _supervised_materialize(args, layout)
     results = materialize_vods(layout, args.vods or None, log=print)
     failed = [r for r in results if not r.success]
     print()
     print_status(layout)
     return 1 if failed else 0
+
+
+def _supervised_materialize(args: argparse.Namespace, layout: cfg.Layout) -> int:
+    """The runs go on in a child process group; this one only waits. Dagster's in-process
+    executor captures SIGTERM and, while a step waits for a pool slot, never looks at it (seen
+    polling 20 minutes after a SIGTERM). So a SIGTERM/SIGINT here stops the child (SIGTERM, then
+    SIGKILL after a grace period), and its runs are marked failed and their pool slots freed."""
+    import dagster as dg
+
+    from chatlab.process_group import run_group
+    from chatlab.runner import reap_dead_runs
+
+    cmd = [sys.executable, "-m", "chatlab.cli", *(["--debug"] if getattr(args, "debug", False) else []),
+           "materialize", "--in-this-process", *args.vods]
+    rc = run_group(cmd, env=dict(os.environ, CHATLAB_DATA=str(layout.root)), grace_s=MATERIALIZE_GRACE_S)
+    if rc == 130:
+        with dg.DagsterInstance.get() as instance:
+            for line in reap_dead_runs(instance):
+                print(line, flush=True)
+        print("chatlab materialize: stopped", file=sys.stderr, flush=True)
+    return rc
+
+
+# How long a stopped `chatlab materialize` lets its runs end by themselves before killing them.
+MATERIALIZE_GRACE_S = 10.0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -177,6 +207,13 @@ def cmd_cluster_test(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from chatlab.process_group import run_group
+    from chatlab.review.cli import is_loopback
+
+    if not is_loopback(args.host) and not args.allow_remote:
+        # Unlike the review page (a token off loopback), dagster dev cannot check a token.
+        raise ValueError(f"--host {args.host}: the Dagster UI has no login, so anyone who reaches it could add partitions "
+                         "and run or wipe assets; bind 127.0.0.1 (and tunnel, e.g. ssh -L) or pass --allow-remote")
     layout = cfg.layout().ensure()
     home = dagster_home(layout)
     exe = Path(sys.executable).with_name("dagster")
@@ -185,4 +222,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
     cmd += ["-w", str(workspace)] if workspace.exists() else ["-m", "chatlab.definitions"]
     print(f"DAGSTER_HOME={home}\nDagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     env = dict(os.environ, CHATLAB_DATA=str(layout.root))
-    return subprocess.call(cmd, env=env, cwd=REPO_ROOT if workspace.exists() else None)
+    # Its own process group, stopped whole on any exit of ours (dagster dev alone left its webserver,
+    # daemon and code server running when this process was killed).
+    return run_group(cmd, env=env, cwd=REPO_ROOT if workspace.exists() else None)
