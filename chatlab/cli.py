@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "chatlab.ocr.cli",
     "chatlab.align.cli",
     "chatlab.review.cli",
+    "chatlab.forget_cli",
+    "chatlab.bench_memory",
 )
 
 

@@ -52,6 +52,7 @@ class TickPlan:
     waiting: list[str] = field(default_factory=list)  # file names still changing
     new_problems: list[Problem] = field(default_factory=list)  # to log now
     renamed: dict[str, str] = field(default_factory=dict)  # file name -> id, first time only
+    removed: list[str] = field(default_factory=list)  # VOD ids that ran before and left the inbox
     state: WatchState = field(default_factory=WatchState)
 
 
@@ -94,6 +95,7 @@ def plan_tick(
             plan.renamed[vod.media.name] = scan.renamed[vod.media.name]
 
     present = {v.vod_id for v in scan.vods}
+    plan.removed = sorted(k for k in plan.state.done if k not in present)
     plan.state.done = {k: v for k, v in plan.state.done.items() if k in present}
     for p in scan.problems:
         plan.state.reported[p.path.name] = p.reason

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from chatlab.defs.ingest.forget import instance_step, observe_stale
 from chatlab.defs.jobs import VOD_JOB
+from chatlab.forget import ForgetRefused, forget_vod, on_removed_setting
 from chatlab.ingest.inbox import scan_inbox
 from chatlab.ingest.watch import WatchState, plan_tick
 from chatlab.partitions import vods
@@ -28,7 +30,8 @@ def materialized_fingerprint(instance: dg.DagsterInstance, vod_id: str) -> str |
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Registers each new or changed VOD in data/inbox/ as a partition and runs it. "
-    "Files still being copied wait a tick; nothing in the inbox is ever modified.",
+    "Files still being copied wait a tick; nothing in the inbox is ever modified, except that with "
+    "[ingest] on_removed = \"forget\" a VOD whose media leaves the inbox is forgotten (chatlab forget).",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, settings: ChatlabSettings) -> dg.SensorResult:
     inbox = settings.layout().inbox
@@ -44,6 +47,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext, settings: ChatlabSettings)
         context.log.info(f"inbox: {name!r} is not a valid VOD id ([a-z0-9_-]{{1,64}}); it runs as {vod_id!r}")
     if plan.waiting:
         context.log.info(f"inbox: waiting one more tick to see these files are complete (size unchanged): {', '.join(sorted(plan.waiting))}")
+
+    if plan.removed:
+        _removed(context, settings, plan)
 
     known = set(context.instance.get_dynamic_partitions(vods.name))
     new_ids = [r.vod.vod_id for r in plan.ready if r.vod.vod_id not in known]
@@ -65,3 +71,21 @@ def inbox_sensor(context: dg.SensorEvaluationContext, settings: ChatlabSettings)
         cursor=plan.state.to_cursor(),
         skip_reason=None if runs else "no new or changed VODs",
     )
+
+
+def _removed(context: dg.SensorEvaluationContext, settings: ChatlabSettings, plan) -> None:
+    """VODs whose media left the inbox: kept (the default) or forgotten, per [ingest] on_removed."""
+    policy = on_removed_setting(settings.section("ingest"), f"{settings.config_file or 'chatlab.toml'} [ingest]")
+    if policy == "keep":
+        context.log.info(f"inbox: {', '.join(plan.removed)} left the inbox; their tables stay ([ingest] on_removed = \"keep\")")
+        return
+    for vod_id in plan.removed:
+        try:
+            report = forget_vod(settings.layout(), vod_id, reason="its media left the inbox ([ingest] on_removed = forget)",
+                                instance_step=instance_step(context.instance), delete_inbox_files=True)
+        except ForgetRefused as e:
+            context.log.warning(f"inbox: {vod_id} left the inbox but cannot be forgotten yet: {e}; trying again next tick")
+            plan.state.done[vod_id] = "forget-pending"
+            continue
+        observe_stale(context.instance, report)
+        context.log.info(f"inbox: {report.summary()}")
