@@ -43,6 +43,16 @@ class ChatlabSettings(ConfigurableResource):
         return cfg.section(cfg.load_config(self.config_file or None, self.data_dir or None), name, vod_id)
 
 
+def _vod_keys(keys) -> list[str]:
+    """Partition keys, refused unless each is a VOD id (a key typed into the UI never reaches SQL)."""
+    from chatlab.ingest.inbox import is_valid_vod_id
+
+    for k in keys:
+        if not is_valid_vod_id(k):
+            raise ValueError(f"partition key {k!r} is not a VOD id ([a-z0-9_-]{{1,64}}); no table read or written")
+    return list(keys)
+
+
 class DuckLakeIOManager(ConfigurableIOManager):
     """Per-VOD tables in DuckLake (``chatlab.<asset name>``), read and written through DuckDB.
 
@@ -67,7 +77,7 @@ class DuckLakeIOManager(ConfigurableIOManager):
     def _where(self, context) -> tuple[str | None, list[str] | None]:
         column = (context.definition_metadata or {}).get("partition_expr")
         if column and context.has_asset_partitions:
-            return column, list(context.asset_partition_keys)
+            return column, _vod_keys(context.asset_partition_keys)
         return None, None
 
     def handle_output(self, context: OutputContext, obj: pl.DataFrame) -> None:
@@ -93,7 +103,7 @@ class DuckLakeIOManager(ConfigurableIOManager):
         upstream = context.upstream_output
         table = context.asset_key.path[-1]
         column = ((upstream.definition_metadata if upstream else None) or {}).get("partition_expr")
-        keys = list(context.asset_partition_keys) if column and context.has_asset_partitions else None
+        keys = _vod_keys(context.asset_partition_keys) if column and context.has_asset_partitions else None
         columns = (context.definition_metadata or {}).get("columns")
         return read_rows(self.lake(), table, column if keys is not None else None, keys, columns, self.schema_name)
 
