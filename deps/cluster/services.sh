@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # PostgreSQL and Redis for a cluster test on one machine: `services.sh start DIR` / `services.sh stop DIR`.
-# Every start waits at most 30 s, and everything runs under DIR, on ports of its own
+# Every start waits at most 60 s, and everything runs under DIR, on ports of its own
 # (PG_PORT, default 55432; REDIS_PORT, default 56379), so nothing of the machine's is touched.
 # Prints the environment a Dagster instance, the lake and the Celery workers need.
 set -euo pipefail
@@ -39,9 +39,9 @@ start)
       || { echo "initdb failed:" >&2; cat "$dir/pg/initdb.log" >&2; exit 1; }
   fi
   if ! "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" status >/dev/null 2>&1; then
-    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -t 30 \
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -t 60 \
       -o "-p $pg_port -k $pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
-      || { echo "PostgreSQL did not start in 30 s:" >&2; tail -20 "$pg/server.log" >&2; exit 1; }
+      || { echo "PostgreSQL did not start in 60 s:" >&2; tail -20 "$pg/server.log" >&2; exit 1; }
   fi
   for db in dagster lake; do
     "$pgbin/psql" -h 127.0.0.1 -p "$pg_port" -U chatlab -d postgres -tAc "select 1 from pg_database where datname='$db'" | grep -q 1 \
@@ -49,8 +49,8 @@ start)
   done
   redis-cli -p "$redis_port" ping >/dev/null 2>&1 || redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --dir "$dir/redis" \
     --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" --save "" --appendonly no
-  for _ in $(seq 60); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.5; done
-  redis-cli -p "$redis_port" ping | grep -q PONG || { echo "redis did not answer in 30 s" >&2; exit 1; }
+  for _ in $(seq 120); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.5; done
+  redis-cli -p "$redis_port" ping | grep -q PONG || { echo "redis did not answer in 60 s" >&2; exit 1; }
   cat <<ENV
 export CHATLAB_DAGSTER_PG_URL=postgresql+psycopg2://chatlab@127.0.0.1:$pg_port/dagster
 export CHATLAB_LAKE_CATALOG="postgres:dbname=lake host=127.0.0.1 port=$pg_port user=chatlab"
