@@ -57,10 +57,19 @@ def test_the_cluster_instance_config_is_valid(tmp_path: Path, monkeypatch: pytes
     assert "postgres" in config["storage"] and config["run_retries"]["enabled"]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory: pytest.TempPathFactory):
     svc = tmp_path_factory.mktemp("services")
-    env = dict(os.environ, PG_PORT="55433", REDIS_PORT="56380")
+    # Free ports of this moment: other test runs on the machine may be starting their own services.
+    env = dict(os.environ, PG_PORT=str(_free_port()), REDIS_PORT=str(_free_port()))
     r = subprocess.run(["bash", str(CLUSTER / "services.sh"), "start", str(svc)], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     catalog = next(line.split('"')[1] for line in r.stdout.splitlines() if "CHATLAB_LAKE_CATALOG" in line)
