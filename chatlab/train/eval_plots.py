@@ -69,7 +69,7 @@ def discriminator_bars(disc: dict[str, dict[str, dict[str, Any]]], path: Path, l
     ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
     if limit is not None:
         ax.axhline(limit, color="red", ls="--", lw=1, label=f"check limit {limit}")
-    ax.set_xticks(range(len(names)), names)
+    ax.set_xticks(range(len(names)), names, fontsize=8, rotation=15)
     ax.set_ylim(0, 1)
     ax.set_ylabel("real-or-generated accuracy")
     ax.legend(fontsize=8, loc="lower right")
