@@ -31,8 +31,23 @@ CLUSTER = REPO_ROOT / "deps" / "cluster"
 BIN = Path(sys.executable).parent
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_PORTS: dict[str, str] = {}
+
+
 def _services(cmd: str, svc: Path) -> dict[str, str]:
-    r = subprocess.run(["bash", str(CLUSTER / "services.sh"), cmd, str(svc)], capture_output=True, text=True, timeout=120)
+    # Ports free at the start (another cluster test or test run may hold the default ones).
+    if not _PORTS:
+        _PORTS.update(PG_PORT=str(_free_port()), REDIS_PORT=str(_free_port()))
+    r = subprocess.run(["bash", str(CLUSTER / "services.sh"), cmd, str(svc)], capture_output=True, text=True, timeout=180,
+                       env=dict(os.environ, **_PORTS))
     if r.returncode != 0:
         raise RuntimeError(f"services.sh {cmd}: {r.stderr.strip() or r.stdout.strip()}")
     env = {}
