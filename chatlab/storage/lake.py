@@ -176,6 +176,17 @@ _roots: dict[LakeConfig, duckdb.DuckDBPyConnection] = {}
 _roots_lock = threading.Lock()
 
 
+def _forget_after_fork() -> None:
+    # A forked child must not touch its parent's DuckDB instances (their threads did not come
+    # along, and a lock one of them held stays held): it attaches afresh, with a fresh lock.
+    global _roots_lock
+    _roots.clear()
+    _roots_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def _cursor(lake: LakeConfig) -> duckdb.DuckDBPyConnection:
     """A cursor on this process's one read-write connection to the lake: loading the extensions
     and attaching cost more than a small write, so the IO manager attaches once per process.
