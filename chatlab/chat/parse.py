@@ -559,8 +559,21 @@ def _check_wall_clock(df: pl.DataFrame, meta: dict) -> pl.DataFrame:
     return df
 
 
+# An offset past this (about 115 days) is not a time in a stream; NaN, inf and such cannot be
+# turned into a timestamp either (they crashed the whole file before).
+MAX_OFFSET_S = 1e7
+
+
 def _require(df: pl.DataFrame, rejects: list[dict], stats: Counter) -> pl.DataFrame:
-    """Line formats: rows that parsed but lack a time or text become rejects here."""
+    """Line formats: rows that parsed but lack a time or text become rejects here; so does a
+    time that is not a finite offset within MAX_OFFSET_S (any format)."""
+    t = pl.col("t_s")
+    odd = t.is_not_null() & (t.is_nan() | t.is_infinite() | (t.abs() > MAX_OFFSET_S))
+    for row in df.filter(odd).iter_rows(named=True):
+        rejects.append({"source_line": row["source_line"], "source_index": row["source_index"],
+                        "reason": f"bad_time: offset {row['t_s']} s is not a finite time within ±{MAX_OFFSET_S:.0e} s",
+                        "raw": row["text"] or ""})
+    df = df.filter(~odd)
     bad = df.filter((pl.col("t_s").is_null() & pl.col("t_abs").is_null()) | pl.col("text").is_null())
     for row in bad.iter_rows(named=True):
         rejects.append({"source_line": row["source_line"], "source_index": row["source_index"], "reason": "no_time: the record has no usable time" if row["text"] is not None else "no_text: the record has no text", "raw": row["text"] or ""})

@@ -1,0 +1,287 @@
+"""Malformed inputs (the README's "Malformed inputs" table): every row is a case here.
+
+Each one: no crash; a clear error or reject that names the file, the place (line, record,
+stream, section, key) and what was expected; the readable rest goes on; other VODs go on."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import dagster as dg
+import pytest
+
+from chatlab.chat import parse_file
+
+GOOD = {"content_offset_seconds": 1.0, "commenter": {"display_name": "viewer"}, "message": {"body": "hello"}}
+GOOD_LINE = json.dumps(GOOD)
+
+
+def _doc(*records) -> bytes:
+    return json.dumps({"comments": list(records)}).encode()
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A chat export: ``parsed`` readable messages kept, one reject matching ``reason``."""
+
+    name: str
+    data: bytes | Callable[[], bytes]
+    parsed: int
+    reason: str  # regex on the reject's reason
+    place: str  # the reject column that says where ("file" for the whole file)
+    max_bytes: int | None = None
+
+
+CHAT = [
+    Chat("truncated.json", _doc(GOOD, GOOD)[:-20], 1, r"^truncated: the file ends inside record 1 \(starts at byte \d+\)", "source_index"),
+    Chat("ints.json", b"[1, 2, 3]", 0, r"ints\.json: not a chat export chatlab knows .*Known formats", "file"),
+    Chat("string.json", b'"just a string"', 0, r"string\.json: not a chat export chatlab knows", "file"),
+    Chat("markup.json", b"<xml><a/></xml>", 0, r"markup\.json: not a chat export chatlab knows", "file"),
+    Chat("junk.txt", b"\x00\x01\x02 binary junk \xff\n", 0, r"junk\.txt: not a chat export chatlab knows", "file"),
+    Chat("columns.csv", b"a,b\n1,2\n", 0, r"columns\.csv: not a chat export chatlab knows", "file"),
+    Chat("empty.json", b"", 0, r"^empty_file: empty\.json: empty file \(0 bytes\)", "file"),
+    Chat("blank.json", b"   \n\n  ", 0, r"^empty_file: blank\.json: empty \(no chat messages\)", "file"),
+    Chat("no_time.json", _doc({"commenter": {"display_name": "v"}, "message": {"body": "hi"}}, GOOD), 1,
+         r"^no_time: no offset or timestamp field", "source_index"),
+    Chat("text_time.json", _doc({**GOOD, "content_offset_seconds": "soon"}, GOOD), 1, r"^bad_types: fields of unexpected type", "source_index"),
+    Chat("no_text.json", _doc({"content_offset_seconds": 1.0, "commenter": {"display_name": "v"}}, GOOD), 1,
+         r"^no_text: no message body", "source_index"),
+    Chat("null_record.json", _doc(None, GOOD), 1, r"^not_an_object: an element of the records array", "source_index"),
+    Chat("nan_time.json", b'{"comments": [{"content_offset_seconds": NaN, "commenter": {"display_name": "v"}, '
+         b'"message": {"body": "x"}}, ' + GOOD_LINE.encode() + b"]}", 1, r"^(no_time|bad_time|bad_types)", "source_index"),
+    Chat("inf_time.json", b'{"comments": [{"content_offset_seconds": Infinity, "commenter": {"display_name": "v"}, '
+         b'"message": {"body": "x"}}, ' + GOOD_LINE.encode() + b"]}", 1, r"^(no_time|bad_time|bad_types)", "source_index"),
+    Chat("broken_line.jsonl", f"{GOOD_LINE}\n{{not json\n{GOOD_LINE}\n".encode(), 2, r"^invalid_json: Expecting property name", "source_index"),
+    Chat("list_line.jsonl", f"{GOOD_LINE}\n[1, 2]\n{GOOD_LINE}\n".encode(), 2, r"^not_an_object: the record is a JSON list", "source_index"),
+    Chat("bad_time.csv", b"time,user_name,message\nxx,bob,hi\n00:00:02,amy,hello\n", 1, r"^no_time: no readable time \(time='xx'\)", "source_line"),
+    Chat("short_row.csv", b"time,user_name,message\n00:00:01\n00:00:02,amy,hello\n", 1, r"^bad_row: 1 fields, the header has 3", "source_line"),
+    Chat("bad_time.txt", b"[0:00:01] amy: hello\n[0:00:0x] bob: bad time\n[0:00:03] cat: fine\n", 2,
+         r"^unrecognized_line: not an IRC message, `\[time\] user: text`", "source_line"),
+    Chat("truncated.json.gz", lambda: gzip.compress(_doc(*[GOOD] * 100))[:-30], -1, r"^truncated: the file ends inside record \d+", "source_index"),
+    Chat("over_cap.json", _doc(*[GOOD] * 500), 0, r"over_cap\.json: larger than 4000 bytes \(cap\)", "file", max_bytes=4000),
+    Chat("bomb.json.gz", lambda: gzip.compress(_doc(*[GOOD] * 5000)), 0,
+         r"bomb\.json\.gz: decompresses to more than 20000 bytes \(size cap; a gzip bomb\?\)", "file", max_bytes=20000),
+]
+
+
+@pytest.mark.parametrize("case", CHAT, ids=lambda c: c.name)
+def test_malformed_chat(case: Chat, tmp_path: Path):
+    p = tmp_path / case.name
+    p.write_bytes(case.data() if callable(case.data) else case.data)
+    r = parse_file(p, **({"max_bytes": case.max_bytes} if case.max_bytes else {}))  # never raises
+    if case.parsed >= 0:
+        assert r.messages.height == case.parsed, r.summary()
+    else:
+        assert r.messages.height > 0, r.summary()  # the readable start is kept
+    assert r.rejects.height >= 1, r.summary()
+    rows = r.rejects.to_dicts()
+    hit = [x for x in rows if re.search(case.reason, x["reason"])]
+    assert hit, [x["reason"] for x in rows]
+    assert all(x["source_file"] == case.name for x in rows)  # the file
+    if case.place != "file":
+        assert hit[0][case.place] is not None, hit[0]  # the place: line or record number
+    assert r.stats["parsed"] + r.stats["rejected"] == r.messages.height + r.rejects.height
+
+
+def test_latin1_line_in_utf8_jsonl_is_kept_and_noted(tmp_path: Path):
+    p = tmp_path / "latin1.jsonl"
+    p.write_bytes(GOOD_LINE.encode() + b"\n" + b'{"content_offset_seconds": 2, "commenter": {"display_name": "v"}, "message": {"body": "caf\xe9"}}\n')
+    r = parse_file(p)
+    assert r.messages.height == 2 and "café" in r.messages["text"].to_list()
+    assert r.stats.get("reencoded_latin1") == 1 and "reencoded_latin1 1" in r.summary()
+
+
+def test_chat_before_the_vod_is_kept_and_chat_sane_says_so(tmp_path: Path):
+    from chatlab.chat.sanity import check
+
+    p = tmp_path / "early.json"
+    p.write_bytes(_doc({**GOOD, "content_offset_seconds": -500}, GOOD))
+    r = parse_file(p)
+    assert r.messages.height == 2
+    s = check(r.messages, 0, 60.0, 0.05)
+    assert not s.passed and any("outside the VOD" in x and "wrong start time" in x for x in s.problems), s.problems
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+def _media(kind: str, d: Path) -> Path:
+    from chatlab_tests.conftest import make_media
+
+    if kind == "zero":
+        p = d / "zero.mp4"
+        p.write_bytes(b"")
+    elif kind == "text":
+        p = d / "text.mp4"
+        p.write_text("hello, not a video")
+    elif kind in ("head", "half"):
+        good = make_media(d / "src.mp4", 2).read_bytes()
+        p = d / f"{kind}.mp4"
+        p.write_bytes(good[:2000] if kind == "head" else good[: len(good) // 2])
+    elif kind == "folder":
+        p = d / "folder.mp4"
+        p.mkdir()
+    elif kind == "video_only":
+        p = make_media(d / "video_only.mp4", 2, audio=False)
+    elif kind == "picture":
+        p = d / "picture.mp4"
+        p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    elif kind == "junk_wav":
+        p = d / "junk.wav"
+        p.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 30)
+    else:
+        raise AssertionError(kind)
+    return p
+
+
+MEDIA = [
+    ("zero", r"zero\.mp4: empty file \(0 bytes\)"),
+    ("text", r"text\.mp4: not a readable media file \(.*Invalid data"),
+    ("head", r"head\.mp4: not a readable media file"),
+    ("half", r"half\.mp4: not a readable media file"),
+    ("folder", r"folder\.mp4: no such file"),
+    ("video_only", r"video_only\.mp4: no audio stream \(streams: video\); chatlab needs the streamer's audio"),
+    ("picture", r"picture\.mp4: no audio stream \(streams: video\)"),
+    ("junk_wav", r"junk\.wav: not a readable media file"),
+]
+
+
+@pytest.mark.parametrize("kind,message", MEDIA, ids=[m[0] for m in MEDIA])
+def test_malformed_media(kind: str, message: str, tmp_path: Path):
+    from chatlab.media.audio import extract_audio
+    from chatlab.media.probe import MediaError
+
+    src = _media(kind, tmp_path)
+    with pytest.raises(MediaError) as e:
+        extract_audio(src, tmp_path / "out" / "audio.wav")
+    assert re.search(message, str(e.value)), str(e.value)
+    assert str(src) in str(e.value)  # the file, by its path
+    assert not (tmp_path / "out" / "audio.wav").exists()
+
+
+# --- partition keys ---------------------------------------------------------------------------
+
+KEYS = ["../../../../x", "x') OR ('1'='1", "", "Upper", "a/b", "x" * 65, "tab\there", "naïve", "x\n"]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=repr)
+def test_malformed_partition_key(key: str, layout):
+    from chatlab.partitions import is_valid_vod_id
+
+    assert not is_valid_vod_id(key)
+    with pytest.raises(ValueError, match=r"not a VOD id: .* \(expected 1-64 of a-z, 0-9, _ and -\)"):
+        layout.artifact_dir("offsets", key)
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def _load(toml: str | bytes, tmp_path: Path, read: Callable[[dict], object]):
+    from chatlab.config import load_config
+
+    p = tmp_path / "chatlab.toml"
+    p.write_bytes(toml if isinstance(toml, bytes) else toml.encode())
+    return read(load_config(p, tmp_path / "data"))
+
+
+def _section(name: str, loader: Callable[[dict], object]) -> Callable[[dict], object]:
+    from chatlab.config import section
+
+    return lambda conf: loader(section(conf, name))
+
+
+def _align(s):
+    from chatlab.align.config import AlignConfig
+
+    return AlignConfig.from_mapping(s)
+
+
+def _splits(s):
+    from chatlab.align.splits import SplitConfig
+
+    return SplitConfig.from_mapping(s)
+
+
+def _clean(s):
+    from chatlab.chat.clean import CleanConfig
+
+    return CleanConfig.from_settings(s.get("clean", {}))
+
+
+def _train(s):
+    from chatlab.train.lora import TrainConfig
+
+    return TrainConfig.from_mapping(s)
+
+
+def _ingest(s):
+    from chatlab.forget import on_removed_setting
+
+    return on_removed_setting(s)
+
+
+def _storage(s):
+    from chatlab.config import Layout
+    from chatlab.storage import lake_config
+
+    return lake_config(Layout(Path("data")), s)
+
+
+SETTINGS = [
+    ("unclosed_table", "[align\noffset_s = 1\n", lambda c: c, r"chatlab\.toml: not valid TOML \(.*line 1"),
+    ("duplicate_key", "[align]\noffset_s = 1\noffset_s = 2\n", lambda c: c, r"chatlab\.toml: not valid TOML \(.*line 3"),
+    ("not_utf8", b"[align]\noffset_s = 1 # caf\xe9\n", lambda c: c, r"chatlab\.toml: not UTF-8 text"),
+    ("align_typo", "[align]\nofset_s = 1\n", _section("align", _align), r"\[align\]: unknown settings \['ofset_s'\]; known: \[.*'offset_s'"),
+    ("align_anchors", "[align]\nanchors = [1, 2]\n", _section("align", _align), r"\[align\] anchors: expected \[\[t_chat, t_speech\], \.\.\.\], got \[1, 2\]"),
+    ("split_ratios", "[splits]\ntrain = -1.0\n", _section("splits", _splits), r"\[splits\]: ratios must be >= 0"),
+    ("split_name", '[splits]\noverrides = { a = "dev" }\n', _section("splits", _splits), r"\[splits\] overrides: a = 'dev'; expected one of"),
+    ("clean_typo", "[chat.clean]\nblocklst = []\n", _section("chat", _clean), r"\[chat\.clean\]: unknown settings \['blocklst'\]"),
+    ("train_preset", '[train]\npreset = "tpu"\n', _section("train", _train), r"\[train\] preset = 'tpu': expected one of \['cpu', 'gpu'\]"),
+    ("on_removed", '[ingest]\non_removed = "delete"\n', _section("ingest", _ingest), r"on_removed = 'delete': expected one of 'keep', 'forget'"),
+    ("storage_catalog", '[storage]\ncatalog = "mysql:x"\n', _section("storage", _storage), r"storage catalog 'mysql:x': expected one of sqlite:\.\.\."),
+]
+
+
+@pytest.mark.parametrize("name,toml,read,message", SETTINGS, ids=[s[0] for s in SETTINGS])
+def test_malformed_settings(name, toml, read, message, tmp_path: Path):
+    with pytest.raises(ValueError) as e:
+        _load(toml, tmp_path, read)
+    assert re.search(message, str(e.value)), str(e.value)
+
+
+# --- the other VODs go on ---------------------------------------------------------------------
+
+
+def test_a_broken_vod_does_not_stop_the_others(instance, layout, media_factory):
+    from chatlab.definitions import defs
+    from chatlab.resources import build_resources
+
+    media_factory(layout.inbox / "good.mp4", seconds=2)
+    (layout.inbox / "good.json").write_bytes(_doc(GOOD))
+    (layout.inbox / "broken_media.mp4").write_text("not a video")
+    media_factory(layout.inbox / "broken_chat.mp4", seconds=2)
+    (layout.inbox / "broken_chat.json").write_bytes(_doc(GOOD, {**GOOD, "message": None}, GOOD)[:-20])
+    keys = ["good", "broken_media", "broken_chat"]
+    instance.add_dynamic_partitions("vods", keys)
+    resources = {**dict(defs.resources), **build_resources(str(layout.root))}
+    outcome = {}
+    for key in keys:
+        r = dg.materialize(list(defs.assets), selection=[dg.AssetKey(k) for k in ("vod_source", "chat", "chat_rejects")],
+                           partition_key=key, instance=instance, resources=resources, raise_on_error=False)
+        failures = [e.step_failure_data.error.message for e in r.all_events if e.is_step_failure]
+        outcome[key] = (r.success, failures)
+    assert outcome["good"] == (True, [])
+    assert not outcome["broken_media"][0] and "broken_media.mp4: not a readable media file" in outcome["broken_media"][1][0]
+    assert outcome["broken_chat"] == (True, [])  # its readable record kept, the rest rejected with reasons
+    from chatlab.storage import connect
+
+    with connect(layout) as con:
+        rows = dict(con.execute("select vod_id, count(*) from chatlab.chat group by vod_id").fetchall())
+        rejects = con.execute("select source_file, source_index, reason from chatlab.chat_rejects where vod_id = 'broken_chat'").fetchall()
+    assert rows == {"good": 1, "broken_chat": 1}
+    assert {r[0] for r in rejects} == {"broken_chat.json"} and len(rejects) == 2, rejects
