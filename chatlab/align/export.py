@@ -16,6 +16,7 @@ import polars as pl
 from chatlab.align.context import CONTEXT_S
 from chatlab.align.splits import SPLITS
 from chatlab.config import Layout
+from chatlab.storage.lake import SCHEMA
 from chatlab.train.prompt import TEMPLATE_VERSION, Context, completion_text, messages
 
 EXPORT_COLUMNS = ("prompt", "completion", "transcript", "chat_context", "vod_id", "msg_id", "user_hash", "t_speech_s",
@@ -108,7 +109,7 @@ def write_export(out_dir: Path, pairs: pl.DataFrame, splits: pl.DataFrame, offse
     return {"counts": {s: f.height for s, f in frames.items()}, "files": files, "card": "README.md"}
 
 
-def load_tables(layout: Layout, schema: str = "chatlab", snapshot: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def load_tables(layout: Layout, schema: str = SCHEMA, snapshot: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(pairs, splits, offsets) of every VOD from the tables, read-only (at lake ``snapshot`` if
     given). Only pairs built with the VOD's current offsets, and only VODs whose offsets passed
     `alignment_confident`, count."""

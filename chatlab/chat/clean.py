@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from chatlab.chat.schema import KNOWN_BOTS
+from chatlab.slurs import SLURS
 
 RULES = (
     "duplicate",  # the same msg_id twice (overlapping exports)
@@ -32,11 +33,9 @@ RULES = (
     "rate_limit",  # one user over the cap per window
 )
 
-# Slurs and self-harm taunts; extend or replace with `[chat.clean] blocklist` / `blocklist_extra`.
-DEFAULT_BLOCKLIST = (
-    "kys", "kill yourself", "neck yourself", "faggot", "fag", "nigger", "nigga", "retard", "retarded",
-    "tranny", "chink", "spic", "kike", "wetback", "coon", "dyke", "cunt",
-)
+# Slurs and self-harm taunts (chatlab.slurs, shared with the generation guardrails); `[chat.clean]
+# blocklist` and `blocklist_extra` add to them, as `[train] banned_words` does.
+DEFAULT_BLOCKLIST = SLURS
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,8 @@ class CleanConfig:
         kw: dict[str, Any] = {k: v for k, v in section.items() if k in known}
         if "bots" in kw:
             kw["bots"] = frozenset(b.lower() for b in kw["bots"])
-        if "blocklist" in kw:
-            kw["blocklist"] = tuple(kw["blocklist"])
+        if "blocklist" in kw:  # adds, never replaces: a setting cannot drop the slurs silently
+            kw["blocklist"] = DEFAULT_BLOCKLIST + tuple(w for w in kw["blocklist"] if w not in DEFAULT_BLOCKLIST)
         cfg = cls(**kw)
         if section.get("bots_extra"):
             cfg = cls(**{**cfg.__dict__, "bots": cfg.bots | {b.lower() for b in section["bots_extra"]}})

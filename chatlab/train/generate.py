@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatlab.slurs import SLURS
 from chatlab.train.prompt import Context, build_prompt, clean, encode, end_token_id
 
 _NORM = re.compile(r"[^\w<>:]+", re.UNICODE)
@@ -47,7 +48,7 @@ DEFAULT_BANNED_PATTERNS = (
     r"\+?\d[\d\s().-]{7,}\d",  # phone-like numbers
     r"^\s*[!/]\w+",  # bot commands
 )
-DEFAULT_BANNED_WORDS = ("nigger", "nigga", "faggot", "retard", "tranny", "kys", "kill yourself")
+DEFAULT_BANNED_WORDS = SLURS  # the one list the chat filter uses too (chatlab.slurs)
 
 
 @dataclass(frozen=True)
