@@ -25,11 +25,12 @@ def test_definitions_load():
     assert job.partitions_def.name == "vods"
     assert {k.to_user_string() for k in per_vod_assets(defs)} >= {"vod_source", "audio"}
     assert defs.resolve_sensor_def("inbox_sensor").job_name == VOD_JOB
-    # every asset that writes the DuckDB file sits in the one-at-a-time pool
+    # Tables are in DuckLake, which takes many writers: no table-writing step waits for (or holds)
+    # a one-writer slot while it computes; pools are only for the heavy engines.
     for spec in defs.resolve_all_asset_specs():
         if spec.metadata.get("partition_expr"):
             assets_def = defs.resolve_assets_def(spec.key)
-            assert all(n.pool == "duckdb" for n in assets_def.node_def.iterate_op_defs()), spec.key
+            assert all(n.pool in (None, "asr", "ocr", "train") for n in assets_def.node_def.iterate_op_defs()), spec.key
 
 
 def test_dagster_yaml_is_a_valid_instance_config(tmp_path):
