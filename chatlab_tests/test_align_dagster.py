@@ -230,3 +230,19 @@ def test_offsets_place_a_loose_cut_by_the_audio(layout: Layout, instance: dg.Dag
         else:
             assert "audio_cuts_moved" not in meta and meta["audio_at_cuts"].value.startswith("not used: no audio artifact")
     assert errs["silent"] > 5.0 and errs["spliced"] < 1.0, errs
+
+
+def test_a_vod_rejected_on_the_review_page_gets_no_pairs(layout: Layout, instance: dg.DagsterInstance) -> None:
+    from chatlab.review import overrides
+
+    _write(layout, {"good": make_case(31, 20.0, offset_s=42.0, drift_s_per_h=1.0)})
+    overrides.save(layout, "good", None, status="rejected")
+    r = _run(layout, instance, "good")
+    ev = {e.check_name: e for e in r.get_asset_check_evaluations()}["alignment_confident"]
+    assert not ev.passed and "rejected on the review page" in ev.description
+    assert {e.asset_key.to_user_string() for e in r.get_asset_materialization_events()} == {"offsets"}
+
+    overrides.save(layout, "good", None, status="accepted")  # the person changes their mind
+    r = _run(layout, instance, "good")
+    assert {e.check_name: e for e in r.get_asset_check_evaluations()}["alignment_confident"].passed
+    assert _query(layout, "SELECT count(*) > 0 FROM chatlab.aligned_pairs WHERE vod_id = 'good'") == [(True,)]

@@ -154,6 +154,10 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
     prior, why = (None, "manual override") if cfg.overridden else _export_prior(context, settings.layout(), vod_id)
     al = estimate_offsets(transcript_words, chat_clean, cfg, prior=prior)
     problems = verdict(al, cfg)
+    review = settings.section("review", vod_id)  # the review page's record of this VOD
+    if review.get("status") == "rejected":
+        # A person looked and said no: the gate stops this VOD's pairs, whatever the figures say.
+        problems.append(f"rejected on the review page ({review.get('saved_at', 'no time recorded')})")
     plain, plain_passed = None, None
     if prior is not None and al.figures.get("prior", {}).get("windows_moved", 0):
         plain = estimate_offsets(transcript_words, chat_clean, cfg)  # the same VOD without the prior: what it changed
