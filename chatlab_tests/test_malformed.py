@@ -219,6 +219,12 @@ def _train(s):
     return TrainConfig.from_mapping(s)
 
 
+def _asr(s):
+    from chatlab.asr.engine import EngineConfig
+
+    return EngineConfig.from_mapping(s)
+
+
 def _ingest(s):
     from chatlab.forget import on_removed_setting
 
@@ -242,13 +248,17 @@ SETTINGS = [
     ("split_name", '[splits]\noverrides = { a = "dev" }\n', _section("splits", _splits), r"\[splits\] overrides: a = 'dev'; expected one of"),
     ("clean_typo", "[chat.clean]\nblocklst = []\n", _section("chat", _clean), r"\[chat\.clean\]: unknown settings \['blocklst'\]"),
     ("train_preset", '[train]\npreset = "tpu"\n', _section("train", _train), r"\[train\] preset = 'tpu': expected one of \['cpu', 'gpu'\]"),
+    ("train_typo", "[train]\nlerning_rate = 0.1\n", _section("train", _train),
+     r"chatlab\.toml \[train\]: unknown settings \['lerning_rate'\]; known: \[.*'learning_rate'"),
+    ("asr_typo", "[asr]\nbeem_size = 3\n", _section("asr", _asr), r"chatlab\.toml \[asr\]: unknown settings \['beem_size'\]; known: \[.*'beam_size'"),
     ("on_removed", '[ingest]\non_removed = "delete"\n', _section("ingest", _ingest), r"on_removed = 'delete': expected one of 'keep', 'forget'"),
     ("storage_catalog", '[storage]\ncatalog = "mysql:x"\n', _section("storage", _storage), r"storage catalog 'mysql:x': expected one of sqlite:\.\.\."),
 ]
 
 
 @pytest.mark.parametrize("name,toml,read,message", SETTINGS, ids=[s[0] for s in SETTINGS])
-def test_malformed_settings(name, toml, read, message, tmp_path: Path):
+def test_malformed_settings(name, toml, read, message, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("CHATLAB_CONFIG", str(tmp_path / "chatlab.toml"))  # the file the messages name
     with pytest.raises(ValueError) as e:
         _load(toml, tmp_path, read)
     assert re.search(message, str(e.value)), str(e.value)

@@ -81,6 +81,14 @@ class EngineConfig:
         """Build from a settings section / resource config, ignoring keys that are not ours
         (quality thresholds live in the same ``[asr]`` section)."""
         names = {f.name for f in dataclasses.fields(cls)}
+        from chatlab.asr.quality import Thresholds
+
+        known = names | {f.name for f in dataclasses.fields(Thresholds)} | {"window_s"}
+        unknown = sorted(set(values) - known)
+        if unknown:  # a typo must not pass silently
+            from chatlab.config import config_path
+
+            raise ValueError(f"{config_path()} [asr]: unknown settings {unknown}; known: {sorted(known)}")
         kw = {k: v for k, v in values.items() if k in names and v is not None}
         if "vocabulary" in kw:
             v = kw["vocabulary"]

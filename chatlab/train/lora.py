@@ -65,6 +65,7 @@ class TrainConfig:
     def from_mapping(cls, section: dict[str, Any]) -> "TrainConfig":
         """The section's settings over its ``preset``'s (see PRESETS) over the defaults."""
         known = {f.name for f in fields(cls)}
+        _refuse_unknown("train", section, known | {"preset"} | _shared_train_keys())
         preset = section.get("preset", "cpu")
         if preset not in PRESETS:
             raise ValueError(f"[train] preset = {preset!r}: expected one of {sorted(PRESETS)}")
@@ -75,6 +76,22 @@ class TrainConfig:
     def dataset_settings(self) -> dict[str, Any]:
         """The settings that shape the training rows (part of the dataset version)."""
         return {"max_prompt_tokens": self.max_prompt_tokens, "max_completion_tokens": self.max_completion_tokens}
+
+
+def _shared_train_keys() -> set[str]:
+    """Keys of [train] read by the evaluation and the guardrails (the same section)."""
+    from chatlab.train.evaluate import EvalConfig
+
+    return {f.name for f in fields(EvalConfig)} | {f.name for f in fields(Guardrails)}
+
+
+def _refuse_unknown(name: str, section: dict[str, Any], known: set[str]) -> None:
+    # A typo must not pass silently (it used to be ignored here, while [align] refused it).
+    unknown = sorted(set(section) - known)
+    if unknown:
+        from chatlab.config import config_path
+
+        raise ValueError(f"{config_path()} [{name}]: unknown settings {unknown}; known: {sorted(known)}")
 
 
 # `[train] preset = "gpu"`: a card with CUDA and bitsandbytes, and a bigger base model directory
