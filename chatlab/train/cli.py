@@ -121,8 +121,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         raise ValueError("give --context TEXT (and --chat LINE...) or --vod ID --at SECONDS")
     adapter_dir = args.adapter or _latest_adapter(layout)
-    from chatlab.train.pipeline import AdapterNotApproved, check_approved
+    from chatlab.train.pipeline import AdapterNotApproved, check_approved, check_not_forgotten
 
+    check_not_forgotten(adapter_dir)  # --force does not reach past this one
     try:
         check_approved(layout, adapter_dir)
     except AdapterNotApproved as e:

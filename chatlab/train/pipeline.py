@@ -141,6 +141,16 @@ class AdapterNotApproved(RuntimeError):
     """The adapter's evaluation failed, or there is none for these exact weights."""
 
 
+def check_not_forgotten(adapter_dir: str | os.PathLike) -> None:
+    """A ValueError when the adapter was built from a VOD that `chatlab forget` removed: that
+    stream was asked out of the data, so no flag brings its adapter back."""
+    from chatlab.forget import is_stale
+
+    mark = is_stale(adapter_dir)
+    if mark is not None:
+        raise ValueError(f"{adapter_dir}: {mark.get('reason') or 'built from a forgotten VOD'}; train a new adapter without it")
+
+
 def check_approved(layout: Layout, adapter_dir: str | os.PathLike) -> dict[str, Any]:
     """The evaluation that passed for this adapter; AdapterNotApproved (with the reasons) when its
     check failed, when it was never evaluated, or when the weights changed since."""
