@@ -75,12 +75,47 @@ def _raise_stop(signum, frame) -> None:  # noqa: ARG001 - signal handler signatu
     raise _Stop(signum)
 
 
+# The group's watchdog: a separate small process that outlives a SIGKILL of ours. The leader gets
+# SIGTERM when we die, but may exit before its own children do (seen: the webserver kept serving);
+# the watchdog sees us gone (it is re-parented) and stops the whole group, then kills what is left.
+_WATCHDOG = """
+import os, signal, sys, time
+pgid, parent = int(sys.argv[1]), int(sys.argv[2])
+def alive():
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+while os.getppid() == parent and alive():
+    time.sleep(0.5)
+for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+    if not alive():
+        break
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        break
+    end = time.monotonic() + wait_s
+    while alive() and time.monotonic() < end:
+        time.sleep(0.2)
+"""
+
+
+def _watch(pgid: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(pgid), str(os.getpid())],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_group(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd=None, grace_s: float = 20.0) -> int:
     """Run ``cmd`` in its own process group until it exits or we get SIGINT/SIGTERM/SIGHUP;
     either way nothing of the group outlives this call. Returns the exit code (130 on a stop)."""
     linux = sys.platform.startswith("linux")
     proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, start_new_session=True,
                             preexec_fn=_die_with_parent if linux else None)
+    _watch(proc.pid)
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return proc.wait()
