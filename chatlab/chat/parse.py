@@ -276,6 +276,15 @@ class PartWriter:
         self.pool.shutdown(wait=True)
 
 
+def _absorb(scan: Any, stats: Counter, rejects: list[dict]) -> None:
+    """What a records scan found besides records: its rejects, NUL bytes and truncation."""
+    rejects.extend(scan.rejects)
+    if scan.nul_bytes:
+        stats["nul_bytes_removed"] += scan.nul_bytes
+    if scan.truncated:
+        stats["truncated_file"] = 1
+
+
 def _json_lines(lines: Iterable[bytes], stats: Counter, rejects: list[dict], offset: int = 0) -> Iterator[tuple[int, Any, bytes]]:
     """(index, decoded record, raw line) of NDJSON lines; broken lines become rejects."""
     for i, line in enumerate(lines):
@@ -354,11 +363,7 @@ def _parse_records(path: Path, fmt: str, max_bytes: int, rejects: list[dict], st
         nd = Path(tmp) / "records.ndjson"
         with open(nd, "wb") as out:
             scan = stream_records(iter_bytes(path, max_bytes), out)
-        rejects.extend(scan.rejects)
-        if scan.nul_bytes:
-            stats["nul_bytes_removed"] += scan.nul_bytes
-        if scan.truncated:
-            stats["truncated_file"] = 1
+        _absorb(scan, stats, rejects)
         if scan.found:
             meta.update(twitchdownloader.export_meta(scan.meta))
             if scan.records_key:
@@ -424,11 +429,7 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
                     out.write(b"\n")
             else:
                 scan = stream_records(iter_bytes(path, max_bytes), out)
-                rejects.extend(scan.rejects)
-                if scan.nul_bytes:
-                    stats["nul_bytes_removed"] += scan.nul_bytes
-                if scan.truncated:
-                    stats["truncated_file"] = 1
+                _absorb(scan, stats, rejects)
                 if not scan.found:
                     out.abort()
                     with open(folder / "doc.ndjson", "wb") as doc:
