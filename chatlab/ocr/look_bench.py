@@ -20,21 +20,29 @@ TUNING = tuple(range(0, 12))
 # Held apart: never looked at while tuning. The first set (1000-) was scored once, after the first
 # round of tuning; what its failures showed was fixed and scored on a fresh set (2000-), so 1000-
 # is no longer held apart (it stays for comparison as "seen").
-HELD_APART = tuple(range(2000, 2010))
+# Round 3: 2000- was scored once as held apart and its failures looked at since, so it is "seen"
+# too; FRESH (3000-) was fixed before any tuning of round 3 and is scored once, at its end.
 SEEN_ONCE = tuple(range(1000, 1010))
-SETS = {"tuning": TUNING, "held": HELD_APART, "seen": SEEN_ONCE}
+SEEN_TWICE = tuple(range(2000, 2010))
+FRESH = tuple(range(3000, 3012))
+HELD_APART = FRESH
+SETS = {"tuning": TUNING, "fresh": FRESH, "held": FRESH, "seen": SEEN_ONCE + SEEN_TWICE, "seen1": SEEN_ONCE,
+        "seen2": SEEN_TWICE}
 
 
 def parse_seeds(value: str) -> dict[str, tuple[int, ...]]:
-    """'tuning', 'held', 'seen', 'all' (tuning and held), or seeds '3,5,1001' (a set named 'chosen')."""
+    """'tuning', 'fresh' (= 'held': held apart), 'seen' (1000- and 2000-, held apart once and looked at
+    since), 'all' (tuning, seen and fresh, reported apart), or seeds '3,5,1001' (a set named 'chosen')."""
     if value == "all":
-        return {"tuning": TUNING, "held": HELD_APART}
+        return {"tuning": TUNING, "seen": SEEN_ONCE + SEEN_TWICE, "fresh": FRESH}
+    if value == "held":
+        return {"fresh": FRESH}
     if value in SETS:
         return {value: SETS[value]}
     try:
         return {"chosen": tuple(int(x) for x in value.split(",") if x.strip())}
     except ValueError as e:
-        raise ValueError(f"--looks {value!r}: expected tuning, held, all or seeds like 3,5,1001") from e
+        raise ValueError(f"--looks {value!r}: expected tuning, fresh, seen, all or seeds like 3,5,1001") from e
 
 
 def bench_look(seed: int, workdir: Path, seconds: float, *, engine: Any, auto_region: bool = True,
@@ -106,8 +114,8 @@ def print_report(res: dict[str, Any], write: Callable[[str], None] = print) -> N
           "time spread over 2 cores (cpu/2)")
     head = f"{'seed':>5} {'recall':>7} {'prec':>6} {'<=2s':>6} {'speed':>7} {'cpu/2':>7} {'region conf':>11}  look"
     for name, part in res["sets"].items():
-        label = {"held": " (held apart: never looked at while tuning)",
-                 "seen": " (held apart in round 1, looked at since: not held apart any more)"}.get(name, "")
+        label = {"fresh": " (held apart: never looked at while tuning)",
+                 "seen": " (held apart in rounds 1 and 2, looked at since: not held apart any more)"}.get(name, "")
         write(f"\n{name} seeds{label}")
         write(head)
         for r in part["looks"]:
