@@ -24,6 +24,10 @@ from chatlab.storage.lake import SCHEMA, LakeConfig, LakeWriteConflict, lake_con
 # to every error, so a bad file would run again and its message would read "Exceeded max_retries".
 WRITE_STEP_RETRIES = 3
 
+# Output metadata of a table that its step writes itself, with other tables in one transaction
+# (chatlab.storage.replace_tables): the IO manager only reads it back for the steps downstream.
+WRITTEN_BY_STEP = "written_by_step"
+
 # On the steps that want a GPU (ASR, training, evaluation): with the Celery executor they go to
 # queue "gpu", which only the workers on GPU machines serve. Other executors ignore the tag.
 GPU_QUEUE = {"dagster-celery/queue": "gpu"}
@@ -84,6 +88,11 @@ class DuckLakeIOManager(ConfigurableIOManager):
         if not isinstance(obj, pl.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()}: the DuckLake IO manager stores Polars frames, got {type(obj).__name__}")
         table = context.asset_key.path[-1]
+        if (context.definition_metadata or {}).get(WRITTEN_BY_STEP):
+            # The step wrote this table itself, together with others, in one transaction
+            # (chatlab.storage.replace_tables); writing it again here would be a second commit.
+            context.add_output_metadata({"row_count": obj.height})
+            return
         column, keys = self._where(context)
         try:
             snapshot = replace_rows(self.lake(), table, obj, column, keys or (), self.schema_name,

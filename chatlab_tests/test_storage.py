@@ -142,3 +142,23 @@ def test_a_write_conflict_retries_the_step_and_the_vod_succeeds(lake: LakeConfig
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert result.success and retries
     assert rows(lake, "SELECT count(*) FROM chatlab.numbers WHERE vod_id = 'v'") == [(5,)]
+
+
+def test_two_tables_are_replaced_in_one_transaction(lake: LakeConfig) -> None:
+    """transcript_tables' write: segments and words of a VOD change together or not at all."""
+    from chatlab.storage import replace_tables
+
+    first = replace_tables(lake, {"segs": frame("a", 3), "words": frame("a", 30)}, "vod_id", ["a"])
+    bad_words = pl.DataFrame({"vod_id": ["a"], "i": ["not a number"]})
+    with pytest.raises(duckdb.Error):
+        replace_tables(lake, {"segs": frame("a", 5, start=100), "words": bad_words}, "vod_id", ["a"])
+    # The failed second table took the first one's new rows with it.
+    assert rows(lake, "SELECT count(*), min(i) FROM chatlab.segs") == [(3, 0)]
+    assert rows(lake, "SELECT count(*) FROM chatlab.words") == [(30,)]
+    second = replace_tables(lake, {"segs": frame("a", 5, start=100), "words": frame("a", 7)}, "vod_id", ["a"])
+    assert second == first + 1  # one commit, one snapshot, for both tables
+    with connect(lake=lake) as con:
+        assert con.execute("SELECT count(*) FROM chatlab.segs").fetchone() == (5,)
+        assert con.execute("SELECT count(*) FROM chatlab.words").fetchone() == (7,)
+    with connect(lake=lake, snapshot=first) as old:
+        assert old.execute("SELECT (SELECT count(*) FROM chatlab.segs), (SELECT count(*) FROM chatlab.words)").fetchone() == (3, 30)

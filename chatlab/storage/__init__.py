@@ -9,6 +9,7 @@ from chatlab.storage.lake import (
     lake_config,
     read_rows,
     replace_rows,
+    replace_tables,
     table_names,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "lake_config",
     "read_rows",
     "replace_rows",
+    "replace_tables",
     "table_names",
 ]

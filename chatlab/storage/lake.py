@@ -294,18 +294,32 @@ def replace_rows(
     sees the old rows or the new ones, never neither, and a killed writer changes nothing. The
     table is created from ``rows``'s schema on first write; new columns are added. A commit that
     meets another writer's is retried with backoff; returns the snapshot id of the commit."""
-    arrow = rows.to_arrow() if hasattr(rows, "to_arrow") else rows
+    return replace_tables(lake, {table: rows}, partition_column, partition_keys, schema, log, attempts)
+
+
+def replace_tables(
+    lake: LakeConfig,
+    tables: dict[str, Any],
+    partition_column: str | None = None,
+    partition_keys: Iterable[str] = (),
+    schema: str = SCHEMA,
+    log: Callable[[str], None] | None = None,
+    attempts: int = 10,
+) -> int:
+    """``replace_rows`` for several tables ({table: rows}) in ONE transaction: a reader sees every
+    table's new rows or none of them (a step that makes two tables of one VOD, such as the
+    transcript's segments and words, never leaves one replaced and the other not)."""
+    arrows = {t: (r.to_arrow() if hasattr(r, "to_arrow") else r) for t, r in tables.items()}
     keys = list(partition_keys)
     if partition_column and not keys:
-        raise ValueError(f"{schema}.{table}: a partitioned write needs its partition keys")
-    qualified = f'{schema}."{table}"'
+        raise ValueError(f"{schema}.{', '.join(tables)}: a partitioned write needs its partition keys")
+    if not arrows:
+        raise ValueError("replace_tables: no table to write")
 
-    def write() -> int:
-        con = _cursor(lake)
+    def write_one(con: duckdb.DuckDBPyConnection, table: str, arrow: Any) -> None:
+        qualified = f'{schema}."{table}"'
+        con.register("incoming", arrow)
         try:
-            con.register("incoming", arrow)
-            con.execute("BEGIN")
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             have = _columns(con, schema, table)
             if not have:
                 con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM incoming LIMIT 0")
@@ -320,6 +334,16 @@ def replace_rows(
             else:
                 con.execute(f"DELETE FROM {qualified}")
             con.execute(f"INSERT INTO {qualified} BY NAME SELECT * FROM incoming")
+        finally:
+            con.unregister("incoming")
+
+    def write() -> int:
+        con = _cursor(lake)
+        try:
+            con.execute("BEGIN")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for table, arrow in arrows.items():
+                write_one(con, table, arrow)
             con.execute("COMMIT")
             return current_snapshot(con)
         except BaseException as e:
@@ -333,7 +357,8 @@ def replace_rows(
         finally:
             con.close()
 
-    return _retry(write, what=f"write {qualified}", attempts=attempts, log=log)
+    names = ", ".join(f'{schema}."{t}"' for t in arrows)
+    return _retry(write, what=f"write {names}", attempts=attempts, log=log)
 
 
 def read_rows(

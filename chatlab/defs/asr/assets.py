@@ -2,7 +2,7 @@
 
 The slow part (hours of Whisper on a long VOD) runs in pool ``asr`` and writes its result to
 ``data/artifacts/transcript/<vod>/``; a short second step loads it into
-``transcript_segments`` and ``transcript_words`` (one DuckLake transaction each). So no table
+``transcript_segments`` and ``transcript_words`` (both in one DuckLake transaction). So no table
 write waits on transcription, and a failed ``asr_quality`` (blocking) stops the tables and
 everything downstream of them.
 """
@@ -24,8 +24,8 @@ from chatlab.defs.asr.resources import AsrEngineResource
 from chatlab.defs.metadata import table_md
 from chatlab.media.audio import audio_path
 from chatlab.partitions import vod_partition, vods
-from chatlab.resources import ChatlabSettings
-from chatlab.resources import GPU_QUEUE
+from chatlab.resources import GPU_QUEUE, WRITE_STEP_RETRIES, WRITTEN_BY_STEP, ChatlabSettings
+from chatlab.storage import LakeWriteConflict, lake_config, replace_tables
 
 TRANSCRIPT = dg.AssetKey("transcript")
 PREVIEW_LINES = 12
@@ -157,12 +157,12 @@ def transcript(context: dg.AssetExecutionContext, settings: ChatlabSettings, asr
 @dg.multi_asset(
     outs={
         "transcript_segments": dg.AssetOut(
-            metadata={"partition_expr": "vod_id"},
+            metadata={"partition_expr": "vod_id", WRITTEN_BY_STEP: True},
             kinds={"duckdb"},
             description="One row per transcript segment: times, text, decoder scores, ASR model and version.",
         ),
         "transcript_words": dg.AssetOut(
-            metadata={"partition_expr": "vod_id"},
+            metadata={"partition_expr": "vod_id", WRITTEN_BY_STEP: True},
             kinds={"duckdb"},
             description="One row per word with its start/end (seconds from the first audio sample) and probability.",
         ),
@@ -174,19 +174,29 @@ def transcript(context: dg.AssetExecutionContext, settings: ChatlabSettings, asr
 )
 def transcript_tables(context: dg.AssetExecutionContext, settings: ChatlabSettings):
     vod_id = vod_partition(context)
-    d = transcript_dir(settings.layout(), vod_id)
+    layout = settings.layout()
+    d = transcript_dir(layout, vod_id)
     try:
         segs = pl.read_parquet(d / "segments.parquet")
         words = pl.read_parquet(d / "words.parquet")
     except FileNotFoundError as e:
         raise dg.Failure(description=f"{d}: transcript files missing; materialize `transcript` first ({e})") from e
+    # Both tables in ONE transaction: a reader (or a run killed between them) never sees a VOD's
+    # new segments beside its old words. The IO manager only reads them back (WRITTEN_BY_STEP).
+    try:
+        snapshot = replace_tables(lake_config(layout, settings.section("storage")),
+                                  {"transcript_segments": segs, "transcript_words": words}, "vod_id", [vod_id],
+                                  log=context.log.warning)
+    except LakeWriteConflict as e:
+        context.log.warning(f"{e}; the step runs again")
+        raise dg.RetryRequested(max_retries=WRITE_STEP_RETRIES, seconds_to_wait=2.0) from e
     yield dg.Output(
         segs,
         output_name="transcript_segments",
         metadata={
             "rows": segs.height,
+            "lake_snapshot": snapshot,
             "preview": table_md(segs.select("seg_id", "start_s", "end_s", "text").head(5)),
         },
     )
-    yield dg.Output(words, output_name="transcript_words", metadata={"rows": words.height})
-
+    yield dg.Output(words, output_name="transcript_words", metadata={"rows": words.height, "lake_snapshot": snapshot})
