@@ -202,6 +202,10 @@ def stream_records(chunks: Iterable[bytes], out: BinaryIO, record_keys: tuple[st
         return scan
     if depth != 0 or in_str:
         scan.truncated = True
+    if rec_depth is not None and not rec_done and last_end >= 0:
+        # the file ends inside the records array: what lies between the last whole record and
+        # the cut (a null, a number, the start of a string) is checked like any other gap
+        _check_gap(buf, buf_base, last_end + 1, elem_start if elem_start is not None else end, scan, scan.n_records)
     if elem_start is not None:
         raw = buf[elem_start - buf_base : elem_start - buf_base + 4000]
         scan.rejects.append(
@@ -215,19 +219,23 @@ def stream_records(chunks: Iterable[bytes], out: BinaryIO, record_keys: tuple[st
     return scan
 
 
+# One scalar element between records: a string (maybe cut off by the end of the file), or a run
+# of anything but commas, quotes and whitespace (numbers, true/false/null, garbage).
+_SCALAR = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?$)|[^,\s"]+')
+NOT_AN_OBJECT = "not_an_object: an element of the records array is a string, number or garbage, not a JSON object"
+
+
+def _reject_scalars(region: bytes, byte_offset: int, scan: JsonScan, index: int) -> None:
+    """One reject per element found in the region between two records (so none is lost)."""
+    for k, m in enumerate(_SCALAR.finditer(region)):
+        scan.rejects.append({"source_index": index + k, "byte_offset": byte_offset + m.start(), "reason": NOT_AN_OBJECT, "raw": m.group()})
+
+
 def _check_gap(buf: bytes, buf_base: int, lo: int, hi: int, scan: JsonScan, index: int) -> None:
     """Between two records (or a bracket and a record) only commas and whitespace may lie."""
     region = buf[max(lo - buf_base, 0) : max(hi - buf_base, 0)]
-    junk = region.strip(b" \t\r\n,")
-    if junk:
-        scan.rejects.append(
-            {
-                "source_index": index,
-                "byte_offset": lo,
-                "reason": "not_an_object: an element of the records array is a string, number or garbage, not a JSON object",
-                "raw": junk,
-            }
-        )
+    if region.strip(b" \t\r\n,"):
+        _reject_scalars(region, lo, scan, index)
 
 
 def _emit(buf: bytes, buf_base: int, starts: np.ndarray, ends: np.ndarray, out: BinaryIO, scan: JsonScan) -> None:
@@ -248,14 +256,7 @@ def _emit(buf: bytes, buf_base: int, starts: np.ndarray, ends: np.ndarray, out: 
         region = bytes(seg[lo:hi])
         if region.strip(b" \t") != b",":
             # something other than a record between two records (a string, a number, garbage)
-            scan.rejects.append(
-                {
-                    "source_index": scan.n_records + k + 1,
-                    "byte_offset": int(starts[0]) + lo,
-                    "reason": "not_an_object: an element of the records array is a string, number or garbage, not a JSON object",
-                    "raw": region.strip(b" ,\t"),
-                }
-            )
+            _reject_scalars(region, int(starts[0]) + lo, scan, scan.n_records + k + 1)
         seg[lo:hi] = 32
         seg[lo] = 10
     out.write(block)

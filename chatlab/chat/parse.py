@@ -26,7 +26,7 @@ from chatlab.chat.csv_ import parse_csv
 from chatlab.chat.detect import DEFAULT_MAX_BYTES, ChatFormatError, describe, detect, iter_bytes, read_head, to_utf8
 from chatlab.chat.fields import FieldMap, rows_frame
 from chatlab.chat.jsonstream import stream_records
-from chatlab.chat.ndjson import raw_lines, read_records
+from chatlab.chat.ndjson import json_lines, raw_lines, read_records
 from chatlab.chat.privacy import hash_users
 from chatlab.chat.schema import KNOWN_BOTS, MESSAGE, PARSED, REJECT, conform, empty, rejects_frame
 
@@ -49,6 +49,7 @@ TYPED_FIELDS = {
     "irc": "time <- tmi-sent-ts tag or [time] prefix (wall clock), text <- trailing parameter, user <- display-name tag, msg_id <- id tag",
 }
 LINE_BLOCK = 16 << 20  # bytes of text decoded and parsed at a time on line paths
+PART_BYTES = 96 << 20  # NDJSON bytes per part on the typed JSON paths (one DuckDB read each)
 
 
 @dataclass
@@ -61,6 +62,14 @@ class ChatParse:
     stats: dict[str, int] = field(default_factory=dict)  # counts: parsed, rejected, per reason, notes
     time_basis: str = "none"  # how t_s was obtained (see resolve_times)
     start_time: datetime | None = None
+    # parse_file(spill=folder): the messages are in this Parquet file instead (sorted, MESSAGE
+    # columns) and `messages` is empty; `count` is their number either way.
+    parquet: Path | None = None
+    count: int = 0
+
+    def lazy(self) -> pl.LazyFrame:
+        """The messages as a LazyFrame (scanned from `parquet` when spilled)."""
+        return pl.scan_parquet(self.parquet) if self.parquet else self.messages.lazy()
 
     def reject_counts(self) -> dict[str, int]:
         if self.rejects.height == 0:
@@ -73,7 +82,7 @@ class ChatParse:
         notes = ", ".join(f"{k} {v}" for k, v in self.stats.items() if k not in ("parsed", "rejected") and v)
         fields = f"; fields: {self.meta['fields']}" if self.meta.get("fields") else ""
         return (
-            f"{self.file}: {self.format}: parsed {self.messages.height}, rejected {self.rejects.height} ({why}); "
+            f"{self.file}: {self.format}: parsed {self.count}, rejected {self.rejects.height} ({why}); "
             f"times: {self.time_basis}" + fields + (f"; {notes}" if notes else "")
         )
 
@@ -86,9 +95,16 @@ def parse_file(
     salt: str | None = None,
     bots: frozenset[str] | set[str] = KNOWN_BOTS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    spill: Path | None = None,
 ) -> ChatParse:
     """Parse any supported chat export. start_time (UTC) turns wall-clock times into VOD
-    offsets; without it the export's own start time, else the first message, is used."""
+    offsets; without it the export's own start time, else the first message, is used.
+
+    ``spill`` (an existing folder, e.g. a temporary one under the data directory): the messages
+    never sit in memory as one table. Each part of the file is written there as Parquet, times
+    and ids are resolved part by part (only the time columns are held whole), and DuckDB sorts
+    the parts into ``ChatParse.parquet`` with a memory limit, spilling to disk. The rows are the
+    same as without it. The caller removes the folder."""
     path = Path(path)
     rejects: list[dict] = []
     stats: Counter[str] = Counter()
@@ -101,7 +117,7 @@ def parse_file(
         if fmt in TYPED_FIELDS:
             meta["fields"] = TYPED_FIELDS[fmt]
         if fmt in JSON_FORMATS:
-            parsed = _parse_json(path, fmt, max_bytes, rejects, stats, meta)
+            parsed = _parse_json(path, fmt, max_bytes, rejects, stats, meta, spill)
         elif fmt == "csv":
             parsed = parse_csv(iter_bytes(path, max_bytes), rejects, stats, meta)
         elif fmt in clientlogs.FORMATS:
@@ -117,6 +133,20 @@ def parse_file(
         code = "empty_file" if "empty" in str(e) else "file_error"
         rejects.append({"reason": f"{code}: {e}", "raw": head})
         parsed = pl.DataFrame()
+    if spill is not None:
+        files = _spill_parsed(parsed, spill)
+        if files:
+            if fmt == "twitchdownloader_json" and isinstance(parsed, list):  # the typed path leaves this to here
+                refine = lambda tt: twitchdownloader.refine_offsets(tt, meta.get("start_time"))  # noqa: E731
+            else:
+                refine = None
+            out, n, basis, start = _assemble_parts(files, spill, fmt, path.name, bots, salt, start_time, start_source,
+                                                   refine, rejects, stats, meta)
+            rej = rejects_frame([{**r, "source_file": path.name, "source_format": fmt} for r in rejects])
+            stats["parsed"] = n
+            stats["rejected"] = rej.height
+            return ChatParse(empty(MESSAGE), rej, fmt, path.name, meta, dict(stats), basis, start, parquet=out, count=n)
+        parsed = pl.DataFrame()
     parsed = conform(parsed, PARSED)
     parsed = _require(parsed, rejects, stats)
     parsed = _check_wall_clock(parsed, meta)
@@ -129,7 +159,101 @@ def parse_file(
     rej = rejects_frame([{**r, "source_file": path.name, "source_format": fmt} for r in rejects])
     stats["parsed"] = msgs.height
     stats["rejected"] = rej.height
-    return ChatParse(msgs, rej, fmt, path.name, meta, dict(stats), basis, start)
+    return ChatParse(msgs, rej, fmt, path.name, meta, dict(stats), basis, start, count=msgs.height)
+
+
+# --- spilled assembly (parse_file(spill=...)): the steps below, part by part ----------------
+
+SPILL_MEMORY = "1GB"  # DuckDB's limit for the final sort; it spills to the folder beyond it
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _spill_parsed(parsed: pl.DataFrame | list[Path], folder: Path) -> list[Path]:
+    """Parts of the parsed (PARSED) rows as Parquet files: the typed readers' files as they
+    are, any other reader's frame cut into files of 500,000 rows."""
+    if isinstance(parsed, list):
+        return parsed
+    parsed = conform(parsed, PARSED)
+    files = []
+    for k, start in enumerate(range(0, parsed.height, 500_000)):
+        f = folder / f"parsed-whole-{k:05d}.parquet"
+        parsed.slice(start, 500_000).write_parquet(f)
+        files.append(f)
+    return files
+
+
+def _assemble_parts(files: list[Path], folder: Path, fmt: str, file: str, bots, salt: str | None,
+                    start_time: datetime | None, start_source: str, refine, rejects: list[dict], stats: Counter,
+                    meta: dict) -> tuple[Path | None, int, str, datetime | None]:
+    """parse_file's steps after reading (refine offsets, _require, _check_wall_clock,
+    resolve_times, finalize, hash_users) over Parquet parts in file order; the steps that look
+    at the whole file get its time columns only. Returns (sorted file, messages, basis, start)."""
+    times = pl.concat([pl.read_parquet(f, columns=["t_s", "t_abs"]) for f in files])
+    if refine is not None:
+        times, refined = refine(times)
+        if refined:
+            stats["offsets_refined_from_created_at"] = 1
+    odd, bad, kept, at = [], [], [], 0
+    for f in files:  # _require part by part; its two kinds of reject keep their whole-file order
+        df = pl.read_parquet(f)
+        df = df.with_columns(times["t_s"].slice(at, df.height).alias("t_s"))
+        at += df.height
+        mine: list[dict] = []
+        df = _require(df, mine, stats)
+        odd += [r for r in mine if r["reason"].startswith("bad_time")]
+        bad += [r for r in mine if not r["reason"].startswith("bad_time")]
+        df.write_parquet(f)
+        kept.append(df.select("t_s", "t_abs"))
+    rejects += odd + bad
+    times = _check_wall_clock(pl.concat(kept), meta)
+    del kept
+    if start_time is None and meta.get("start_time") is not None:
+        start_time, start_source = meta["start_time"], "export metadata"
+    times, basis, start = resolve_times(times, start_time, start_source)
+    at, need_ids = 0, False
+    for f in files:
+        df = pl.read_parquet(f)
+        df = df.with_columns(times["t_s"].slice(at, df.height).alias("t_s"), times["t_abs"].slice(at, df.height).alias("t_abs"))
+        df = _finalize_rows(df, fmt, file, bots).with_columns(pl.int_range(at, at + df.height, dtype=pl.Int64).alias("_row"))
+        at += df.height
+        need_ids |= df["msg_id"].null_count() > 0
+        df.write_parquet(f)
+    n = at
+    del times
+    if need_ids:  # the n-th repeat of a key counts over the whole file: the key columns only
+        keys = pl.concat([pl.read_parquet(f, columns=["t_abs", "t_s", "user_login", "text", "msg_id"]) for f in files])
+        ids = _stable_ids(keys)["msg_id"]
+        del keys
+        at = 0
+        for f in files:
+            df = pl.read_parquet(f)
+            df = df.with_columns(ids.slice(at, df.height).alias("msg_id"))
+            at += df.height
+            df.write_parquet(f)
+        del ids
+    for f in files:
+        df = pl.read_parquet(f)
+        if salt is not None:
+            df = df.with_columns(hash_users(df, salt))
+        conform(df, {**MESSAGE, "_row": pl.Int64}).write_parquet(f)
+    out = folder / "messages.parquet"
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = '{SPILL_MEMORY}'")
+        con.execute(f"SET temp_directory = '{_sql_str(folder / 'duckdb-tmp')}'")
+        con.execute("SET preserve_insertion_order = true")
+        names = ", ".join(f"'{_sql_str(f)}'" for f in files)
+        # finalize's order: t_s, then source_index, nulls last, ties as they came (_row)
+        con.execute(f"COPY (SELECT * EXCLUDE (_row) FROM read_parquet([{names}]) "
+                    f"ORDER BY t_s ASC NULLS LAST, source_index ASC NULLS LAST, _row) TO '{_sql_str(out)}' (FORMAT parquet)")
+    finally:
+        con.close()
+    for f in files:
+        f.unlink(missing_ok=True)
+    return out, n, basis, start
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -217,13 +341,17 @@ def _parse_lines(path: Path, max_bytes: int, rejects: list[dict], stats: Counter
 def _is_jsonl(head: bytes) -> bool:
     head = to_utf8(head).lstrip()
     first, _, rest = head.partition(b"\n")
-    if not first.strip().startswith(b"{") or not rest.strip():
+    if not first.strip().startswith(b"{"):
         return False
     try:
-        json.loads(first)
+        obj = json.loads(first)
     except ValueError:
         return False
-    return bool(rest.strip())  # a whole object on line 1 and more after it: one record per line
+    if rest.strip():
+        return True  # a whole object on line 1 and more after it: one record per line
+    # One object alone: a document when it holds a records list, else a JSONL file of one record
+    # (read as a document it yielded nothing, silently). YouTube responses are read as documents.
+    return isinstance(obj, dict) and not _find_records(obj)[0] and "continuationContents" not in obj
 
 
 class PartWriter:
@@ -285,28 +413,6 @@ def _absorb(scan: Any, stats: Counter, rejects: list[dict]) -> None:
         stats["truncated_file"] = 1
 
 
-def _json_lines(lines: Iterable[bytes], stats: Counter, rejects: list[dict], offset: int = 0) -> Iterator[tuple[int, Any, bytes]]:
-    """(index, decoded record, raw line) of NDJSON lines; broken lines become rejects."""
-    for i, line in enumerate(lines):
-        line = line.rstrip(b"\r\n")
-        if not line.strip():
-            continue
-        if b"\x00" in line:
-            stats["nul_bytes_removed"] += line.count(b"\x00")
-            line = line.replace(b"\x00", b"")
-        try:
-            try:
-                obj = json.loads(line)
-            except UnicodeDecodeError:
-                line = line.decode("cp1252", "replace").encode("utf-8")
-                obj = json.loads(line)
-                stats["reencoded_latin1"] += 1
-        except ValueError as e:
-            rejects.append({"source_index": i + offset, "reason": f"invalid_json: {e}", "raw": line})
-            continue
-        yield i + offset, obj, line
-
-
 def _byte_lines(path: Path, max_bytes: int) -> Iterator[bytes]:
     pending = b""
     first = True
@@ -358,7 +464,7 @@ def _parse_records(path: Path, fmt: str, max_bytes: int, rejects: list[dict], st
     cut out by the streaming scan, or a small nested document loaded whole."""
     if _is_jsonl(read_head(path)):
         stats["jsonl"] = 1
-        return _map_records(fmt, _json_lines(_byte_lines(path, max_bytes), stats, rejects), stats, rejects, meta, path.name, True)
+        return _map_records(fmt, json_lines(_byte_lines(path, max_bytes), stats, rejects), stats, rejects, meta, path.name, True)
     with tempfile.TemporaryDirectory(prefix="chatlab-chat-") as tmp:
         nd = Path(tmp) / "records.ndjson"
         with open(nd, "wb") as out:
@@ -369,7 +475,7 @@ def _parse_records(path: Path, fmt: str, max_bytes: int, rejects: list[dict], st
             if scan.records_key:
                 meta["records_key"] = scan.records_key
             with open(nd, "rb") as f:
-                return _map_records(fmt, _json_lines(f, stats, rejects), stats, rejects, meta, path.name, False)
+                return _map_records(fmt, json_lines(f, stats, rejects), stats, rejects, meta, path.name, False)
     doc = _load_whole(path, max_bytes)
     if fmt == "youtube_live_chat":
         return _map_records(fmt, [(0, doc, None)], stats, rejects, meta, path.name, False)
@@ -389,7 +495,10 @@ def _load_whole(path: Path, max_bytes: int) -> Any:
         raise ChatFormatError(f"{path.name}: invalid JSON ({e}) and no records array could be cut out of it") from e
 
 
-def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats: Counter, meta: dict) -> pl.DataFrame:
+def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats: Counter, meta: dict,
+                spill: Path | None = None) -> pl.DataFrame | list[Path]:
+    """The JSON formats. With ``spill`` (a folder), the typed paths write each part's frame there
+    as Parquet and return the files in file order (times not yet refined; see _assemble_parts)."""
     if fmt in MAPPED or fmt == "youtube_live_chat":
         return _parse_records(path, fmt, max_bytes, rejects, stats, meta)
     with tempfile.TemporaryDirectory(prefix="chatlab-chat-") as tmp:
@@ -413,7 +522,7 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
             return df, st
 
         # GQL records may expand into several nodes: one part, so indices stay consistent
-        out = PartWriter(folder, read_part, None if fmt == "gql_json" else 96 << 20)
+        out = PartWriter(folder, _spilling(read_part, spill) if spill else read_part, None if fmt == "gql_json" else PART_BYTES)
         try:
             if _is_jsonl(read_head(path)):
                 stats["jsonl"] = 1
@@ -443,6 +552,8 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
         parts = out.close()
     for _, st in parts:
         stats.update(st)
+    if spill:
+        return [f for f, _ in parts if f is not None]
     frames = [df for df, _ in parts if df.height]
     df = conform(pl.concat(frames, how="vertical_relaxed"), PARSED) if frames else conform(pl.DataFrame(), PARSED)
     if fmt == "twitchdownloader_json":
@@ -450,6 +561,19 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
         if refined:
             stats["offsets_refined_from_created_at"] = 1
     return df
+
+
+def _spilling(read_part, folder: Path):
+    """A PartWriter reader that writes each part's frame to ``folder`` as Parquet (memory stays
+    at about two parts whatever the file's size) and returns the file (None when empty)."""
+    def read(part: Path, offset: int) -> tuple[Path | None, dict[str, int]]:
+        df, st = read_part(part, offset)
+        if not df.height:
+            return None, st
+        out = folder / f"parsed-{offset:012d}.parquet"
+        conform(df, PARSED).write_parquet(out)
+        return out, st
+    return read
 
 
 def _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd) -> pl.DataFrame:
@@ -621,6 +745,12 @@ def finalize(df: pl.DataFrame, fmt: str, file: str, bots: frozenset[str] | set[s
     """PARSED -> MESSAGE: roles from badges, flags, stable ids, sorted by time (user_hash left null)."""
     if df.height == 0:
         return empty(MESSAGE)
+    df = _stable_ids(_finalize_rows(df, fmt, file, bots))
+    return conform(df.sort("t_s", "source_index", nulls_last=True, maintain_order=True), MESSAGE)
+
+
+def _finalize_rows(df: pl.DataFrame, fmt: str, file: str, bots: frozenset[str] | set[str]) -> pl.DataFrame:
+    """finalize's steps that look at one row at a time."""
     df = df.with_columns(
         pl.col("badges").fill_null([]),
         pl.col("emotes").fill_null([]),
@@ -641,8 +771,7 @@ def finalize(df: pl.DataFrame, fmt: str, file: str, bots: frozenset[str] | set[s
         pl.lit(fmt).alias("source_format"),
         pl.lit(file).alias("source_file"),
     )
-    df = _stable_ids(df)
-    return conform(df.sort("t_s", "source_index", nulls_last=True, maintain_order=True), MESSAGE)
+    return df
 
 
 def _stable_ids(df: pl.DataFrame) -> pl.DataFrame:
