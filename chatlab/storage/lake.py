@@ -82,14 +82,20 @@ def lake_config(layout: cfg.Layout | None = None, storage: dict[str, Any] | None
     section = storage if storage is not None else cfg.section(cfg.load_config(), "storage")
     catalog = os.environ.get(CATALOG_ENV) or section.get("catalog") or f"sqlite:{layout.lake_catalog}"
     data = os.environ.get(DATA_ENV) or section.get("data_path") or str(layout.lake_data)
-    kind = catalog.split(":", 1)[0]
-    if kind not in KINDS or ":" not in catalog:
-        raise ValueError(f"storage catalog {catalog!r}: expected one of {', '.join(k + ':...' for k in KINDS)}")
+    kind = check_catalog(catalog)
     if kind in ("sqlite", "duckdb"):
         catalog = f"{kind}:{Path(catalog.split(':', 1)[1]).expanduser().resolve()}"
     if "://" not in data:
         data = str(Path(data).expanduser().resolve())
     return LakeConfig(catalog=catalog, data_path=data.rstrip("/") + "/")
+
+
+def check_catalog(catalog: str) -> str:
+    """The catalog's kind; an error unless it is one of KINDS followed by a colon."""
+    kind = catalog.split(":", 1)[0]
+    if kind not in KINDS or ":" not in catalog:
+        raise ValueError(f"storage catalog {catalog!r}: expected one of {', '.join(k + ':...' for k in KINDS)}")
+    return kind
 
 
 def _hide_password(conninfo: str) -> str:
