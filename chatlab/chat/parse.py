@@ -164,6 +164,7 @@ def parse_file(
 
 # --- spilled assembly (parse_file(spill=...)): the steps below, part by part ----------------
 
+SPILL_ROWS = 500_000  # rows per Parquet part
 SPILL_MEMORY = "1GB"  # DuckDB's limit for the final sort; it spills to the folder beyond it
 
 
@@ -173,15 +174,17 @@ def _sql_str(path: Path) -> str:
 
 def _spill_parsed(parsed: pl.DataFrame | list[Path], folder: Path) -> list[Path]:
     """Parts of the parsed (PARSED) rows as Parquet files: the typed readers' files as they
-    are, any other reader's frame cut into files of 500,000 rows."""
+    are, any other reader's frame cut into files of SPILL_ROWS rows."""
     if isinstance(parsed, list):
         return parsed
-    parsed = conform(parsed, PARSED)
+    return _write_parts(conform(parsed, PARSED), folder, "parsed-whole")
+
+
+def _write_parts(df: pl.DataFrame, folder: Path, stem: str) -> list[Path]:
     files = []
-    for k, start in enumerate(range(0, parsed.height, 500_000)):
-        f = folder / f"parsed-whole-{k:05d}.parquet"
-        parsed.slice(start, 500_000).write_parquet(f)
-        files.append(f)
+    for k, start in enumerate(range(0, df.height, SPILL_ROWS)):
+        files.append(folder / f"{stem}-{k:05d}.parquet")
+        df.slice(start, SPILL_ROWS).write_parquet(files[-1])
     return files
 
 
@@ -553,7 +556,7 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
     for _, st in parts:
         stats.update(st)
     if spill:
-        return [f for f, _ in parts if f is not None]
+        return [f for files, _ in parts for f in files]
     frames = [df for df, _ in parts if df.height]
     df = conform(pl.concat(frames, how="vertical_relaxed"), PARSED) if frames else conform(pl.DataFrame(), PARSED)
     if fmt == "twitchdownloader_json":
@@ -565,14 +568,10 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
 
 def _spilling(read_part, folder: Path):
     """A PartWriter reader that writes each part's frame to ``folder`` as Parquet (memory stays
-    at about two parts whatever the file's size) and returns the file (None when empty)."""
-    def read(part: Path, offset: int) -> tuple[Path | None, dict[str, int]]:
+    at about two parts whatever the file's size) and returns the files."""
+    def read(part: Path, offset: int) -> tuple[list[Path], dict[str, int]]:
         df, st = read_part(part, offset)
-        if not df.height:
-            return None, st
-        out = folder / f"parsed-{offset:012d}.parquet"
-        conform(df, PARSED).write_parquet(out)
-        return out, st
+        return _write_parts(conform(df, PARSED), folder, f"parsed-{offset:012d}"), st
     return read
 
 

@@ -1,0 +1,83 @@
+"""Bounded memory for big chats (issue 16): the spilled parse gives the same rows as the
+in-memory one, and the IO manager writes a lazy input in one transaction."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from chatlab.chat import parse as parse_mod
+from chatlab.chat.parse import parse_file
+
+REAL = Path(__file__).parent / "data" / "real" / "chat"
+
+
+def _td_export(path: Path, n: int, seed: int) -> Path:
+    """A TwitchDownloader export with what the whole-file steps look at: whole-second offsets
+    refined from created_at, times out of order, a repeated id, a bad time, a record without text."""
+    rng = random.Random(seed)
+    comments = []
+    for i in range(n):
+        t = rng.randint(0, 3600)
+        frac = rng.random()
+        comments.append({"_id": f"id{i}" if i != 7 else "id3", "content_offset_seconds": t,
+                         "created_at": f"2024-05-01T12:{(t + int(frac)) // 60 % 60:02d}:{t % 60:02d}.{int(frac * 1000):03d}Z",
+                         "commenter": {"display_name": f"User{rng.randint(0, 30)}", "name": f"user{rng.randint(0, 30)}", "_id": "1"},
+                         "message": {"body": rng.choice(["hi", "lol", "gg", "!cmd", "same same", "@user2 yes"]),
+                                     "user_badges": [{"_id": "subscriber", "version": "1"}] if i % 3 else []}})
+    comments[11]["content_offset_seconds"] = "nan"
+    comments[13]["message"] = {}
+    doc = {"video": {"start": 0, "end": 3600, "created_at": "2024-05-01T12:00:00Z"}, "comments": comments}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def _irc_log(path: Path, n: int, seed: int) -> Path:
+    """IRC lines without ids (stable ids from time, user, text and repeat count), repeats included."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        ts = 1714564800000 + rng.randint(0, 600) * 1000
+        user = f"u{rng.randint(0, 5)}"
+        lines.append(f"@display-name={user};tmi-sent-ts={ts} :{user}!{user}@{user}.tmi.twitch.tv PRIVMSG #chan :{rng.choice(['a', 'b', 'hello'])}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _same(a, b) -> None:
+    assert b.parquet is not None and b.messages.height == 0
+    spilled = pl.read_parquet(b.parquet)
+    assert_frame_equal(a.messages, spilled)
+    assert a.count == b.count == spilled.height
+    assert_frame_equal(a.rejects, b.rejects)
+    assert (a.format, a.time_basis, a.start_time, a.stats, a.meta) == (b.format, b.time_basis, b.start_time, b.stats, b.meta)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in REAL.iterdir()) if REAL.exists() else [])
+def test_spilled_parse_equals_in_memory_on_real_exports(name: str, tmp_path: Path) -> None:
+    path = REAL / name
+    a = parse_file(path, salt="s" * 32)
+    if a.count == 0:
+        pytest.skip(f"{name}: no messages")
+    _same(a, parse_file(path, salt="s" * 32, spill=tmp_path))
+
+
+def test_spilled_parse_equals_in_memory_over_many_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    td = _td_export(tmp_path / "td.json", 3000, seed=5)
+    irc = _irc_log(tmp_path / "chan.log", 2000, seed=6)
+    for path in (td, irc):
+        a = parse_file(path, salt="s" * 32)
+        monkeypatch.setattr(parse_mod, "SPILL_ROWS", 170)  # many small parts, cut where rows are out of order
+        folder = tmp_path / f"spill-{path.stem}"
+        folder.mkdir()
+        b = parse_file(path, salt="s" * 32, spill=folder)
+        monkeypatch.undo()
+        assert a.count > 1000
+        _same(a, b)
+        assert len(list(folder.glob("parsed-*"))) == 0  # the parts are gone, the sorted file stays
+    assert parse_file(td).stats["offsets_refined_from_created_at"] == 1
