@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -84,29 +88,52 @@ class DuckLakeIOManager(ConfigurableIOManager):
             return column, _vod_keys(context.asset_partition_keys)
         return None, None
 
-    def handle_output(self, context: OutputContext, obj: pl.DataFrame) -> None:
-        if not isinstance(obj, pl.DataFrame):
-            raise TypeError(f"{context.asset_key.to_user_string()}: the DuckLake IO manager stores Polars frames, got {type(obj).__name__}")
+    def handle_output(self, context: OutputContext, obj: pl.DataFrame | pl.LazyFrame) -> None:
+        """A frame, or a LazyFrame (e.g. a scan of Parquet files bigger than memory): the lazy one
+        is streamed to one Parquet file under the data directory's tmp/, and DuckDB inserts from
+        that file batch by batch, in the same one-transaction partition replace."""
+        if not isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
+            raise TypeError(f"{context.asset_key.to_user_string()}: the DuckLake IO manager stores Polars frames "
+                            f"(DataFrame or LazyFrame), got {type(obj).__name__}")
         table = context.asset_key.path[-1]
         if (context.definition_metadata or {}).get(WRITTEN_BY_STEP):
             # The step wrote this table itself, together with others, in one transaction
             # (chatlab.storage.replace_tables); writing it again here would be a second commit.
-            context.add_output_metadata({"row_count": obj.height})
+            if isinstance(obj, pl.DataFrame):
+                context.add_output_metadata({"row_count": obj.height})
             return
         column, keys = self._where(context)
-        try:
-            snapshot = replace_rows(self.lake(), table, obj, column, keys or (), self.schema_name,
-                                    log=context.log.warning, attempts=self.write_attempts)
-        except LakeWriteConflict as e:
-            context.log.warning(f"{e}; the step runs again")
-            raise RetryRequested(max_retries=WRITE_STEP_RETRIES, seconds_to_wait=2.0) from e
+        with self._staged(obj) as (rows, n, schema):
+            try:
+                snapshot = replace_rows(self.lake(), table, rows, column, keys or (), self.schema_name,
+                                        log=context.log.warning, attempts=self.write_attempts)
+            except LakeWriteConflict as e:
+                context.log.warning(f"{e}; the step runs again")
+                raise RetryRequested(max_retries=WRITE_STEP_RETRIES, seconds_to_wait=2.0) from e
         context.add_output_metadata({
-            "row_count": obj.height,
+            "row_count": n,
             "lake_snapshot": snapshot,
             "dataframe_columns": MetadataValue.table_schema(
-                TableSchema(columns=[TableColumn(name=n, type=str(t)) for n, t in obj.schema.items()])
+                TableSchema(columns=[TableColumn(name=c, type=str(t)) for c, t in schema.items()])
             ),
         })
+
+    @contextmanager
+    def _staged(self, obj: pl.DataFrame | pl.LazyFrame) -> Iterator[tuple[Any, int, dict[str, Any]]]:
+        """(rows for replace_rows, row count, schema): a DataFrame as it is; a LazyFrame sunk to
+        Parquet (Polars' streaming engine) and handed over as an Arrow dataset DuckDB scans lazily."""
+        if isinstance(obj, pl.DataFrame):
+            yield obj, obj.height, dict(obj.schema)
+            return
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+
+        tmp_root = cfg.layout(self.data_dir or None).root / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="write-", dir=tmp_root) as tmp:
+            path = Path(tmp) / "rows.parquet"
+            obj.sink_parquet(path)
+            yield ds.dataset(path, format="parquet"), pq.ParquetFile(path).metadata.num_rows, dict(pl.read_parquet_schema(path))
 
     def load_input(self, context: InputContext) -> pl.DataFrame:
         upstream = context.upstream_output

@@ -81,3 +81,43 @@ def test_spilled_parse_equals_in_memory_over_many_parts(tmp_path: Path, monkeypa
         _same(a, b)
         assert len(list(folder.glob("parsed-*"))) == 0  # the parts are gone, the sorted file stays
     assert parse_file(td).stats["offsets_refined_from_created_at"] == 1
+
+
+def test_io_manager_writes_a_lazy_frame_in_one_transaction_per_partition(layout, tmp_path: Path) -> None:
+    """A LazyFrame over Parquet files (a table bigger than memory) is written like a frame: the
+    partition's rows replaced in ONE commit, other partitions untouched, rows in their order."""
+    import dagster as dg
+
+    from chatlab.resources import DuckLakeIOManager
+    from chatlab.storage import connect, current_snapshot
+
+    parts = dg.DynamicPartitionsDefinition(name="vods")
+    files = []
+    for k in range(3):  # three files, the rows in descending order: the order must survive
+        f = tmp_path / f"in-{k}.parquet"
+        pl.DataFrame({"i": list(range(3000 - 1000 * k, 2000 - 1000 * k, -1)), "s": [f"f{k}"] * 1000}).write_parquet(f)
+        files.append(f)
+
+    @dg.asset(partitions_def=parts, metadata={"partition_expr": "vod_id"})
+    def numbers(context) -> pl.LazyFrame:
+        n = 3 if context.partition_key == "a" else 1
+        return pl.scan_parquet(files[:n]).with_columns(pl.lit(context.partition_key).alias("vod_id"))
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("vods", ["a", "b"])
+    io = DuckLakeIOManager(data_dir=str(layout.root))
+    snaps = []
+    for key in ("a", "b", "a"):
+        result = dg.materialize([numbers], partition_key=key, instance=instance, resources={"io_manager": io})
+        assert result.success
+        mat = result.asset_materializations_for_node("numbers")[0]
+        assert mat.metadata["row_count"].value == (3000 if key == "a" else 1000)
+        snaps.append(mat.metadata["lake_snapshot"].value)
+    with connect(layout) as con:
+        got = con.execute("SELECT vod_id, i FROM chatlab.numbers").pl()
+        changes = con.execute("SELECT snapshot_id FROM lake.snapshots() WHERE snapshot_id > ?", [snaps[1]]).fetchall()
+        now = current_snapshot(con)
+    assert got.filter(pl.col("vod_id") == "a")["i"].to_list() == list(range(3000, 0, -1))
+    assert got.filter(pl.col("vod_id") == "b")["i"].to_list() == list(range(3000, 2000, -1))
+    assert changes == [(snaps[2],)] and now == snaps[2]  # the replace of "a" was one commit
+    assert not list((layout.root / "tmp").glob("write-*"))  # the staged file is gone

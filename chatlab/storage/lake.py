@@ -330,7 +330,7 @@ def replace_tables(
             if not have:
                 con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM incoming LIMIT 0")
             else:
-                new = [c for c in arrow.column_names if c not in have]
+                new = [c for c in arrow.schema.names if c not in have]
                 types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM incoming)").fetchall()) if new else {}
                 for col in new:
                     con.execute(f'ALTER TABLE {qualified} ADD COLUMN "{col}" {types[col]}')
