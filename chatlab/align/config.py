@@ -45,17 +45,10 @@ class AlignConfig:
 
     @classmethod
     def from_mapping(cls, section: dict[str, Any]) -> "AlignConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(section) - known
-        if unknown:
-            raise ValueError(f"[align]: unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        kw = dict(section)
-        if "anchors" in kw:
-            try:
-                kw["anchors"] = tuple((float(a), float(b)) for a, b in kw["anchors"])
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"[align] anchors: expected [[t_chat, t_speech], ...], got {section['anchors']!r}") from e
-        return cls(**kw)
+        """From an `[align]` table: keys and types checked by chatlab.settings (errors name the key)."""
+        from chatlab.settings import build
+
+        return build(cls, "align", section)
 
     @property
     def overridden(self) -> bool:

@@ -44,11 +44,9 @@ class SplitConfig:
 
     @classmethod
     def from_mapping(cls, section: dict[str, Any], vod_split: str | None = None) -> "SplitConfig":
-        known = {"seed", "train", "validation", "test", "near_duplicate", "overrides"}
-        unknown = set(section) - known - {"split"}
-        if unknown:
-            raise ValueError(f"[splits]: unknown settings {sorted(unknown)}; known: {sorted(known)}")
-        cfg = cls(**{k: v for k, v in section.items() if k in known})
+        from chatlab.settings import build  # keys and types (`split` is the per-VOD one, read by the asset)
+
+        cfg = build(cls, "splits", section)
         total = cfg.train + cfg.validation + cfg.test
         if total <= 0 or min(cfg.train, cfg.validation, cfg.test) < 0:
             raise ValueError(f"[splits]: ratios must be >= 0 and not all 0 (got {cfg.train}, {cfg.validation}, {cfg.test})")

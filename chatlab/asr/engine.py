@@ -78,18 +78,14 @@ class EngineConfig:
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "EngineConfig":
-        """Build from a settings section / resource config, ignoring keys that are not ours
-        (quality thresholds live in the same ``[asr]`` section)."""
+        """Build from a settings section / resource config (None: the default). Keys and types are
+        checked by chatlab.settings against the whole ``[asr]`` section (the quality thresholds and
+        window_s live there too); only this dataclass's fields are taken."""
+        from chatlab.settings import values as checked
+
         names = {f.name for f in dataclasses.fields(cls)}
-        from chatlab.asr.quality import Thresholds
-
-        known = names | {f.name for f in dataclasses.fields(Thresholds)} | {"window_s"}
-        unknown = sorted(set(values) - known)
-        if unknown:  # a typo must not pass silently
-            from chatlab.config import config_path
-
-            raise ValueError(f"{config_path()} [asr]: unknown settings {unknown}; known: {sorted(known)}")
-        kw = {k: v for k, v in values.items() if k in names and v is not None}
+        given = checked("asr", {k: v for k, v in values.items() if v is not None})
+        kw = {k: v for k, v in given.items() if k in names}
         if "vocabulary" in kw:
             v = kw["vocabulary"]
             kw["vocabulary"] = tuple(x.strip() for x in (v.split(",") if isinstance(v, str) else v) if str(x).strip())

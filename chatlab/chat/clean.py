@@ -56,11 +56,10 @@ class CleanConfig:
     @classmethod
     def from_settings(cls, section: dict[str, Any]) -> "CleanConfig":
         """From the `[chat.clean]` settings: any field by name; `bots_extra` and `blocklist_extra` add to the defaults."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(section) - known - {"bots_extra", "blocklist_extra"}
-        if unknown:
-            raise ValueError(f"[chat.clean]: unknown settings {sorted(unknown)}; known: {sorted(known | {'bots_extra', 'blocklist_extra'})}")
-        kw: dict[str, Any] = {k: v for k, v in section.items() if k in known}
+        from chatlab.settings import values as checked  # keys and types (chatlab.settings: the whole [chat.clean])
+
+        section = checked("chat.clean", section)
+        kw: dict[str, Any] = {k: v for k, v in section.items() if k in {f.name for f in fields(cls)}}
         if "bots" in kw:
             kw["bots"] = frozenset(b.lower() for b in kw["bots"])
         if "blocklist" in kw:  # adds, never replaces: a setting cannot drop the slurs silently

@@ -42,6 +42,9 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     target_modules: str = "all-linear"
+    # LoRA on the last N decoder layers only (0: all). Backpropagation then stops at the lowest
+    # adapted layer: on the CPU the steps are cheaper and the budget buys more of them.
+    lora_layers: int = 0
     learning_rate: float = 1e-3
     epochs: float = 3.0
     max_steps: int = -1  # > 0 overrides epochs
@@ -60,38 +63,28 @@ class TrainConfig:
     quantize: str = "auto"  # auto: 4-bit QLoRA when CUDA + bitsandbytes, else none; "4bit" | "none"
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    # Recompute activations in the backward pass (saves memory, costs a forward pass per step):
+    # worth it for a big model on a card, not for a 135M model on the CPU. TRL turns it on unless told.
+    gradient_checkpointing: bool = False
+    lr_scheduler: str = "cosine"  # any transformers scheduler name
 
     @classmethod
     def from_mapping(cls, section: dict[str, Any]) -> "TrainConfig":
-        """The section's settings over its ``preset``'s (see PRESETS) over the defaults."""
-        known = {f.name for f in fields(cls)}
-        _refuse_unknown("train", section, known | {"preset"} | _shared_train_keys())
-        preset = section.get("preset", "cpu")
+        """The section's settings over its ``preset``'s (see PRESETS) over the defaults. Keys and
+        types are checked by chatlab.settings against the whole ``[train]`` section (the
+        evaluation's and the guardrails' keys live there too)."""
+        from chatlab.settings import values as checked
+
+        given = checked("train", section)
+        preset = given.get("preset", "cpu")
         if preset not in PRESETS:
             raise ValueError(f"[train] preset = {preset!r}: expected one of {sorted(PRESETS)}")
-        # Evaluation/generation settings share the [train] section; they are read elsewhere.
-        mine = {k: v for k, v in section.items() if k in known}
+        mine = {k: v for k, v in given.items() if k in {f.name for f in fields(cls)}}
         return cls(**(PRESETS[preset] | mine))
 
     def dataset_settings(self) -> dict[str, Any]:
         """The settings that shape the training rows (part of the dataset version)."""
         return {"max_prompt_tokens": self.max_prompt_tokens, "max_completion_tokens": self.max_completion_tokens}
-
-
-def _shared_train_keys() -> set[str]:
-    """Keys of [train] read by the evaluation and the guardrails (the same section)."""
-    from chatlab.train.evaluate import EvalConfig
-
-    return {f.name for f in fields(EvalConfig)} | {f.name for f in fields(Guardrails)}
-
-
-def _refuse_unknown(name: str, section: dict[str, Any], known: set[str]) -> None:
-    # A typo must not pass silently (it used to be ignored here, while [align] refused it).
-    unknown = sorted(set(section) - known)
-    if unknown:
-        from chatlab.config import config_path
-
-        raise ValueError(f"{config_path()} [{name}]: unknown settings {unknown}; known: {sorted(known)}")
 
 
 # `[train] preset = "gpu"`: a card with CUDA and bitsandbytes, and a bigger base model directory
@@ -100,7 +93,7 @@ def _refuse_unknown(name: str, section: dict[str, Any], known: set[str]) -> None
 # budget. Any key set beside it wins over the preset.
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {},
-    "gpu": {"device": "cuda", "quantize": "4bit", "batch_size": 16, "max_prompt_tokens": 256, "learning_rate": 2e-4,
+    "gpu": {"device": "cuda", "quantize": "4bit", "gradient_checkpointing": True, "batch_size": 16, "max_prompt_tokens": 256, "learning_rate": 2e-4,
             "lora_r": 32, "lora_alpha": 64, "epochs": 3.0, "eval_steps": 25, "max_eval_rows": 256, "max_train_minutes": 0.0},
 }
 
@@ -166,6 +159,14 @@ def load_for_training(base_dir: Path, cfg: TrainConfig, device: str):
         return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False), True
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     return AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=dtype).to(device), False
+
+
+def _last_layers(model: Any, n: int) -> list[int] | None:
+    """Indices of the last ``n`` decoder layers (None: every layer)."""
+    total = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+    if n <= 0 or not total or n >= total:
+        return None
+    return list(range(total - n, total))
 
 
 def _messages_digest(texts: list[str]) -> list[str]:
@@ -271,7 +272,8 @@ def train_adapter(
     try:
         model, quantized = load_for_training(base_dir, cfg, device)
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=cfg.target_modules, task_type="CAUSAL_LM")
+                          target_modules=cfg.target_modules, task_type="CAUSAL_LM",
+                          layers_to_transform=_last_layers(model, cfg.lora_layers))
         has_eval = eval_ds is not None
         args = SFTConfig(
             output_dir=str(tmp / "checkpoints"),
@@ -284,7 +286,8 @@ def train_adapter(
             per_device_eval_batch_size=cfg.batch_size,
             gradient_accumulation_steps=cfg.grad_accum,
             warmup_steps=cfg.warmup_steps,
-            lr_scheduler_type="cosine",
+            lr_scheduler_type=cfg.lr_scheduler,
+            activation_checkpointing=cfg.gradient_checkpointing,
             logging_steps=1,
             eval_strategy="steps" if has_eval else "no",
             eval_steps=cfg.eval_steps,
