@@ -116,6 +116,36 @@ def test_tcd_text_and_irc_formats(tmp_path: Path) -> None:
     assert r.messages["msg_type"].to_list() == ["chat", "chat", "action"] and r.messages["text"][2] == "waves"
 
 
+def test_tcd_srt_and_ssa_subtitles(tmp_path: Path) -> None:
+    # tcd's srt format: "{index}\n{start} --> {stop}\n{Name: body}\n", hours past 24 kept as hours
+    srt = ("1\n0:00:05,120 --> 0:00:07,120\nStreamer: hello chat\n\n2\n0:01:10,000 --> 0:01:12,000\nAnn: a: b\n\n"
+           "3\n25:00:01,500 --> 25:00:03,500\nBob: late\n\n4\n0:02:00,000 --> 0:02:02,000\n\n5\nstray line\n")
+    r = parse_file(write(tmp_path, "123456.srt", srt))
+    assert r.format == "tcd_srt" and r.messages["t_s"].to_list() == [5.12, 70.0, 90001.5]
+    assert r.messages["user"].to_list() == ["Streamer", "Ann", "Bob"] and r.messages["text"].to_list() == ["hello chat", "a: b", "late"]
+    assert sorted(r.reject_counts().items()) == [("no_text", 1), ("unrecognized_line", 1)]  # a cue without text, a stray line
+    assert r.stats["not_a_message_subtitle_number"] == 5
+    # tcd's ssa format: a [Script Info] header, then Dialogue lines whose text repeats the coloured name
+    ssa = ("[Script Info]\nTitle: My stream\nScriptType: v4.00\n\n[V4 Styles]\nFormat: Name, Fontname\nStyle: Default,Arial,21\n\n"
+           "[Events]\nFormat: Marked, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+           "Dialogue: Marked=0,0:00:05.12,0:00:07.12,Default,Streamer,0000,0000,0000,,{\\c&HFF0000&}Streamer {\\c&HFFFFFF&}hello, chat\n"
+           "Dialogue: Marked=0,1:00:00.50,1:00:02.50,Default,Ann,0000,0000,0000,,{\\c&H00FF00&}Ann {\\c&HFFFFFF&}hi\\Nthere\n"
+           "Dialogue: broken\n")
+    for name in ("123456.ssa", "123456.ass"):
+        r = parse_file(write(tmp_path, name, ssa))
+        assert r.format == "tcd_ssa" and r.messages["t_s"].to_list() == [5.12, 3600.5]
+        assert r.messages["user"].to_list() == ["Streamer", "Ann"] and r.messages["text"].to_list() == ["hello, chat", "hi there"]
+        assert r.reject_counts() == {"unrecognized_line": 1} and r.stats["not_a_message_subtitle_header"] == 8
+
+
+def test_inbox_takes_every_chat_export_suffix() -> None:
+    from chatlab.ingest.inbox import split_name
+
+    for name in ("s.json", "s.json.gz", "s.jsonl", "s.csv", "s.csv.gz", "s.txt", "s.txt.gz", "s.log", "s.log.gz", "s.irc",
+                 "s.html", "s.srt", "s.ssa", "s.ass", "s.live_chat.json", "s.gz"):
+        assert split_name(name) == ("s", "chat"), name
+
+
 def test_twitchdownloader_html_and_text_variants(tmp_path: Path) -> None:
     html = ("<!DOCTYPE html>\n<html><head><title>chat</title></head><body>\n"
             '<pre class="comment-root">[<a href="https://twitch.tv/videos/2001/?t=0h0m5s">0:00:05</a>] <img class="badge-image" title="subscriber">'

@@ -9,7 +9,9 @@
 - HexChat/XChat: ``**** BEGIN LOGGING AT Wed May  1 18:00:00 2024``, ``May 01 18:00:05 <nick><TAB>text`` (XChat: a space
   after the nick, the month in the locale's spelling, the header translated).
 - mIRC: ``Session Start: Wed May 01 18:00:00 2024``, ``[18:00] <nick> text``.
-- Twitch-Chat-Downloader (tcd) text and irc formats: ``[0:00:05] <~Name> text`` (offsets).
+- Twitch-Chat-Downloader (tcd) text and irc formats: ``[0:00:05] <~Name> text`` (offsets); its subtitle
+  formats: SRT (``1`` / ``0:00:05,120 --> 0:00:07,120`` / ``Name: text``) and SSA/ASS
+  (``Dialogue: Marked=0,0:00:05.12,0:00:07.12,Default,Name,0000,0000,0000,,{\\c&H..&}Name {\\c&HFFFFFF&}text``).
 - TwitchDownloader HTML: one ``<pre class="comment-root">`` per comment, time as ``h:mm:ss``.
 - TwitchDownloader text without timestamps: ``Name: text`` (recognized; every line is rejected
   as having no time, since a message without a time cannot be placed in the VOD).
@@ -31,7 +33,9 @@ from chatlab.chat.fields import rows_frame
 
 import polars as pl
 
-FORMATS = ("chatterino_log", "irssi_log", "weechat_log", "hexchat_log", "mirc_log", "tcd_text", "twitchdownloader_html", "twitchdownloader_text_notime")
+FORMATS = ("chatterino_log", "irssi_log", "weechat_log", "hexchat_log", "mirc_log", "tcd_text", "tcd_srt", "tcd_ssa",
+           "twitchdownloader_html", "twitchdownloader_text_notime")
+SUBTITLES = ("tcd_srt", "tcd_ssa")
 
 # Zone abbreviations a header may name (Chatterino writes the abbreviation of the local zone).
 ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "BST": 1, "CET": 1, "CEST": 2, "WEST": 1, "EET": 2, "EEST": 3, "MSK": 3,
@@ -97,7 +101,14 @@ SIGNS = {
     "mirc_log": re.compile(r"^Session (Start|Close|Ident): |^\[\d{2}:\d{2}(:\d{2})?\] (<[ @+%~&]?[^>\s]+>|\*) "),
     "tcd_text": re.compile(r"^\[(\d+ days?, )?\d+:\d{2}:\d{2}\] (<[~@%+$!*&]?[^>\s]+>|\*\S) "),
     "twitchdownloader_html": re.compile(r'<pre class="comment-root">'),
+    "tcd_srt": re.compile(r"^\d+:\d{2}:\d{2},\d{3} --> \d+:\d{2}:\d{2},\d{3}\s*$"),
+    "tcd_ssa": re.compile(r"^\[Script Info\]\s*$|^Dialogue: (Marked=)?\d+,\d+:\d{2}:\d{2}\.\d{2},"),
 }
+# A subtitle cue's start: SRT's "h:mm:ss,mmm --> ..." line, SSA/ASS's Dialogue line (fields 2 and 5 are start and name).
+_SRT_CUE = re.compile(r"^(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2}),(?P<ms>\d{3}) --> \d+:\d{2}:\d{2},\d{3}\s*$")
+_SSA_CUE = re.compile(r"^Dialogue: (?:Marked=)?\d+,(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})\.(?P<cs>\d{2}),[^,]*,[^,]*,(?P<user>[^,]*),"
+                      r"[^,]*,[^,]*,[^,]*,[^,]*,(?P<text>.*)$")
+_SSA_OVERRIDE = re.compile(r"\{\\[^}]*\}")  # {\c&HFF0000&}: colour and style codes inside the text
 
 
 def _zone(abbr: str | None) -> tuple[timezone | None, str]:
@@ -130,8 +141,73 @@ def _html_message(rest: str) -> tuple[str | None, str | None, list[str]]:
     return user, html.unescape(text).rstrip(" "), badges
 
 
+def parse_subtitles(fmt: str, lines: Iterable[tuple[int, str]], stats: Counter, rejects: list[dict]) -> pl.DataFrame:
+    """tcd's SRT and SSA/ASS outputs: one cue per message, its start the offset into the VOD."""
+    rows: list[dict] = []
+    pending: tuple[int, float, str] | None = None  # SRT: the cue line waiting for its text line
+    index = 0
+
+    def reject(ln: int, reason: str, raw: str) -> None:
+        nonlocal index
+        rejects.append({"source_line": ln, "source_index": index, "reason": reason, "raw": raw})
+        index += 1
+
+    def add(ln: int, t: float, user: str, text: str, raw: str) -> None:
+        nonlocal index
+        if not user.strip() or not text.strip():
+            reject(ln, "no_text: a subtitle cue without a name or text", raw)
+            return
+        rows.append({"t_s": t, "t_abs": None, "user": user.strip(), "user_login": user.strip().lower(), "text": text,
+                     "source_line": ln, "source_index": index})
+        index += 1
+
+    for ln, line in lines:
+        line = line.rstrip("\r")
+        if fmt == "tcd_ssa":
+            m = _SSA_CUE.match(line)
+            if m is None:
+                if line.startswith("Dialogue:"):
+                    reject(ln, "unrecognized_line: an SSA/ASS Dialogue line without start, name and text fields", line)
+                elif line.strip():
+                    stats["not_a_message_subtitle_header"] += 1
+                continue
+            t = int(m["h"]) * 3600 + int(m["m"]) * 60 + int(m["s"]) + int(m["cs"]) / 100
+            text = _SSA_OVERRIDE.sub("", m["text"]).replace("\\N", " ").replace("\\n", " ")
+            user = m["user"]
+            if user and text.startswith(user + " "):
+                text = text[len(user) + 1:]  # tcd writes the name again, coloured, before the text
+            add(ln, t, user, text, line)
+            continue
+        if not line.strip():
+            continue
+        if (m := _SRT_CUE.match(line)) is not None:
+            if pending is not None:
+                reject(pending[0], "no_text: an SRT cue without a text line", pending[2])
+            pending = (ln, int(m["h"]) * 3600 + int(m["m"]) * 60 + int(m["s"]) + int(m["ms"]) / 1000, line)
+        elif pending is not None and line.strip().isdigit():  # the next cue's number: this cue had no text
+            reject(pending[0], "no_text: an SRT cue without a text line", pending[2])
+            pending = None
+            stats["not_a_message_subtitle_number"] += 1
+        elif pending is not None:
+            user, sep, text = line.partition(": ")
+            if sep:
+                add(ln, pending[1], user, text, line)
+            else:
+                reject(ln, "unrecognized_line: an SRT cue's text is not `Name: text`", line)
+            pending = None
+        elif line.strip().isdigit():
+            stats["not_a_message_subtitle_number"] += 1
+        else:
+            reject(ln, "unrecognized_line: a line outside any SRT cue", line)
+    if pending is not None:
+        reject(pending[0], "no_text: an SRT cue without a text line", pending[2])
+    return rows_frame(rows)
+
+
 def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stats: Counter, rejects: list[dict], meta: dict) -> pl.DataFrame:
     """(line number, text) pairs of one log in file order -> PARSED rows."""
+    if fmt in SUBTITLES:
+        return parse_subtitles(fmt, lines, stats, rejects)
     rx, act, head = MESSAGE[fmt], ACTION.get(fmt), HEADER.get(fmt)
     relative = fmt in ("tcd_text", "twitchdownloader_html")
     fd = _FILE_DATE.search(file_name)

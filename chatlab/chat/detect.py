@@ -32,12 +32,13 @@ FORMATS = (
     "twitchdownloader_html",  # TwitchDownloader HTML export
     "chatterino_log", "irssi_log", "weechat_log", "hexchat_log", "mirc_log",  # chat client logs
     "tcd_text",  # Twitch-Chat-Downloader text / irc formats: `[0:00:05] <name> text`
+    "tcd_srt", "tcd_ssa",  # Twitch-Chat-Downloader subtitles: SRT cues `Name: text`, SSA/ASS Dialogue lines
     "csv",  # a header naming time, user and text columns (field mapper)
 )
 KNOWN = (
     "TwitchDownloader JSON/TXT/HTML, Twitch API/GQL JSON, chat-downloader JSON/JSONL/CSV, yt-dlp YouTube live_chat.json, "
     "Kick chat JSON, any JSON/JSONL/CSV of records with a time, a user and a text field, Twitch IRC lines (also in a JSON "
-    "`messages` list), Chatterino/irssi/WeeChat/HexChat/mIRC logs, Twitch-Chat-Downloader text, `<unix_ts> <nick>: <text>` lines"
+    "`messages` list), Chatterino/irssi/WeeChat/HexChat/mIRC logs, Twitch-Chat-Downloader text/SRT/SSA, `<unix_ts> <nick>: <text>` lines"
 )
 
 
@@ -224,6 +225,9 @@ def detect(head: bytes, name: str = "") -> str:
             votes["twitchdownloader_text_notime"] += 1
     if votes["twitchdownloader_html"]:
         return "twitchdownloader_html"
+    for sub in ("tcd_srt", "tcd_ssa"):  # a cue is 2-3 lines, its text line looks like other formats
+        if votes[sub] and votes[sub] >= max(1, len(lines) // 5):
+            return sub
     if votes["chatterino_log"] and any(ln.startswith(b"# Start logging at ") for ln in lines):
         return "chatterino_log"  # its `[hh:mm:ss] login: text` lines (2.4.5 on) look like TwitchDownloader's text; the header decides
     if votes["mirc_log"] and votes["tcd_text"] and not any(ln.startswith(b"Session ") for ln in lines) and not _date_in(name):

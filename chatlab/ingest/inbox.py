@@ -28,8 +28,10 @@ from chatlab.files import sha256_file  # noqa: F401  (re-exported for the ingest
 VIDEO_EXTENSIONS = ("mp4", "mkv", "webm", "flv", "ts", "mov")
 AUDIO_EXTENSIONS = ("wav", "flac", "mp3", "m4a", "ogg", "opus")
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS + AUDIO_EXTENSIONS
-# Chat exports, in the order one is preferred when a stem has several.
-CHAT_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".txt", ".log", ".irc", ".gz")
+# Chat exports, in the order one is preferred when a stem has several (yt-dlp's `.live_chat.json`
+# before `.json`, so its stem is the video's; tcd's subtitles last, as an .srt may be speech).
+CHAT_SUFFIXES = (".live_chat.json", ".live_chat.json.gz", ".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz",
+                 ".txt", ".txt.gz", ".log", ".log.gz", ".irc", ".html", ".html.gz", ".ass", ".ssa", ".srt", ".gz")
 # Ground truth written by `chatlab demo` beside each demo stream.
 TRUTH_SUFFIX = ".truth.json"
 
