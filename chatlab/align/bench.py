@@ -243,6 +243,7 @@ def run_inbox(root: Path | None = None) -> dict[str, Any]:
     layout = Layout(Path(root)) if root else cfgmod.layout()
     rows = []
     from chatlab.storage import connect, table_names
+    from chatlab.storage.lake import SCHEMA
 
     with connect(layout) as con:
         if not table_names(con):
@@ -250,8 +251,8 @@ def run_inbox(root: Path | None = None) -> dict[str, Any]:
         for path in sorted(layout.inbox.glob("*.truth.json")):
             vod = path.name[: -len(".truth.json")]
             try:
-                words = con.execute("SELECT seg_id, start_s, end_s, word FROM chatlab.transcript_words WHERE vod_id = ? ORDER BY start_s", [vod]).pl()
-                chat = con.execute("SELECT * FROM chatlab.chat_clean WHERE vod_id = ?", [vod]).pl()
+                words = con.execute(f"SELECT seg_id, start_s, end_s, word FROM {SCHEMA}.transcript_words WHERE vod_id = ? ORDER BY start_s", [vod]).pl()
+                chat = con.execute(f"SELECT * FROM {SCHEMA}.chat_clean WHERE vod_id = ?", [vod]).pl()
             except duckdb.Error:
                 continue
             if words.height and chat.height:
