@@ -106,3 +106,16 @@ def save(layout: Layout, vod_id: str, align: dict[str, Any] | None, status: str 
     with replacing(layout.review_overrides) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return {"vod_id": vod_id, **entry}
+
+
+def remove(layout: Layout, vod_id: str) -> dict[str, Any] | None:
+    """Take the VOD's sections out of the file (``chatlab forget``); returns what they held, or None."""
+    vods = read(layout)
+    if vod_id not in vods:
+        return None
+    gone = vods.pop(vod_id)
+    text = _dump(vods)
+    tomllib.loads(text)
+    with replacing(layout.review_overrides) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return gone
