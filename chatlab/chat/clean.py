@@ -9,7 +9,9 @@ dropped when its group already has ``max`` messages in the ``window_s`` seconds 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,34 +91,47 @@ def _blocklist_expr(words: tuple[str, ...]) -> pl.Expr:
 
 
 def _over_cap(groups: np.ndarray, t: np.ndarray, max_n: int, window_s: float | None) -> np.ndarray:
-    """True where a message's group already has max_n messages in the window before it."""
+    """True where a message's group already has max_n messages in the window before it
+    (strictly less than window_s seconds earlier, or at the same time and listed earlier).
+
+    Sorted by (group, time, position), the message max_n places earlier is the oldest of the
+    max_n before it: the cap is hit when it is in the same group and inside the window."""
     n = len(t)
     if n == 0:
         return np.zeros(0, bool)
+    if max_n <= 0:
+        return np.ones(n, bool)
     order = np.lexsort((np.arange(n), t, groups))
     g, ts = groups[order], t[order]
-    idx = np.arange(n)
-    first_of_group = np.searchsorted(g, g, side="left")
-    if window_s is None:
-        left = first_of_group
-    else:
-        span = float(np.nanmax(t) - np.nanmin(t)) + 2 * window_s + 1.0
-        comp = g.astype(np.float64) * span + (ts - np.nanmin(t))
-        left = np.maximum(np.searchsorted(comp, comp - window_s, side="right"), first_of_group)
+    hit = np.zeros(n, bool)
+    if n > max_n:
+        same = g[max_n:] == g[:-max_n]
+        if window_s is None:
+            hit[max_n:] = same
+        else:
+            # in whole microseconds: a message exactly window_s earlier is outside the window,
+            # whatever binary rounding does to 37.3 - 20
+            us = np.round(ts * 1e6).astype(np.int64)
+            hit[max_n:] = same & (us[:-max_n] > us[max_n:] - int(round(window_s * 1e6)))
     over = np.zeros(n, bool)
-    over[order] = (idx - left) >= max_n
+    over[order] = hit
     return over
 
 
-def clean(msgs: pl.DataFrame, cfg: CleanConfig | None = None) -> pl.DataFrame:
-    """msgs (the chat table) with `drop_rule` (first rule that drops it, null if kept) and `keep`."""
-    cfg = cfg or CleanConfig()
-    if msgs.height == 0:
-        return msgs.with_columns(pl.lit(None, pl.String).alias("drop_rule"), pl.lit(None, pl.Boolean).alias("keep"))
-    df = msgs.with_columns(normalized(pl.col("text")).alias("_norm"))
+# drop_rule as a small code while the rules run (0: kept); names in RULES order
+_NAMES = pl.Series("drop_rule", [None, *RULES], dtype=pl.String)
+_CODE = {name: i + 1 for i, name in enumerate(RULES)}
+# Equal texts (logins, ids) get equal 64-bit hashes, so a chunk's keys can be kept without its
+# text; two different values share one with a chance of about n^2 / 2^65 (3e-6 at 10M messages).
+_SEED = 20240501
+
+
+def _row_keys(df: pl.DataFrame, cfg: CleanConfig) -> pl.DataFrame:
+    """What the rules need of each message, as small columns: time, the first simple rule that
+    drops it (duplicates apart: they need the whole chat), and the groups the caps count in."""
+    norm = normalized(pl.col("text"))
     login = pl.col("user_login").fill_null(pl.col("user").str.to_lowercase())
     simple = [
-        ("duplicate", ~pl.col("msg_id").is_first_distinct()),
         ("bot", login.is_in(sorted(cfg.bots)) | pl.col("is_bot")),
         ("moderated", pl.col("moderated")),
         ("notice", (pl.col("msg_type") == "notice") & pl.lit(cfg.drop_notices)),
@@ -125,32 +140,91 @@ def clean(msgs: pl.DataFrame, cfg: CleanConfig | None = None) -> pl.DataFrame:
         ("too_long", pl.col("text").str.len_chars() > cfg.max_chars),
         ("blocklist", _blocklist_expr(cfg.blocklist)),
     ]
-    rule = pl.lit(None, pl.String)
+    code = pl.lit(0, pl.UInt8)
     for name, cond in reversed(simple):
-        rule = pl.when(cond.fill_null(False)).then(pl.lit(name)).otherwise(rule)
-    df = df.with_columns(rule.alias("drop_rule"))
+        code = pl.when(cond.fill_null(False)).then(pl.lit(_CODE[name], pl.UInt8)).otherwise(code)
+    return df.select(
+        pl.col("t_s").cast(pl.Float64).fill_null(0.0).alias("t"),
+        code.alias("code"),
+        pl.col("msg_id").hash(_SEED).alias("id"),
+        pl.col("emote_only").fill_null(False).alias("emote"),
+        norm.fill_null("").hash(_SEED).alias("norm"),
+        (norm.str.len_chars() >= cfg.copypasta_min_chars).fill_null(False).alias("long"),
+        login.cast(pl.String).fill_null("").hash(_SEED).alias("login"),
+    )
 
-    t = df["t_s"].fill_null(0.0).to_numpy()
+
+def _rule_codes(keys: list[pl.DataFrame], cfg: CleanConfig) -> np.ndarray:
+    """The drop_rule code of every message of the chat (the chunks' keys in order)."""
+    k = pl.concat(keys) if len(keys) > 1 else keys[0]
+    code = k["code"].to_numpy().copy()
+    ids = k["id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    repeat = np.zeros(len(ids), bool)
+    repeat[order[1:]] = ids[order][1:] == ids[order][:-1]  # not the first of its msg_id
+    code[repeat] = _CODE["duplicate"]
+    del ids, order, repeat
+    t = k["t"].to_numpy()
     caps = [
-        ("emote_spam", pl.col("emote_only").fill_null(False), pl.lit(0), cfg.emote_only_max, cfg.emote_only_window_s),
-        ("burst", pl.lit(True), pl.col("_norm"), cfg.burst_max, cfg.burst_window_s),
-        ("copypasta", pl.col("_norm").str.len_chars() >= cfg.copypasta_min_chars, pl.col("_norm"), cfg.copypasta_max, None),
-        ("rate_limit", pl.lit(True), login, cfg.user_max, cfg.user_window_s),
+        ("emote_spam", k["emote"].to_numpy(), None, cfg.emote_only_max, cfg.emote_only_window_s),
+        ("burst", None, "norm", cfg.burst_max, cfg.burst_window_s),
+        ("copypasta", k["long"].to_numpy(), "norm", cfg.copypasta_max, None),
+        ("rate_limit", None, "login", cfg.user_max, cfg.user_window_s),
     ]
     for name, applies, group, max_n, window in caps:
-        sub = df.select(
-            (pl.col("drop_rule").is_null() & applies).alias("a"),
-            # equal groups get equal small codes (categorical codes: hashing, no sort)
-            group.cast(pl.String).fill_null("").cast(pl.Categorical).to_physical().cast(pl.Int64).alias("g"),
-        )
-        mask = sub["a"].to_numpy()
+        mask = code == 0
+        if applies is not None:
+            mask &= applies
         if not mask.any():
             continue
-        over = _over_cap(sub["g"].to_numpy()[mask], t[mask], max_n, window)
-        hit = np.zeros(len(mask), bool)
-        hit[np.flatnonzero(mask)[over]] = True
-        df = df.with_columns(pl.when(pl.Series(hit)).then(pl.lit(name)).otherwise(pl.col("drop_rule")).alias("drop_rule"))
-    return df.drop("_norm").with_columns(pl.col("drop_rule").is_null().alias("keep"))
+        g = k[group].to_numpy()[mask] if group else np.zeros(int(mask.sum()), np.uint64)
+        over = _over_cap(g, t[mask], max_n, window)
+        code[np.flatnonzero(mask)[over]] = _CODE[name]
+    return code
+
+
+def _with_rule(df: pl.DataFrame, codes: np.ndarray) -> pl.DataFrame:
+    rule = _NAMES.gather(pl.Series(codes, dtype=pl.UInt32))
+    return df.with_columns(rule, rule.is_null().alias("keep"))
+
+
+def clean(msgs: pl.DataFrame, cfg: CleanConfig | None = None) -> pl.DataFrame:
+    """msgs (the chat table) with `drop_rule` (first rule that drops it, null if kept) and `keep`."""
+    cfg = cfg or CleanConfig()
+    if msgs.height == 0:
+        return msgs.with_columns(pl.lit(None, pl.String).alias("drop_rule"), pl.lit(None, pl.Boolean).alias("keep"))
+    return _with_rule(msgs, _rule_codes([_row_keys(msgs, cfg)], cfg))
+
+
+def clean_to_parquet(batches: Iterable[pl.DataFrame], cfg: CleanConfig, folder: Path,
+                     prepare: Callable[[pl.DataFrame], pl.DataFrame] = lambda df: df) -> tuple[list[Path], dict[str, int]]:
+    """`clean` for a chat bigger than memory, read in batches (in table order): the rules' keys
+    are kept per message (about 35 bytes each), each batch's `prepare`d rows go to a Parquet
+    part in ``folder``, and the parts get `drop_rule` and `keep` once every rule has run.
+    Returns the parts in order and `report`'s counts. The rows are those of `clean`."""
+    files, keys = [], []
+    for df in batches:
+        if df.height == 0:
+            continue
+        keys.append(_row_keys(df, cfg))
+        files.append(folder / f"clean-{len(files):05d}.parquet")
+        prepare(df).write_parquet(files[-1])
+    if not files:
+        return [], report(pl.DataFrame({"drop_rule": [], "keep": []}, schema={"drop_rule": pl.String, "keep": pl.Boolean}))
+    sizes = [k.height for k in keys]
+    codes = _rule_codes(keys, cfg)
+    del keys
+    at = 0
+    for f, n in zip(files, sizes):
+        _with_rule(pl.read_parquet(f), codes[at:at + n]).write_parquet(f)
+        at += n
+    counts = dict.fromkeys(RULES, 0)
+    for c, n in zip(*np.unique(codes, return_counts=True)):
+        if c:
+            counts[RULES[c - 1]] = int(n)
+    counts["kept"] = int((codes == 0).sum())
+    counts["total"] = len(codes)
+    return files, counts
 
 
 def report(cleaned: pl.DataFrame) -> dict[str, int]:
