@@ -1,5 +1,6 @@
-"""Forget a VOD: its rows in every table, its artifacts, its files left in the inbox; every
-training set, export, adapter and evaluation built from it is marked stale; the removal is logged.
+"""Forget a VOD: its rows in every table, its artifacts, its files left in the inbox, its review-page
+override (data/review/overrides.toml); every training set, export, adapter and evaluation built
+from it is marked stale; the removal is logged.
 
 Used by `chatlab forget VOD` and by the inbox sensor when a file leaves the inbox and
 ``[ingest] on_removed = "forget"``. The Dagster side (the partition, its runs and their event
@@ -40,13 +41,15 @@ class ForgetReport:
     artifacts: list[str] = field(default_factory=list)  # removed folders, relative to data/
     inbox_files: list[str] = field(default_factory=list)  # removed from the inbox
     stale: list[str] = field(default_factory=list)  # derived folders marked stale, relative to data/
+    review_override: dict[str, Any] | None = None  # its [vods.<id>] sections taken out of data/review/overrides.toml
     dagster: dict[str, Any] = field(default_factory=dict)  # what the instance step removed
 
     def summary(self) -> str:
         rows = sum(self.rows.values())
         return (f"forgot VOD {self.vod_id!r}: {rows} rows from {sum(1 for n in self.rows.values() if n)} tables, "
                 f"{len(self.artifacts)} artifact folders, {len(self.inbox_files)} inbox files; "
-                f"{len(self.stale)} derived folders marked stale; Dagster: {self.dagster or 'nothing'}")
+                f"{len(self.stale)} derived folders marked stale; review override "
+                f"{'removed' if self.review_override else 'none'}; Dagster: {self.dagster or 'nothing'}")
 
 
 def on_removed_setting(section: dict[str, Any], where: str = "[ingest]") -> str:
@@ -139,6 +142,14 @@ def remove_artifacts(layout: Layout, report: ForgetReport) -> None:
             report.artifacts.append(str(d.relative_to(layout.root)))
 
 
+def remove_review_override(layout: Layout, report: ForgetReport) -> None:
+    """The VOD's corrections saved on the review page (its offsets and review record): left there,
+    a new VOD under the same id would inherit them."""
+    from chatlab.review.overrides import remove
+
+    report.review_override = remove(layout, report.vod_id)
+
+
 def append_log(layout: Layout, report: ForgetReport) -> Path:
     p = layout.root / LOG_NAME
     with p.open("a", encoding="utf-8") as f:
@@ -181,6 +192,7 @@ def forget_vod(
         if purge_history:
             report.lake_snapshot = purge(lake)
     remove_artifacts(layout, report)
+    remove_review_override(layout, report)
     mark_stale(layout, report)
     append_log(layout, report)
     return report

@@ -153,6 +153,10 @@ def test_keep_then_forget_through_the_sensor(world, monkeypatch):
 
         # forget: the media leaves the inbox again
         _settings(conf, "forget")
+        from chatlab.review import overrides
+
+        overrides.save(layout, "vod_a", None, status="accepted")  # a review-page record, to be forgotten too
+        overrides.save(layout, "vod_b", None, status="accepted")
         media_a.unlink()
         cursor, result = _tick(instance, cursor, settings)
         assert not instance.has_dynamic_partition("vods", "vod_a")
@@ -179,6 +183,7 @@ def test_keep_then_forget_through_the_sensor(world, monkeypatch):
     log = [json.loads(line) for line in (data / "forget.log").read_text().splitlines()]
     assert log[-1]["vod_id"] == "vod_a" and log[-1]["at"] and log[-1]["rows"]["chat"] == before_a["chat"]
     assert log[-1]["dagster"]["partition_removed"] is True and log[-1]["dagster"]["runs_deleted"] >= 1
+    assert set(overrides.read(layout)) == {"vod_b"} and log[-1]["review_override"]["review"]["status"] == "accepted"
 
     # The next training set leaves it out.
     r = _chatlab("train", "--only", "training_set", env=world["env"])
@@ -202,3 +207,27 @@ def test_bad_on_removed_setting_is_a_clear_error():
 
     with pytest.raises(ValueError, match=r"on_removed = 'delete': expected one of 'keep', 'forget'"):
         on_removed_setting({"on_removed": "delete"})
+
+
+def test_forget_takes_the_vods_review_override_out_and_logs_it(tmp_path):
+    """A correction saved on the review page must not outlive its VOD (a new VOD under the same
+    id would inherit the offset and the accept/reject); other VODs' corrections stay."""
+    from chatlab.config import load_config, section
+    from chatlab.forget import forget_vod
+    from chatlab.review import overrides
+
+    layout = Layout(tmp_path / "data").ensure()
+    overrides.save(layout, "gone", {"anchors": [[10.0, 7.0], [20.0, 17.0]]}, status="rejected")
+    overrides.save(layout, "kept", {"offset_s": 2.5})
+    report = forget_vod(layout, "gone", reason="asked by the streamer")
+    assert report.review_override["align"]["anchors"] == [[10.0, 7.0], [20.0, 17.0]]
+    assert report.review_override["review"]["status"] == "rejected"
+    assert "review override removed" in report.summary()
+    assert set(overrides.read(layout)) == {"kept"}
+    conf = load_config(tmp_path / "none.toml", layout.root)
+    assert section(conf, "align", "gone") == {} and section(conf, "review", "gone") == {}
+    assert section(conf, "align", "kept")["offset_s"] == 2.5
+    log = json.loads((layout.root / "forget.log").read_text().splitlines()[-1])
+    assert log["vod_id"] == "gone" and log["review_override"]["review"]["status"] == "rejected"
+    again = forget_vod(layout, "gone", reason="again")  # a second forget finds nothing to take out
+    assert again.review_override is None and set(overrides.read(layout)) == {"kept"}
