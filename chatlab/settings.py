@@ -15,6 +15,7 @@ lists read as tuples and sets as the dataclasses want them.
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 import tomllib
@@ -50,7 +51,7 @@ class ChatSettings:
 class OcrSettings:
     """``[ocr]`` beside ReadOptions: the engine (chatlab/defs/ocr/assets.py), the region, chat_ocr_readable's limits."""
 
-    region: str | None = None  # "x,y,w,h"; empty: found automatically
+    region: str | tuple[int, int, int, int] | None = None  # "x,y,w,h" or [x, y, w, h]; empty: found automatically
     backend: str | None = None  # rapidocr | paddleocr
     models: str | None = None  # rapidocr: v4 | v5
     threads: int | None = None
@@ -109,6 +110,20 @@ def _check_train(values: dict[str, Any]) -> None:
 
     TrainConfig.from_mapping(values)
     EvalConfig.from_mapping(values)
+    for p in values.get("banned_patterns", ()):  # compiled only when generating: a bad one would fail there
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ValueError(f"banned_patterns: {p!r} is not a regular expression ({e})") from None
+
+
+def _check_ocr(values: dict[str, Any]) -> None:
+    from chatlab.ocr.reader import ReadOptions
+    from chatlab.ocr.region import parse_region
+
+    ReadOptions.from_mapping(values)
+    if values.get("region"):
+        parse_region(values["region"])
 
 
 def _check_ingest(values: dict[str, Any]) -> None:
@@ -146,7 +161,7 @@ def sections() -> dict[str, Section]:
         "chat": Section((ChatSettings,), check=_check_chat),
         "chat.clean": Section((CleanConfig,), extra={"bots_extra": tuple[str, ...], "blocklist_extra": tuple[str, ...]},
                               check=CleanConfig.from_settings),
-        "ocr": Section((ReadOptions, OcrSettings), check=ReadOptions.from_mapping),
+        "ocr": Section((ReadOptions, OcrSettings), check=_check_ocr),
         "train": Section((TrainConfig, EvalConfig, Guardrails), extra={"preset": str}, check=_check_train, per_vod=False),
         "ingest": Section((IngestSettings,), check=_check_ingest, per_vod=False),
         "storage": Section((StorageSettings,), check=_check_storage, per_vod=False),
@@ -297,18 +312,40 @@ def _check_table(name: str, table: Any, path: str, file: Path) -> None:
     subs = _subtables(name)
     own = {k: v for k, v in table.items() if k not in subs}
     values(name, own, where)
-    check = sections()[name].check
-    if check is not None:
-        try:
-            check(own)
-        except SettingsError:
-            raise
-        except ValueError as e:
-            m = _PREFIX.match(str(e))
-            rest = str(e)[m.end():] if m else str(e)
-            raise SettingsError(f"{where}{' ' if m and not m.group(1) else ': '}{rest}") from None
+    _run_check(name, own, where)
     for s in sorted(subs & set(table)):
         _check_table(f"{name}.{s}", table[s], f"{path}.{s}", file)
+
+
+def _run_check(name: str, table: dict[str, Any], where: str) -> None:
+    """The stage's own loader on the table (types already checked): its refusals name ``where``."""
+    check = sections()[name].check
+    if check is None:
+        return
+    try:
+        check(table)
+    except SettingsError:
+        raise
+    except ValueError as e:
+        m = _PREFIX.match(str(e))
+        rest = str(e)[m.end():] if m else str(e)
+        raise SettingsError(f"{where}{' ' if m and not m.group(1) else ': '}{rest}") from None
+
+
+def _check_merged(conf: dict[str, Any], files: Callable[[str, str], str]) -> None:
+    """Each VOD's tables laid over the global ones pass their stage's checks too (two valid
+    halves can make an invalid whole: ratios that sum to 0)."""
+    for vod_id, stages in conf.get("vods", {}).items():
+        for name in stages:
+            if name not in conf:
+                continue  # nothing laid under it: checked as it is
+            merged = section(conf, name, vod_id)
+            for sub in [name, *sorted(f"{name}.{s}" for s in _subtables(name))]:
+                table = merged
+                for part in sub.split(".")[1:]:
+                    table = table.get(part, {})
+                own = {k: v for k, v in table.items() if k not in _subtables(sub)}
+                _run_check(sub, own, f"{files(vod_id, name)} [vods.{vod_id}.{sub}] laid over [{sub}]")
 
 
 def check(doc: dict[str, Any], file: Path, per_vod_only: bool = False) -> None:
@@ -346,8 +383,9 @@ MANUAL_ALIGN_KEYS = ("offset_s", "drift_s_per_h", "anchors")
 def load(settings_file: Path, overrides_file: Path) -> dict[str, Any]:
     """The settings file, checked, with the review overrides (checked) laid over its ``[vods.<id>]``
     sections; {} when neither file exists."""
-    out = read(settings_file)
-    check(out, settings_file)
+    doc = read(settings_file)
+    check(doc, settings_file)
+    out = copy.deepcopy(doc)
     review = read(overrides_file)
     check(review, overrides_file, per_vod_only=True)
     for vod_id, stages in review.get("vods", {}).items():
@@ -357,6 +395,12 @@ def load(settings_file: Path, overrides_file: Path) -> dict[str, Any]:
             if stage == "align" and any(k in over for k in MANUAL_ALIGN_KEYS):
                 base = {k: v for k, v in base.items() if k not in MANUAL_ALIGN_KEYS}
             vod[stage] = _merged(base, over)
+
+    def files(vod_id: str, name: str) -> str:
+        mine = [str(f) for f, d in ((settings_file, doc), (overrides_file, review)) if name in d.get("vods", {}).get(vod_id, {})]
+        return " and ".join(mine)
+
+    _check_merged(out, files)
     return out
 
 

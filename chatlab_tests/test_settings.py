@@ -182,6 +182,11 @@ def test_a_wrong_type_for_any_key_names_the_file_key_and_what_was_expected(name,
     ("[train]\nrank_by = 'best'\n", r"\[train\] rank_by = 'best': expected one of"),
     ("[vods.v.ocr]\nfps = 0\n", r"\[vods\.v\.ocr\] fps must be > 0, got 0"),
     ("[vods.v.review]\nstatus = 'maybe'\n", r"\[vods\.v\.review\] status: expected one of 'accepted', 'rejected', ''"),
+    ("[vods.v.ocr]\nregion = 'left side'\n", r"\[vods\.v\.ocr\]: region 'left side': expected 'x,y,w,h' in pixels"),
+    ("[vods.v.ocr]\nregion = [1, 2, 3]\n", r"\[vods\.v\.ocr\] region: expected a string or \[an integer, an integer, an integer, an integer\]"),
+    ("[train]\nbanned_patterns = ['(unclosed']\n", r"\[train\]: banned_patterns: '\(unclosed' is not a regular expression"),
+    ("[splits]\ntrain = 0.0\n[vods.v.splits]\nvalidation = 0.0\ntest = 0.0\n",
+     r"\[vods\.v\.splits\] laid over \[splits\]: ratios must be >= 0 and not all 0 \(got 0\.0, 0\.0, 0\.0\)"),
 ])
 def test_structure_and_value_errors_name_the_file(text, message, tmp_path):
     p = _write(tmp_path, text)
