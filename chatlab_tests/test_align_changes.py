@@ -62,11 +62,22 @@ def test_cut_in_first_or_last_minute(where: float) -> None:
 
 
 def test_small_jump_found() -> None:
-    case = make_case(22, 20.0, offset_s=900.0, drift_s_per_h=0.0, cut_at_s=(500.0,), cut_len_s=(6.0,), msgs_per_min=50.0)
+    case = make_case(22, 20.0, offset_s=900.0, drift_s_per_h=0.0, cut_at_s=(500.0,), cut_len_s=(6.0,), msgs_per_min=80.0)
     al = estimate_offsets(case.words, case.chat, CFG)
     assert not verdict(al, CFG), al.problems
     s = score(al.curve, case.truth)
     assert len(al.curve.segments) == 2 and s["cut_errs"][0] <= 5.0
+
+
+def test_loose_cut_fails_the_gate() -> None:
+    """The same 6-s jump in thinner chat: found and placed within 5 s, but the echoes allow it
+    anywhere over 45 s, so the curve may be 6 s off over 37 s of chat on one side of it: the gate
+    fails the VOD and says where (issue 13: no curve off by > 2 s over >= 30 s may pass)."""
+    case = make_case(22, 20.0, offset_s=900.0, drift_s_per_h=0.0, cut_at_s=(500.0,), cut_len_s=(6.0,), msgs_per_min=50.0)
+    al = estimate_offsets(case.words, case.chat, CFG)
+    assert len(al.curve.segments) == 2 and score(al.curve, case.truth)["cut_errs"][0] <= 5.0
+    problems = verdict(al, CFG)
+    assert any("may lie anywhere in 494..539 s" in p for p in problems), problems
 
 
 def test_last_seconds_after_a_cut_get_no_pairs() -> None:
@@ -135,3 +146,17 @@ def test_gate_fails_a_curve_off_over_a_stretch(shift: float) -> None:
     bad = replace(al, curve=wrong, problems=[], figures={**al.figures, "segments": []})
     problems = structure_problems(bad, CFG)
     assert problems, f"a curve {shift:+} s off over 600 s passed"
+
+
+def test_cut_near_the_end_with_few_echoes_fails_the_gate() -> None:
+    """A cut 67 s long, 30 s before the end of a 36-minute stream: 4 messages echo the audio after
+    it, too few for a segment, and they fit an offset 66 s off the curve over the last 40 s of chat.
+    The curve is wrong there (by the cut's length), so the VOD must fail, naming the stretch."""
+    from chatlab.align.bench import group_cases, wrong_stretch
+
+    p = group_cases("edge_cuts", 12, 0)[7]
+    case = make_case(**p)
+    al = estimate_offsets(case.words, case.chat, CFG)
+    assert wrong_stretch(al.curve, case.truth) >= 30.0  # what the gate must catch
+    problems = verdict(al, CFG)
+    assert any("at the stream's end" in x and "1314..1355 s" in x for x in problems), problems

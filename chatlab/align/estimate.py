@@ -28,6 +28,11 @@ GATE_FAIL_ANCHORS = 4  # a stretch on fewer anchors than this gets no pairs inst
 DOUBT_PAD_S = 10.0
 SUSPECT_DRIFT_S_PER_H = 10.0  # recorders and players drift a few s/h; more, over a short stream, may be a jump
 RUN_P = 1e-3  # a one-sign run of residuals this unlikely says the curve is off over it
+# the curve must not be off by a jump over this much chat anywhere, pairs or not (issue 13's "wrong
+# stretch"): a stretch at the stream's edge that a few anchors fit at another offset (a cut near
+# the end or start with too few echoes to become a segment), or a cut whose placement leaves this
+# much chat on either side of it that could belong to the other segment, fails the VOD
+WRONG_STRETCH_S, WRONG_JUMP_S = 30.0, 2.0
 
 
 @dataclass
@@ -177,6 +182,28 @@ def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
                    f"({c.anchors} anchors, {c.gain_nats:.1f} nats): a cut or jump the curve misses")
     al.figures["unexplained"] = [{"from_s": round(c.t_from, 1), "to_s": round(c.t_to, 1), "delta_s": round(c.delta_s, 1),
                                   "anchors": c.anchors, "gain_nats": round(c.gain_nats, 1), "in_cut_zone": ins} for c, ins in zip(changes, inside)]
+    t_first, t_last = float(ix.tok_t[0]), float(ix.tok_t[-1])
+    for c, ins in zip(changes, inside):
+        if ins or not 2 <= c.anchors < GATE_FAIL_ANCHORS or (c.zone_from is not None and c.zone_to is not None):
+            continue
+        # a thin stretch at an edge: mid-stream two or three anchors at another offset are what
+        # chance gives, but a stretch reaching the first or last message is a cut near the edge
+        # with too few echoes on its far side (a segment too thin to trust, as below)
+        reach = (t_last - c.t_from) if c.zone_to is None else (c.t_to - t_first)
+        if reach >= WRONG_STRETCH_S:
+            where = "end" if c.zone_to is None else "start"
+            out.append(f"chat {c.t_from:.0f}..{c.t_to:.0f} s at the stream's {where} fits an offset {c.delta_s:+.1f} s off the curve "
+                       f"({c.anchors} anchors, {c.gain_nats:.1f} nats) over {reach:.0f} s: a cut near the {where} with too few echoes "
+                       f"past it to place (need {MIN_SEGMENT_ANCHORS})")
+    for k, (prev, s) in enumerate(zip(al.curve.segments, al.curve.segments[1:]), start=1):
+        if s.cut_lo_s is None or s.cut_hi_s is None:
+            continue
+        cut, jump = s.start_s - s.offset_s, abs(s.offset_s - prev.at(prev.end_s))
+        loose = max(cut - s.cut_lo_s, s.cut_hi_s - cut)
+        if loose > WRONG_STRETCH_S and jump > WRONG_JUMP_S:
+            out.append(f"cut before segment {k} placed at {cut:.0f} s of the audio but may lie anywhere in {s.cut_lo_s:.0f}..{s.cut_hi_s:.0f} s "
+                       f"(nothing echoed there): the curve may be off by {jump:.0f} s over up to {loose:.0f} s "
+                       f"(allowed {WRONG_STRETCH_S:.0f} s)")
     run = _sign_run(al, cfg)
     al.figures["sign_run"] = run
     if run:
