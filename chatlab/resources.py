@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from chatlab import config as cfg
-from chatlab.storage.lake import SCHEMA, LakeConfig, LakeWriteConflict, lake_config, read_rows, replace_rows
+from chatlab.storage.lake import SCHEMA, LakeConfig, LakeWriteConflict, lake_config, read_rows, replace_rows, table_names
 
 # A write that still conflicts after the IO manager's own attempts runs its step again (Dagster's
 # RetryRequested), at most this often. Not a RetryPolicy on the assets: Dagster applies a policy
@@ -135,13 +135,53 @@ class DuckLakeIOManager(ConfigurableIOManager):
             obj.sink_parquet(path)
             yield ds.dataset(path, format="parquet"), pq.ParquetFile(path).metadata.num_rows, dict(pl.read_parquet_schema(path))
 
-    def load_input(self, context: InputContext) -> pl.DataFrame:
+    def load_input(self, context: InputContext) -> pl.DataFrame | TableStream:
+        """The rows as a frame; with input metadata ``{"stream": True}`` a TableStream instead, read
+        in batches (a table bigger than memory); ``{"columns": [...]}`` reads only those."""
         upstream = context.upstream_output
         table = context.asset_key.path[-1]
         column = ((upstream.definition_metadata if upstream else None) or {}).get("partition_expr")
         keys = _vod_keys(context.asset_partition_keys) if column and context.has_asset_partitions else None
         columns = (context.definition_metadata or {}).get("columns")
+        if (context.definition_metadata or {}).get("stream"):
+            return TableStream(self.lake(), table, column if keys is not None else None, keys, columns, self.schema_name)
         return read_rows(self.lake(), table, column if keys is not None else None, keys, columns, self.schema_name)
+
+
+class TableStream:
+    """A table's rows (some partitions of it) read in batches, in the order a whole read gives
+    them, never all at once: for a step whose input is bigger than memory."""
+
+    MEMORY = "1GB"  # DuckDB's limit while reading
+
+    def __init__(self, lake: LakeConfig, table: str, column: str | None, keys: list[str] | None,
+                 columns: list[str] | None, schema: str = SCHEMA) -> None:
+        self.lake, self.table, self.column, self.keys, self.columns, self.schema = lake, table, column, keys, columns, schema
+
+    def _query(self) -> tuple[str, list[str]]:
+        cols = ", ".join(f'"{c}"' for c in self.columns) if self.columns else "*"
+        sql, params = f'SELECT {cols} FROM {self.schema}."{self.table}"', []
+        if self.column and self.keys is not None:
+            params = list(self.keys)
+            sql += f' WHERE "{self.column}" IN ({", ".join("?" for _ in params)})' if params else " WHERE false"
+        return sql, params
+
+    def batches(self, rows: int = 250_000) -> Iterator[pl.DataFrame]:
+        """The rows as frames of at most ``rows`` rows."""
+        from chatlab.storage import connect
+
+        sql, params = self._query()
+        with connect(lake=self.lake) as con:  # read-only: it never waits for a writer
+            con.execute(f"SET memory_limit = '{self.MEMORY}'")
+            if self.table not in table_names(con, self.schema):
+                raise LookupError(f"table {self.schema}.{self.table} is not in the lake ({self.lake.describe()}); materialize it first")
+            reader = con.execute(sql, params).to_arrow_reader(rows)
+            for batch in reader:
+                yield pl.from_arrow(batch)
+
+    def collect(self) -> pl.DataFrame:
+        """All the rows as one frame (what load_input gives without ``stream``)."""
+        return read_rows(self.lake, self.table, self.column, self.keys, self.columns, self.schema)
 
 
 def duckdb_io_manager(settings: ChatlabSettings) -> DuckLakeIOManager:

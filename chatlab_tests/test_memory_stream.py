@@ -121,3 +121,42 @@ def test_io_manager_writes_a_lazy_frame_in_one_transaction_per_partition(layout,
     assert got.filter(pl.col("vod_id") == "b")["i"].to_list() == list(range(3000, 2000, -1))
     assert changes == [(snaps[2],)] and now == snaps[2]  # the replace of "a" was one commit
     assert not list((layout.root / "tmp").glob("write-*"))  # the staged file is gone
+
+
+def _tables(layout) -> tuple[pl.DataFrame, pl.DataFrame]:
+    from chatlab.storage import connect
+
+    with connect(layout) as con:
+        return (con.execute("SELECT * FROM chatlab.chat WHERE vod_id = 'big'").pl(),
+                con.execute("SELECT * FROM chatlab.chat_clean WHERE vod_id = 'big'").pl())
+
+
+def test_chat_assets_spilled_and_batched_store_the_same_rows(layout, instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`chat` parsed with spill and `chat_clean` cleaned in many batches store exactly the rows
+    of the in-memory parse and of `clean` over the whole table (what both assets did before)."""
+    from chatlab.chat.clean import CleanConfig, clean
+    from chatlab.chat.privacy import anonymize_text
+    from chatlab.defs.chat import assets as chat_assets
+    from chatlab_tests.conftest import make_media
+    from chatlab_tests.test_chat_dagster import meta, run, sane
+
+    make_media(layout.inbox / "big.wav", seconds=4, video=False)
+    _td_export(layout.inbox / "big.json", 4000, seed=9)
+    first = run(layout, instance, "big")
+    chat_mem, clean_mem = _tables(layout)
+    assert chat_mem.height == 3998
+    expected = clean(chat_mem.drop("vod_id"), CleanConfig()).with_columns(anonymize_text(pl.col("text")).alias("text"))
+    expected = expected.with_columns(pl.lit("big").alias("vod_id")).select(clean_mem.columns)
+    assert_frame_equal(clean_mem, expected)
+
+    monkeypatch.setattr(chat_assets, "SPILL_ABOVE_BYTES", 0)  # spill this small export too
+    monkeypatch.setattr(chat_assets, "BATCH_ROWS", 333)  # and clean it in 13 batches
+    monkeypatch.setattr(parse_mod, "SPILL_ROWS", 700)
+    second = run(layout, instance, "big")
+    chat_sp, clean_sp = _tables(layout)
+    assert_frame_equal(chat_sp, chat_mem)
+    assert_frame_equal(clean_sp, clean_mem)
+    m1, m2 = meta(first, "chat"), meta(second, "chat")
+    assert {k: m1[k] for k in ("parsed", "rejected", "users")} == {k: m2[k] for k in ("parsed", "rejected", "users")}
+    assert sane(first).metadata == sane(second).metadata and sane(first).passed == sane(second).passed
+    assert not list((layout.root / "tmp").iterdir())  # spill folders removed

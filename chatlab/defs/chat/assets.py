@@ -1,15 +1,17 @@
 """Chat assets: `chat` + `chat_rejects` (one parse, two tables, check `chat_sane`) and `chat_clean`."""
 
 
+import tempfile
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from chatlab.chat import parse_file
-from chatlab.chat.clean import RULES, CleanConfig, clean, report
+from chatlab.chat.clean import RULES, CleanConfig, clean_to_parquet
 from chatlab.chat.detect import DEFAULT_MAX_BYTES
 from chatlab.chat.privacy import anonymize_text, load_salt
 from chatlab.chat.sanity import check
@@ -18,7 +20,7 @@ from chatlab.config import Layout
 from chatlab.defs.ocr.assets import messages_path
 from chatlab.ingest.inbox import VodNotFound, find_vod
 from chatlab.partitions import vod_partition, vods
-from chatlab.resources import SCHEMA, ChatlabSettings
+from chatlab.resources import SCHEMA, ChatlabSettings, TableStream
 from chatlab.storage import connect, table_names
 from chatlab.defs.metadata import counts_md
 
@@ -34,7 +36,14 @@ CLEAN_COLUMNS = {
 }
 
 
-def _with_vod(df: pl.DataFrame, vod_id: str, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+# An export bigger than this on disk is parsed with parse_file(spill=...): its messages never sit in
+# memory as one table (bounded memory for any size, issue 16). Below it the in-memory parse is
+# faster; both give the same rows.
+SPILL_ABOVE_BYTES = 16 << 20
+BATCH_ROWS = 250_000  # chat_clean reads the chat in batches of this many messages
+
+
+def _with_vod(df, vod_id: str, columns: dict[str, pl.DataType]):
     return df.with_columns(pl.lit(vod_id, pl.String).alias("vod_id")).select([pl.col(c).cast(t) for c, t in columns.items()])
 
 
@@ -108,6 +117,16 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
     meta: dict[str, Any] = {}
     rcounts: dict[str, int] = {}
     ocr_file = messages_path(layout, vod_id)
+    tmp_root = layout.root / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    # the spilled parse's sorted Parquet lives here until the IO manager has stored it
+    with tempfile.TemporaryDirectory(prefix=f"chat-{vod_id}-", dir=tmp_root) as tmp:
+        yield from _chat_outputs(context, vod, vod_id, conf, source, no_source, start, start_source, bots, meta, rcounts,
+                                 ocr_file, layout, Path(tmp))
+
+
+def _chat_outputs(context, vod, vod_id, conf, source, no_source, start, start_source, bots, meta, rcounts, ocr_file,
+                  layout, tmp: Path):
     if vod.chat is None and ocr_file.exists():
         # No export, but `chat_ocr` read the chat off the video: those messages are the chat.
         msgs, rej = pl.read_parquet(ocr_file), empty(REJECT)
@@ -120,9 +139,10 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
         meta["time_basis"] = "none (no chat export)"
     else:
         t0 = time.perf_counter()
+        big = vod.chat.stat().st_size > SPILL_ABOVE_BYTES
         r = parse_file(vod.chat, start_time=start, start_source=start_source, salt=load_salt(layout.root), bots=bots,
-                       max_bytes=int(conf.get("max_bytes", DEFAULT_MAX_BYTES)))
-        msgs, rej, rcounts = r.messages, r.rejects, r.reject_counts()
+                       max_bytes=int(conf.get("max_bytes", DEFAULT_MAX_BYTES)), spill=tmp if big else None)
+        msgs, rej, rcounts = (r.lazy() if r.parquet else r.messages), r.rejects, r.reject_counts()
         context.log.info(r.summary())
         meta |= {
             "chat_export": dg.MetadataValue.path(vod.chat.name),
@@ -133,19 +153,20 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
             "export": dg.MetadataValue.json({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.meta.items()}),
             "notes": dg.MetadataValue.json({k: v for k, v in r.stats.items() if k not in ("parsed", "rejected")}),
         }
-    chat_df = _with_vod(msgs, vod_id, CHAT_COLUMNS)
+    chat_df = _with_vod(msgs, vod_id, CHAT_COLUMNS)  # a LazyFrame after a spilled parse
     rej_df = _with_vod(rej, vod_id, REJECT_COLUMNS)
     sanity = check(chat_df, rej_df.height, source.get("duration_s"), float(conf.get("max_reject_rate", 0.05)))
+    n_msgs = sanity.figures["messages"]
     if no_source:
         sanity.problems.append(no_source)
         sanity.passed = False
         meta["vod_source"] = no_source
     meta |= {
-        "parsed": chat_df.height,
+        "parsed": n_msgs,
         "rejected": rej_df.height,
-        "users": chat_df["user_hash"].n_unique() if chat_df.height else 0,
+        "users": int(chat_df.lazy().select(pl.col("user_hash").n_unique()).collect().item()) if n_msgs else 0,
         "rejects_by_reason": counts_md(rcounts or {"none": 0}, "reason"),
-        "dagster/row_count": chat_df.height,
+        "dagster/row_count": n_msgs,
     }
     meta |= {f"rejected_{k}": v for k, v in rcounts.items()}
     yield dg.Output(chat_df, output_name="chat", metadata=meta)
@@ -167,24 +188,33 @@ def chat_import(context: dg.AssetExecutionContext, settings: ChatlabSettings):
 @dg.asset(
     partitions_def=vods,
     metadata={"partition_expr": "vod_id"},
-    ins={"chat": dg.AssetIn()},
+    ins={"chat": dg.AssetIn(metadata={"stream": True})},
     group_name="chat",
     kinds={"duckdb", "polars"},
     description="The chat with the cleaning rules applied as columns (keep, drop_rule); no raw user names, @mentions replaced.",
 )
-def chat_clean(context: dg.AssetExecutionContext, settings: ChatlabSettings, chat: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def chat_clean(context: dg.AssetExecutionContext, settings: ChatlabSettings, chat: TableStream):
     vod_id = vod_partition(context)
     cfg = CleanConfig.from_settings(settings.section("chat", vod_id).get("clean", {}))
-    cleaned = clean(chat, cfg)
-    counts = report(cleaned)
-    out = cleaned.with_columns(anonymize_text(pl.col("text")).alias("text")) if cleaned.height else cleaned
-    out = out.select([pl.col(c).cast(t) if c in out.columns else pl.lit(None, t).alias(c) for c, t in CLEAN_COLUMNS.items()])
-    dropped = {k: v for k, v in counts.items() if k in RULES}
-    meta = {
-        "kept": counts["kept"],
-        "total": counts["total"],
-        "filter_report": counts_md(dropped, "rule"),
-        "dagster/row_count": out.height,
-        **{f"dropped_{k}": v for k, v in dropped.items()},
-    }
-    return dg.Output(out, metadata=meta)
+    tmp_root = settings.layout().root / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+
+    def private_columns_out(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(anonymize_text(pl.col("text")).alias("text")).select(
+            [pl.col(c).cast(t) for c, t in CLEAN_COLUMNS.items() if c not in ("keep", "drop_rule")])
+
+    # The chat is read in batches and cleaned on small per-message keys (chatlab.chat.clean):
+    # memory stays bounded whatever the chat's size; the parts are stored by the IO manager.
+    with tempfile.TemporaryDirectory(prefix=f"chat_clean-{vod_id}-", dir=tmp_root) as tmp:
+        files, counts = clean_to_parquet(chat.batches(BATCH_ROWS), cfg, Path(tmp), private_columns_out)
+        out = (pl.scan_parquet(files).select([pl.col(c).cast(t) for c, t in CLEAN_COLUMNS.items()]) if files
+               else pl.DataFrame(schema=CLEAN_COLUMNS))
+        dropped = {k: v for k, v in counts.items() if k in RULES}
+        meta = {
+            "kept": counts["kept"],
+            "total": counts["total"],
+            "filter_report": counts_md(dropped, "rule"),
+            "dagster/row_count": counts["total"],
+            **{f"dropped_{k}": v for k, v in dropped.items()},
+        }
+        yield dg.Output(out, metadata=meta)
