@@ -356,3 +356,32 @@ def test_echo_gaps_bound_cut_placement() -> None:
     assert len(gaps) == 2 and all(0.0 < g < 60.0 for g in gaps)
     sparse = make_case(17, 60.0, cuts=2, msgs_per_min=4.0)  # a tenth of the chat: wider gaps
     assert sum(echo_gaps(sparse)) > sum(gaps)
+
+
+def test_cli_align_audio_places_a_loose_cut(tmp_path: Path, layout, capsys) -> None:
+    """`chatlab align ... --audio REC.wav`: a cut the echoes leave 20 s loose (placed 5.7 s off from
+    chat alone) is moved to the step in the background the splice made (within 1 s); the JSON
+    says what the audio showed."""
+    from chatlab.align.bench import group_cases
+    from chatlab.align.synth import splice_audio, splice_rooms
+    from chatlab.asr.bench import write_wav16
+    from chatlab.cli import main
+
+    p = group_cases("short", 12, 0)[11] | {"offset_s": 20.0, "drift_s_per_h": 0.0}
+    case = make_case(**p)
+    tr, ch = _write_inputs(tmp_path, case)
+    x, sr = splice_audio(case, 0.0, p["minutes"] * 60.0, sr=16000, rooms=splice_rooms(case))
+    wav = tmp_path / "rec.wav"
+    write_wav16(wav, x.astype(np.float32))
+    true_cut = case.params["cut_at_audio_s"][0]
+    assert main(["align", str(tr), str(ch), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert abs(plain["segments"][1]["start_s"] - plain["segments"][1]["offset_s"] - true_cut) > 5.0
+    assert main(["align", str(tr), str(ch), "--json", "--audio", str(wav)]) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    (rep,) = doc["figures"]["audio_at_cuts"]
+    assert rep["used"] and "moved" in out.err
+    assert abs(doc["segments"][1]["start_s"] - doc["segments"][1]["offset_s"] - true_cut) <= 1.0
+    assert main(["align", str(tr), str(ch), "--audio", str(tmp_path / "missing.wav")]) == 1
+    assert "missing.wav: no such file" in capsys.readouterr().err

@@ -49,6 +49,26 @@ def wav_reader(path: Path) -> Audio:
     return read
 
 
+def media_reader(path: Path) -> Audio:
+    """Windows of any recording: a 16-bit PCM WAV is read a window at a time; anything else
+    (a VOD's video, an .ogg) is decoded once at 16 kHz mono (chatlab.asr.transcribe.audio_blocks)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix.lower() == ".wav":
+        try:
+            return wav_reader(path)
+        except (ValueError, wave.Error, EOFError):
+            pass  # not 16-bit PCM: decode as any other file
+    from chatlab.asr.transcribe import SAMPLE_RATE, audio_blocks
+
+    x = np.concatenate([np.zeros(0, np.float32), *audio_blocks(path)]).astype(np.float64)
+
+    def read(t0: float, t1: float) -> tuple[np.ndarray, int]:
+        return x[max(0, int(t0 * SAMPLE_RATE)): max(0, int(t1 * SAMPLE_RATE))], SAMPLE_RATE
+    return read
+
+
 def frame_features(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     """Per 25-ms frame: level in dB and spectral centroid in octaves (log2 Hz)."""
     n = max(8, int(round(sr * FRAME_S)))

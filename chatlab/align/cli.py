@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--chat-k", type=int, help="earlier chat messages in each context (default 5)")
     p.add_argument("--max-lag", type=float, help="lag search range in seconds, both ways (default 4200)")
     p.add_argument("--no-prior", action="store_true", help="ignore what the export says about the VOD's length (see chatlab.align.prior)")
+    p.add_argument("--audio", type=Path, metavar="MEDIA",
+                   help="the recording (WAV, or any file ffmpeg reads): place cuts the echoes leave loose by a step in the background "
+                        "(chatlab.align.audiocut; figures.audio_at_cuts says what it did)")
     p.set_defaults(func=cmd_align)
 
     e = sub.add_parser("export", help="write the Hugging Face dataset (Parquet per split + card) from every VOD's pairs")
@@ -69,7 +72,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     from chatlab.chat.clean import clean
     from chatlab.chat.privacy import anonymize_text, load_salt
 
-    for f in (args.transcript, args.chat):
+    for f in (args.transcript, args.chat, *([args.audio] if args.audio else [])):
         if not f.is_file():
             raise FileNotFoundError(f"{f}: no such file")
     conf = _settings(args)
@@ -88,6 +91,14 @@ def cmd_align(args: argparse.Namespace) -> int:
     print(f"prior: {prior.source if prior else 'none (' + why + ')'}", file=sys.stderr)
     al = estimate_offsets(words, chat, conf, prior=prior)
     problems = verdict(al, conf)
+    if args.audio is not None and al.curve is not None:
+        from chatlab.align.audiocut import media_reader, refine_cuts
+
+        al.curve, rep = refine_cuts(al.curve, media_reader(args.audio))
+        al.figures["audio_at_cuts"] = rep
+        for r in rep:
+            print(f"audio at the cut at {r['cut_s']:.1f} s: " + (f"moved {r['moved_s']:+.1f} s ({r['why']})" if "moved_s" in r else r["why"]),
+                  file=sys.stderr)
     doc = al.to_json()
     if args.json:
         json.dump(doc, sys.stdout)
@@ -113,14 +124,14 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from chatlab import config as cfg
-    from chatlab.align.export import dataset_version, load_tables, write_export
+    from chatlab.align.export import read_dataset, write_export
 
     layout = cfg.layout()
-    pairs, splits, offsets = load_tables(layout)
-    version = dataset_version(pairs, splits)
-    out = args.out or layout.artifacts / "dataset_export" / version
-    res = write_export(out, pairs, splits, offsets, {"name": f"chatlab {version}", "settings": cfg.section(cfg.load_config(), "align")})
-    print(json.dumps({"dataset_version": version, "out": str(out), **res}, indent=2))
+    ds = read_dataset(layout)
+    out = args.out or layout.artifacts / "dataset_export" / ds.version
+    res = write_export(out, ds.pairs, ds.splits, ds.offsets, {"name": f"chatlab {ds.version}", "dataset_version": ds.version,
+                                                              "lake_snapshot": ds.lake_snapshot, "settings": cfg.section(cfg.load_config(), "align")})
+    print(json.dumps({"dataset_version": ds.version, "lake_snapshot": ds.lake_snapshot, "out": str(out), **res}, indent=2))
     return 0
 
 
