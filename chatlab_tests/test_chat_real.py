@@ -32,10 +32,16 @@ EXPECTED = {
     # `grep -cE '^[a-z]{3} [0-9]{2} [0-9:]{8} +<' file` = 6 nick lines; the rest are headers, blank and status lines
     "plaso_xchat.log": ("hexchat_log", 6, 0),
     "livestreamdvr_dump.json": ("twitchdownloader_json", 2, 0),  # `jq '.comments|length'` = 2
+    # `zcat file | grep -c ' PRIVMSG #'` = 691, `grep -c ' USERNOTICE #'` = 1 (a resub without text), `grep -c ' CLEARCHAT #'` = 8
+    "gotwitchirc_xqcow.txt.gz": ("irc", 692, 1),
+    # `grep -cE '^[0-9]{4} [A-Z][a-z]{2} [0-9]{2} [0-9:]{8}  <' file` = 3 nick lines, plus the 2 lines pygments appended
+    "pygments_example.weechatlog": ("weechat_log", 5, 0),
 }
 
 # records that must be rejected, with the reason (checked by eye against the file)
-REJECTED = {"plaso_xchat.log": {"bad_time": 1, "no_text": 1}}  # `dec 31 39:95:90 <fpi> ...`, `feb 26 19:56:01 <empty_text>`
+REJECTED = {"plaso_xchat.log": {"bad_time": 1, "no_text": 1},  # `dec 31 39:95:90 <fpi> ...`, `feb 26 19:56:01 <empty_text>`
+            # `<root> ` with no text; `# check for fixed pathological matching behavior` and `1111…`, not log lines
+            "pygments_example.weechatlog": {"no_text": 1, "unrecognized_line": 2}}
 
 
 # pytchat's test data has every renderer id replaced by "dummy_id" (jq '[..|.id? // empty] | unique')
@@ -44,7 +50,7 @@ UNIQUE_IDS = {"pytchat_superchat.live_chat.json": 1, "livestreamdvr_dump.json": 
 
 def test_every_real_file_is_listed_in_sources() -> None:
     sources = (REAL.parent / "SOURCES.md").read_text()
-    files = sorted(p.name for p in REAL.iterdir())
+    files = sorted(p.name for p in REAL.iterdir() if p.suffix != ".LICENSE")  # a licence text travels with its files
     assert files == sorted(EXPECTED)
     for name in files:
         assert f"`chat/{name}`" in sources, name
@@ -65,7 +71,7 @@ def test_real_file_counts(name: str) -> None:
     chat = r.messages.filter(r.messages["msg_type"] == "chat")
     assert chat["user"].is_not_null().all()  # a donation banner has no author
     assert r.messages["msg_id"].n_unique() == UNIQUE_IDS.get(name, r.messages.height)
-    if fmt not in ("youtube_live_chat", "text", "hexchat_log"):
+    if fmt not in ("youtube_live_chat", "text", "hexchat_log", "weechat_log"):
         assert "fields:" in r.summary() and "<-" in r.summary()
 
 
@@ -174,3 +180,39 @@ def test_twitchdownloader_shape_from_a_live_dump() -> None:
                                     datetime(2022, 11, 11, 1, 2, 33, 791000, tzinfo=timezone.utc)]
     assert m["text"].to_list() == ["REDACTED", "REDACTED"]  # message.body is what TwitchDownloader itself reads
     assert m["badges"].to_list() == [[], ["0", "0"]]
+
+
+def test_raw_twitch_irc_log_gzipped() -> None:
+    """A channel log of raw Twitch IRC lines (#xqcow, 2019-09-15) as go-twitch-irc keeps it for its tests, cut to its
+    first 700 lines and gzipped: every PRIVMSG read with its tags, CLEARCHAT timeouts as moderation."""
+    import gzip
+    import re
+
+    lines = gzip.decompress((REAL / "gotwitchirc_xqcow.txt.gz").read_bytes()).decode("utf-8").splitlines()
+    assert len(lines) == 700
+    r = parse_file(REAL / "gotwitchirc_xqcow.txt.gz")
+    assert r.stats["moderation_events"] == 8
+    m = r.messages
+    first = m.filter(m["msg_id"] == "ca561310-6855-43b3-8325-3ea7418359a2")
+    assert first.select("user", "user_login").row(0) == ("Onche", "onche")
+    assert first["text"][0].startswith("DEVIL MAY CRY 5 gachiBASS DEVIL MAY CRY 5")
+    assert first["t_abs"][0] == datetime.fromtimestamp(1568505600501 / 1000, timezone.utc)
+    cmd = m.filter(m["msg_id"] == "d10eb06b-2c8f-4813-95c1-e7bed5b70afa")
+    assert cmd.select("user", "text").row(0) == ("DevilBalrog", "!#showemote xqcT") and cmd["is_command"][0]
+    # worked out with re on the raw lines: PRIVMSGs of a user at or before that user's CLEARCHAT
+    sent = [(re.search(r" :([^!]+)!", ln).group(1), int(re.search(r"tmi-sent-ts=(\d+)", ln).group(1))) for ln in lines if " PRIVMSG #" in ln]
+    bans = [(ln.rsplit(" :", 1)[1], int(re.search(r"tmi-sent-ts=(\d+)", ln).group(1))) for ln in lines if " CLEARCHAT #" in ln]
+    hit = sum(1 for who, t in sent if any(who == b and t <= bt for b, bt in bans))
+    assert hit == 4 and int(m["moderated"].sum()) == hit
+
+
+def test_weechat_02_log() -> None:
+    """pygments' example WeeChat log (WeeChat 0.2, 2007, German status lines): two-space separated, no tabs."""
+    r = parse_file(REAL / "pygments_example.weechatlog")
+    assert r.messages.select("user", "text").rows() == [
+        ("root", "Welcome to the BitlBee gateway!"),
+        ("root", "If you've never used BitlBee before, please do read the help information using the help command. "
+                 "Lots of FAQ's are answered there.")]
+    assert r.messages["t_abs"].to_list() == [datetime(2007, 9, 1, 0, 23, 55, tzinfo=timezone.utc)] * 2
+    assert r.stats["not_a_message_status_line"] == 5 and r.stats["not_a_message_log_header"] == 1
+    assert sorted(r.rejects["source_line"].to_list()) == [8, 10, 11]

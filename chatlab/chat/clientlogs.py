@@ -5,7 +5,8 @@
   ``[18:00:05] 名前 login: text``; the date also comes from the file name (``…-2024-05-01.log``).
 - irssi: ``--- Log opened Wed May 01 18:00:00 2024`` / ``--- Day changed Thu May 02 2024``,
   ``18:00 <@nick> text``, `` * nick waves`` (action).
-- WeeChat: ``2024-05-01 18:00:05<TAB>@nick<TAB>text``; ``-->``/``<--``/``--`` are status lines.
+- WeeChat: ``2024-05-01 18:00:05<TAB>@nick<TAB>text``; ``-->``/``<--``/``--`` are status lines. WeeChat 0.2
+  (2007) wrote ``****  Beginning of log  2007 Sep 01 00:23:55  ****`` and ``2007 Sep 01 00:23:55  <nick> text``.
 - HexChat/XChat: ``**** BEGIN LOGGING AT Wed May  1 18:00:00 2024``, ``May 01 18:00:05 <nick><TAB>text`` (XChat: a space
   after the nick, the month in the locale's spelling, the header translated).
 - mIRC: ``Session Start: Wed May 01 18:00:00 2024``, ``[18:00] <nick> text``.
@@ -16,7 +17,8 @@
 - TwitchDownloader text without timestamps: ``Name: text`` (recognized; every line is rejected
   as having no time, since a message without a time cannot be placed in the VOD).
 
-Status lines (joins, parts, day changes, timeouts as text) are counted, not rejected. The
+Status lines (joins, parts, day changes, timeouts as text) are counted, not rejected; a line that
+does not even open like a line of the format (its time stamp or header) is rejected. The
 clock of a client log is the logging machine's local time: a zone named in the header is
 used when known, else the time is read as UTC (and the metadata says so).
 """
@@ -83,6 +85,18 @@ ACTION = {
     "tcd_text": re.compile(r"^\[(?:(?P<d>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})\] \*(?P<user>\S+) (?P<text>.*?)\]?$"),
 }
 _WEECHAT_STATUS = ("-->", "<--", "--", "=!=", "", " ")
+# WeeChat 0.2's lines, rewritten into the current tab-separated form before matching.
+_WEECHAT_OLD = re.compile(r"^(?P<y>\d{4}) (?P<mon>[A-Z][a-z]{2}) (?P<d>\d{2}) (?P<t>\d{2}:\d{2}:\d{2})  (?:<(?P<nick>[^>\s]+)> ?|(?P<status>\S+) )(?P<text>.*)$")
+_WEECHAT_OLD_HEADER = re.compile(r"^\*\*\*\*  (Beginning|End) of log  \d{4} \w{3} \d{2} \d{2}:\d{2}:\d{2}  \*\*\*\*\s*$")
+# How every line of a format opens (a message, a status line or a header); other lines are not of the log.
+LINE_START = {
+    "chatterino_log": re.compile(r"^\[\d{1,2}:\d{2}|^# "),
+    "irssi_log": re.compile(r"^\d{2}:\d{2}|^--- "),
+    "weechat_log": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\t"),
+    "hexchat_log": re.compile(r"^[A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} |^\*\*\*\* "),
+    "mirc_log": re.compile(r"^\[\d{2}:\d{2}|^Session "),
+    "tcd_text": re.compile(r"^\["),
+}
 _MOD_ACTION = re.compile(r"^\S+ (timed out|untimedout|banned|unbanned) \S+")
 _FILE_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _AUTHOR = re.compile(r'<span class="comment-author"[^>]*>(?P<user>.*?)</span>')
@@ -95,7 +109,7 @@ _BADGE = re.compile(r'<span class="text-hide">([^<]*)</span>')
 SIGNS = {
     "chatterino_log": re.compile(r"^# Start logging at |^\[\d{1,2}:\d{2}(:\d{2})?(\.\d{3})?( ?[AaPp][Mm])?\]  \S"),
     "irssi_log": re.compile(r"^--- Log opened |^--- Day changed |^\d{2}:\d{2}(:\d{2})? <[ @+%~&]?[^>\s]+> |^\d{2}:\d{2}(:\d{2})? -!- "),
-    "weechat_log": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\t"),
+    "weechat_log": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\t|^\*\*\*\*  Beginning of log  \d{4} |^\d{4} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}  "),
     "hexchat_log": re.compile(r"^\*\*\*\* (BEGIN|ENDING) LOGGING AT |^\*\*\*\* [^*]+ \w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4}\s*$"
                               r"|^[A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} +(<[^>\s]+>|\*)[\t ]"),
     "mirc_log": re.compile(r"^Session (Start|Close|Ident): |^\[\d{2}:\d{2}(:\d{2})?\] (<[ @+%~&]?[^>\s]+>|\*) "),
@@ -221,6 +235,17 @@ def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stat
     for ln, line in lines:
         line = line.rstrip("\r")
         if not line.strip():
+            continue
+        if fmt == "weechat_log" and "\t" not in line:
+            if _WEECHAT_OLD_HEADER.match(line):
+                stats["not_a_message_log_header"] += 1
+                continue
+            if (o := _WEECHAT_OLD.match(line)) and o["mon"] in _MON:
+                who = o["nick"] if o["nick"] is not None else o["status"]
+                line = f"{o['y']}-{_MON.get(o['mon'], 0):02d}-{o['d']} {o['t']}\t{who}\t{o['text']}"
+        if fmt in LINE_START and not LINE_START[fmt].match(line.lstrip()):
+            rejects.append({"source_line": ln, "source_index": index, "reason": f"unrecognized_line: not a line of a {fmt} (no time stamp or header)", "raw": line})
+            index += 1
             continue
         if head is not None and (h := head.match(line)):
             day = _header_date(fmt, h)
