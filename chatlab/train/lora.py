@@ -58,7 +58,7 @@ class TrainConfig:
     max_prompt_tokens: int = 96  # the newest ~60 words: what chat reacts to; every token costs CPU time
     max_completion_tokens: int = 40
     max_eval_rows: int = 24  # validation rows used for early stopping (a sample keeps it quick)
-    max_train_minutes: float = 8.0  # stop (keeping the best checkpoint) past this
+    max_train_minutes: float = 8.0  # stop (keeping the best checkpoint) past this much compute (see compute_seconds)
     min_train_pairs: int = 20
     quantize: str = "auto"  # auto: 4-bit QLoRA when CUDA + bitsandbytes, else none; "4bit" | "none"
     device: str = "auto"  # auto | cpu | cuda
@@ -169,6 +169,17 @@ def _last_layers(model: Any, n: int) -> list[int] | None:
     return list(range(total - n, total))
 
 
+def _target_list(model: Any, targets: str) -> list[str]:
+    """``targets`` as module names (PEFT takes a layer subset only with a list): "all-linear" is
+    every linear layer's name inside the decoder layers, else a comma-separated list."""
+    if targets != "all-linear":
+        return [t.strip() for t in targets.split(",") if t.strip()]
+    import torch
+
+    return sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
+                   if isinstance(mod, torch.nn.Linear) and ".layers." in name})
+
+
 def _messages_digest(texts: list[str]) -> list[str]:
     """Hashes of the normalized training messages: the copy filter needs membership, not the text."""
     return sorted({hashlib.sha256(normalize_message(t).encode()).hexdigest()[:20] for t in texts if normalize_message(t)})
@@ -200,6 +211,15 @@ def loss_plot(log_history: list[dict[str, Any]], path: Path) -> Path | None:
     return path
 
 
+def compute_seconds() -> float:
+    """The process's CPU time divided by torch's threads: the wall-clock time on an idle machine.
+    The training budget counts this, so an adapter does the same work (and comes out the same)
+    whatever else loads the machine; under load it takes longer in wall-clock time instead."""
+    import torch
+
+    return time.process_time() / max(torch.get_num_threads(), 1)
+
+
 def _progress_callback(on_progress: Callable[[dict[str, Any]], None] | None, max_seconds: float):
     from transformers import TrainerCallback
 
@@ -208,14 +228,16 @@ def _progress_callback(on_progress: Callable[[dict[str, Any]], None] | None, max
 
         def __init__(self) -> None:
             self.start = time.monotonic()
+            self.cpu_start = compute_seconds()
             self.stopped_by_time = False
 
         def on_log(self, args, state, control, logs=None, **kw):
             if on_progress and logs:
-                on_progress({"step": state.global_step, "max_steps": state.max_steps, "elapsed_s": round(time.monotonic() - self.start, 1), **logs})
+                on_progress({"step": state.global_step, "max_steps": state.max_steps, "elapsed_s": round(time.monotonic() - self.start, 1),
+                             "compute_s": round(compute_seconds() - self.cpu_start, 1), **logs})
 
         def on_step_end(self, args, state, control, **kw):
-            if max_seconds > 0 and time.monotonic() - self.start > max_seconds and not control.should_training_stop:
+            if max_seconds > 0 and compute_seconds() - self.cpu_start > max_seconds and not control.should_training_stop:
                 self.stopped_by_time = True
                 control.should_training_stop = True
                 # Evaluate and save now, so the best checkpoint includes the last steps.
@@ -271,9 +293,10 @@ def train_adapter(
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=out_root))
     try:
         model, quantized = load_for_training(base_dir, cfg, device)
+        layers = _last_layers(model, cfg.lora_layers)
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=cfg.target_modules, task_type="CAUSAL_LM",
-                          layers_to_transform=_last_layers(model, cfg.lora_layers))
+                          target_modules=_target_list(model, cfg.target_modules) if layers else cfg.target_modules,
+                          task_type="CAUSAL_LM", layers_to_transform=layers)
         has_eval = eval_ds is not None
         args = SFTConfig(
             output_dir=str(tmp / "checkpoints"),
