@@ -36,6 +36,7 @@ EXPECTED = {
     "gotwitchirc_xqcow.txt.gz": ("irc", 692, 1),
     # `grep -cE '^[0-9]{4} [A-Z][a-z]{2} [0-9]{2} [0-9:]{8}  <' file` = 3 nick lines, plus the 2 lines pygments appended
     "pygments_example.weechatlog": ("weechat_log", 5, 0),
+    "tcd_v5_comment.json": ("twitchdownloader_json", 1, 0),  # one comment object, pretty-printed: `jq type` = "object"
 }
 
 # records that must be rejected, with the reason (checked by eye against the file)
@@ -216,3 +217,16 @@ def test_weechat_02_log() -> None:
     assert r.messages["t_abs"].to_list() == [datetime(2007, 9, 1, 0, 23, 55, tzinfo=timezone.utc)] * 2
     assert r.stats["not_a_message_status_line"] == 5 and r.stats["not_a_message_log_header"] == 1
     assert sorted(r.rejects["source_line"].to_list()) == [8, 10, 11]
+
+
+def test_one_api_comment_pretty_printed() -> None:
+    """tcd's docs keep one Twitch v5 API comment as the API served it (lirik's VOD 212237951, 2017), pretty-printed:
+    a document that is itself the one record (it yielded nothing before). Values as json.load reads them."""
+    c = json.loads((REAL / "tcd_v5_comment.json").read_text(encoding="utf-8"))
+    m = parse_file(REAL / "tcd_v5_comment.json").messages
+    assert m.select("t_s", "user", "user_login", "text", "msg_id").row(0) == (
+        c["content_offset_seconds"], c["commenter"]["display_name"], c["commenter"]["name"], c["message"]["body"], c["_id"])
+    assert m["t_abs"][0] == datetime(2017, 12, 24, 17, 5, 36, 568000, tzinfo=timezone.utc)  # created_at
+    e = c["message"]["emoticons"][0]  # v5 spans are inclusive: "lirikH" is 5..10
+    assert m["emotes"].to_list()[0] == [{"id": e["_id"], "begin": e["begin"], "end": e["end"] + 1}]
+    assert m["badges"].to_list()[0] == [b["_id"] for b in c["message"]["user_badges"]]

@@ -124,7 +124,7 @@ def to_utf8(data: bytes) -> bytes:
 _IRC_LINE = re.compile(rb"^(@\S+ )?:\S+ (PRIVMSG|USERNOTICE|CLEARCHAT|CLEARMSG|NOTICE|ROOMSTATE|USERSTATE|JOIN|PART) ")
 _TD_TEXT = re.compile(rb"^\[-?(\d+:)?\d{1,2}:\d{2}(\.\d+)?\] [^<\s]|^\[\d{4}-\d{2}-\d{2}[ T][0-9:.]+( ?(UTC|Z|[+-]\d{2}:?\d{2}))?\] ")
 _UNIX_LINE = re.compile(rb"^\d{9,13}(\.\d+)? \S+: ")
-_NOTIME_LINE = re.compile(rb"^[^\s:\[\]<>#*-][^\s:\[\]]*( \([A-Za-z0-9_]+\))?: ")
+_NOTIME_LINE = re.compile(rb"^[^\s:\[\]<>#*{\"-][^\s:\[\]\"]*( \([A-Za-z0-9_]+\))?: ")  # never a JSON line
 _KEY = re.compile(r'"([A-Za-z_][A-Za-z0-9_ .-]{0,63})"\s*:')
 
 
@@ -142,6 +142,8 @@ def detect_json(head: bytes) -> str | None:
         return "gql_json"
     if (has("content_offset_seconds") or has("commenter")) and (_obj(text, "commenter") or _obj(text, "message")) and has("message"):
         return "twitchdownloader_json"
+    if re.search(r'"comments"\s*:\s*\[', text) and (has("FileInfo") or has("streamer") or _obj(text, "video")):
+        return "twitchdownloader_json"  # its metadata, even with no (or an empty list of) comments
     if has("chatroom_id") or (has("sender") and has("content") and has("created_at")):
         return "kick_json"
     if has("time_in_seconds") or has("message_type") or (has("author") and has("timestamp")):

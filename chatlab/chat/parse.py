@@ -124,6 +124,9 @@ def parse_file(
             parsed = clientlogs.parse_lines(fmt, _numbered_lines(path, max_bytes, stats), path.name, stats, rejects, meta)
         else:
             parsed = _parse_lines(path, max_bytes, rejects, stats)
+        if isinstance(parsed, pl.DataFrame) and parsed.height == 0 and not rejects:
+            raise ChatFormatError(f"{path.name}: empty: read as {fmt}, but it holds no chat records"
+                                  + (f" (its `{meta['records_key']}` list is empty)" if meta.get("records_key") else ""))
     except (ChatFormatError, ValueError, OSError, duckdb.Error) as e:
         head = b""
         try:
@@ -482,7 +485,7 @@ def _parse_records(path: Path, fmt: str, max_bytes: int, rejects: list[dict], st
     doc = _load_whole(path, max_bytes)
     if fmt == "youtube_live_chat":
         return _map_records(fmt, [(0, doc, None)], stats, rejects, meta, path.name, False)
-    key, records = _find_records(doc)
+    key, records = _records_of(doc)
     if key:
         meta["records_key"] = key
     return _map_records(fmt, [(i, r, None) for i, r in enumerate(records)], stats, rejects, meta, path.name, False)
@@ -602,7 +605,7 @@ def _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd) -> pl.D
         return msgs
     if isinstance(doc, dict):
         meta.update(twitchdownloader.export_meta(doc))
-    records = list(gql.flatten(doc)) if fmt == "gql_json" else _find_records(doc)[1]
+    records = list(gql.flatten(doc)) if fmt == "gql_json" else _records_of(doc)[1]
     for r in records:
         out.write(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n")
     out.close()
@@ -615,6 +618,15 @@ def _whole_document(path, fmt, max_bytes, rejects, stats, meta, out, nd) -> pl.D
             rejects.append({"source_index": i, "reason": reason, "raw": json.dumps(records[i], ensure_ascii=False)})
         df = df.filter(~pl.col("source_index").is_in(list(bad)))
     return df
+
+
+def _records_of(doc: Any) -> tuple[str, list]:
+    """The records of a whole document; an object holding no records list is itself the one record
+    (a single API comment saved pretty-printed yielded nothing before, silently)."""
+    key, records = _find_records(doc)
+    if not key and not records and isinstance(doc, dict) and doc:
+        return "", [doc]
+    return key, records
 
 
 def _find_records(doc: Any, depth: int = 0) -> tuple[str, list]:
