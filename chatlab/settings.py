@@ -135,8 +135,15 @@ def _check_ingest(values: dict[str, Any]) -> None:
 def _check_storage(values: dict[str, Any]) -> None:
     from chatlab.storage.lake import check_catalog
 
-    if values.get("catalog"):
-        check_catalog(values["catalog"])
+    catalog, data = values.get("catalog"), values.get("data_path")
+    paths = [("data_path", data)] if data and "://" not in data else []
+    if catalog and check_catalog(catalog) in ("sqlite", "duckdb"):
+        paths.append(("catalog", catalog.split(":", 1)[1]))
+    for key, path in paths:
+        try:
+            Path(path).expanduser()
+        except RuntimeError as e:  # ~name of no such user
+            raise ValueError(f"{key} = {path!r}: {e}") from None
 
 
 @functools.cache
@@ -174,7 +181,7 @@ def sections() -> dict[str, Section]:
 
 def _strict(tp: Any) -> Any:
     """``tp`` with strict scalars (TOML has no null: ``X | None`` is ``X``)."""
-    from pydantic import AllowInfNan, Strict, StrictBool, StrictInt, StrictStr
+    from pydantic import AllowInfNan, Strict, StrictBool, StrictInt, StringConstraints
 
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is bool:
@@ -183,8 +190,8 @@ def _strict(tp: Any) -> Any:
         return StrictInt
     if tp is float:
         return typing.Annotated[float, Strict(), AllowInfNan(False)]
-    if tp is str:
-        return StrictStr
+    if tp is str:  # no NUL: every string may become a path or a C string
+        return typing.Annotated[str, Strict(), StringConstraints(pattern=r"^[^\x00]*$")]
     if tp is datetime:
         return typing.Annotated[datetime, Strict()]
     if origin is Literal:
@@ -272,6 +279,8 @@ def values(name: str, table: dict[str, Any], where: str | None = None) -> dict[s
                 continue
             seen.add(key)
             expected = spec.hints.get(key) or _describe(types_[key])
+            if err["type"] == "string_pattern_mismatch":
+                expected = "text without NUL characters"
             problems.append(f"{where} {key}: expected {expected}, got {_short(table.get(key))}")
         raise SettingsError("; ".join(problems)) from None
     return {k: getattr(m, k) for k in table}
@@ -305,16 +314,18 @@ def read(path: Path) -> dict[str, Any]:
 _PREFIX = re.compile(r"^\[[\w.<>]+\](:?) ?")  # a stage's own "[splits]: ..." prefix: the caller names the table
 
 
-def _check_table(name: str, table: Any, path: str, file: Path) -> None:
+def _check_table(name: str, table: Any, path: str, file: Path, later: list) -> None:
+    """Keys and types of one table (and the tables inside it); its stage's value checks are put
+    on ``later``, so a typo anywhere in the file is reported before any value is judged."""
     where = f"{file} [{path}]"
     if not isinstance(table, dict):
         raise SettingsError(f"{where}: expected a table of settings, got {_short(table)}")
     subs = _subtables(name)
     own = {k: v for k, v in table.items() if k not in subs}
     values(name, own, where)
-    _run_check(name, own, where)
+    later.append((name, own, where))
     for s in sorted(subs & set(table)):
-        _check_table(f"{name}.{s}", table[s], f"{path}.{s}", file)
+        _check_table(f"{name}.{s}", table[s], f"{path}.{s}", file, later)
 
 
 def _run_check(name: str, table: dict[str, Any], where: str) -> None:
@@ -353,6 +364,7 @@ def check(doc: dict[str, Any], file: Path, per_vod_only: bool = False) -> None:
     stage. ``per_vod_only``: the file holds only ``[vods.<id>.<section>]`` (the review overrides)."""
     top = sorted(n for n, s in sections().items() if "." not in n and s.top_level)
     per_vod = sorted(n for n, s in sections().items() if "." not in n and s.per_vod)
+    later: list = []
     for name, table in doc.items():
         if name == "vods":
             continue
@@ -360,7 +372,7 @@ def check(doc: dict[str, Any], file: Path, per_vod_only: bool = False) -> None:
             raise SettingsError(f"{file}: [{name}] is not read from this file; it holds only [vods.<id>.<section>] tables")
         if name not in top:
             raise SettingsError(f"{file}: unknown section [{name}]; known: {top + ['vods']}")
-        _check_table(name, table, name, file)
+        _check_table(name, table, name, file, later)
     vods = doc.get("vods", {})
     if not isinstance(vods, dict):
         raise SettingsError(f"{file} [vods]: expected tables [vods.<vod_id>.<section>], got {_short(vods)}")
@@ -373,7 +385,9 @@ def check(doc: dict[str, Any], file: Path, per_vod_only: bool = False) -> None:
             if name not in per_vod:
                 why = ("its settings apply to all VODs: set them in [" + name + "]") if name in top else f"known: {per_vod}"
                 raise SettingsError(f"{file} [vods.{vod_id}.{name}]: not a per-VOD section ({why})")
-            _check_table(name, table, f"vods.{vod_id}.{name}", file)
+            _check_table(name, table, f"vods.{vod_id}.{name}", file, later)
+    for name, own, where in later:
+        _run_check(name, own, where)
 
 
 # A manual offset is one choice: a review override with anchors replaces an offset_s from the file.

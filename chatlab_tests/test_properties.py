@@ -125,3 +125,164 @@ def test_settings_loader_on_any_bytes(data: bytes):
         load_config(p, d / "data")
     except ValueError as e:
         assert str(p) in str(e)
+
+
+# --- the settings loader over documents drawn from its own schema (chatlab/settings.py) ----------
+# Tables of every section, at the top level and per VOD, with values of the declared types (and the
+# values the stages accept, often enough to pass their checks); sometimes one mistake: a typo'd key,
+# a value of the wrong type, an unknown section. Properties: a mistake is always reported, naming
+# the file, the table and the key; a document the loader accepts is accepted by every stage's
+# loader too (nothing it lets through fails later); any refusal names the file and the table.
+
+_EXAMPLES = {"start_time": ["2024-05-01T18:00:00Z", "2024-05-01 18:00:00+02:00"], "region": ["10,10,300,400", [0, 0, 64, 64]],
+             "catalog": ["sqlite:lake.sqlite", "duckdb:lake.db", "postgres:dbname=lake"], "on_removed": ["keep", "forget"],
+             "preset": ["cpu", "gpu"], "rank_by": ["pmi", "raw", "mean"], "status": ["accepted", "rejected"],
+             "train": [0.8], "validation": [0.1], "test": [0.1], "fps": [1.0, 2], "scale": [2.0], "banned_patterns": [["spam+"]],
+             "overrides": [{"v1": "train", "v2": "test"}], "anchors": [[[10.0, 8.0], [20.0, 18.0]]]}
+_VODS = ["v1", "v2"]
+
+
+def _settings_value(tp):
+    import types
+    import typing
+    from datetime import datetime
+
+    origin, args = typing.get_origin(tp), [a for a in typing.get_args(tp) if a is not type(None)]
+    if tp is bool:
+        return st.booleans()
+    if tp is int:
+        return st.integers(-1000, 10**6)
+    if tp is float:
+        return st.floats(-1e6, 1e6, allow_nan=False) | st.integers(-1000, 1000)
+    if tp is str:
+        return st.text(st.characters(exclude_categories=("Cs",)), max_size=10)
+    if tp is datetime:
+        return st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1))
+    if origin is typing.Literal:
+        return st.sampled_from(args)
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of([_settings_value(a) for a in args])
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        return st.tuples(*[_settings_value(a) for a in args]).map(list)
+    if origin in (tuple, list, frozenset, set):
+        return st.lists(_settings_value(args[0]), max_size=3)
+    if origin is dict:
+        return st.dictionaries(st.from_regex(r"[a-z0-9_]{1,8}", fullmatch=True), _settings_value(args[1]), max_size=3)
+    raise AssertionError(tp)
+
+
+def _toml_text(v) -> str:
+    from datetime import datetime
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, str):
+        return '"' + "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else f"\\U{ord(c):08x}" for c in v) + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_text(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_text(k)} = {_toml_text(x)}" for k, x in v.items()) + " }"
+    raise AssertionError(v)
+
+
+@st.composite
+def _settings_doc(draw):
+    from chatlab import settings
+
+    specs = settings.sections()
+    tables: dict[str, tuple[str, dict]] = {}
+    for name in draw(st.lists(st.sampled_from(sorted(specs)), max_size=5)):
+        top = specs[name.split(".")[0]]
+        places = ([None] if top.top_level else []) + (_VODS if top.per_vod else [])
+        vod = draw(st.sampled_from(places))
+        types_ = settings._types(name)
+        keys = draw(st.lists(st.sampled_from(sorted(types_)), max_size=4, unique=True))
+        values = {}
+        for k in keys:
+            generic = _settings_value(types_[k])
+            values[k] = draw(st.sampled_from(_EXAMPLES[k]) | generic if k in _EXAMPLES else generic)
+        path = f"vods.{vod}.{name}" if vod else name
+        tables.setdefault(path, (name, {}))[1].update(values)
+    mistake = draw(st.sampled_from([None, None, "typo", "wrong_type", "unknown_section"]))
+    expected = None
+    if mistake == "typo" and tables:
+        path = draw(st.sampled_from(sorted(tables)))
+        key = "zz_" + draw(st.from_regex(r"[a-z]{1,6}", fullmatch=True))
+        tables[path][1][key] = 1
+        expected = f"[{path}]: unknown settings [{key!r}]"
+    elif mistake == "wrong_type" and any(v for _, v in tables.values()):
+        from chatlab_tests.test_settings import _wrong
+
+        path = draw(st.sampled_from(sorted(p for p, (_, v) in tables.items() if v)))
+        name, values = tables[path]
+        key = draw(st.sampled_from(sorted(values)))
+        values[key] = _wrong(settings._types(name)[key])
+        expected = f"[{path}] {key}: expected "
+    elif mistake == "unknown_section":
+        tables["zz_section"] = ("", {"a": 1})
+        expected = "unknown section [zz_section]"
+    text = "".join(f"[{p}]\n" + "".join(f"{k} = {_toml_text(v)}\n" for k, v in vals.items()) for p, (_, vals) in sorted(tables.items()))
+    return text, expected
+
+
+def _every_stage_accepts(conf: dict) -> None:
+    from datetime import datetime
+
+    from chatlab.align.config import AlignConfig
+    from chatlab.align.splits import SplitConfig
+    from chatlab.asr.engine import EngineConfig
+    from chatlab.asr.quality import Thresholds
+    from chatlab.chat.clean import CleanConfig
+    from chatlab.config import Layout, section
+    from chatlab.forget import on_removed_setting
+    from chatlab.ocr.reader import ReadOptions
+    from chatlab.ocr.region import parse_region
+    from chatlab.storage.lake import lake_config
+    from chatlab.train.evaluate import EvalConfig
+    from chatlab.train.generate import Filter, Guardrails
+    from chatlab.train.lora import TrainConfig
+
+    for vod in (None, *_VODS):
+        AlignConfig.from_mapping(section(conf, "align", vod))
+        SplitConfig.from_mapping(section(conf, "splits", vod))
+        asr = section(conf, "asr", vod)
+        EngineConfig.from_mapping(asr), Thresholds.from_mapping(asr)
+        chat = section(conf, "chat", vod)
+        CleanConfig.from_settings(chat.get("clean", {}))
+        if chat.get("start_time") and isinstance(chat["start_time"], str):
+            datetime.fromisoformat(chat["start_time"].replace("Z", "+00:00"))
+        int(chat.get("max_bytes", 0)), float(chat.get("max_reject_rate", 0.05))
+        ocr = section(conf, "ocr", vod)
+        ReadOptions.from_mapping(ocr)
+        if ocr.get("region"):
+            parse_region(ocr["region"])
+    train = section(conf, "train")
+    TrainConfig.from_mapping(train), EvalConfig.from_mapping(train)
+    Filter(Guardrails.from_mapping(train))
+    on_removed_setting(section(conf, "ingest"))
+    lake_config(Layout(Path("data")), section(conf, "storage"))
+
+
+@BOUNDED
+@given(doc=_settings_doc())
+def test_settings_loader_on_documents_from_its_schema(doc):
+    from chatlab import settings
+    from chatlab.config import load_config
+
+    text, expected = doc
+    d = Path(tempfile.mkdtemp(prefix="chatlab-prop-"))
+    p = d / "chatlab.toml"
+    p.write_text(text, encoding="utf-8")
+    try:
+        conf = load_config(p, d / "data")
+    except settings.SettingsError as e:
+        assert str(e).startswith(str(p)) and "[" in str(e), str(e)  # the file, then the table
+        if expected:
+            assert expected in str(e), (str(e), expected)
+        return
+    assert expected is None, f"the mistake {expected!r} was let through:\n{text}"
+    _every_stage_accepts(conf)
