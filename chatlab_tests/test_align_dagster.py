@@ -101,7 +101,8 @@ def test_good_vod_pairs_bad_vods_stop(layout: Layout, instance: dg.DagsterInstan
 
     # the export names the lake snapshot it read: after the tables change, that snapshot still
     # gives the exact pairs the export was made of (same version)
-    snap, version = m["lake_snapshot"].value, m["pairs_version"].value
+    snap, version = m["lake_snapshot"].value, m["dataset_version"].value
+    assert out.name == version
     with connect(layout, read_only=False) as con:
         con.execute("DELETE FROM chatlab.aligned_pairs WHERE vod_id = 'good' AND msg_id IN (SELECT msg_id FROM chatlab.aligned_pairs LIMIT 3)")
     assert dataset_version(*load_tables(layout)[:2]) != version

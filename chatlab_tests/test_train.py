@@ -11,7 +11,6 @@ import pytest
 from chatlab.train.dataset import (
     NotEnoughPairs,
     build_examples,
-    dataset_version,
     normalize_pairs,
     require_rows,
     synthetic_pairs,
@@ -119,13 +118,18 @@ def test_normalize_pairs_errors_name_what_is_missing():
         normalize_pairs(_align_like_pairs(), {"a": "holdout"})
 
 
-def test_dataset_version_follows_the_data_and_settings():
-    p = normalize_pairs(synthetic_pairs(per_vod=5))
-    v = dataset_version(p, {"max_prompt_tokens": 128})
-    assert v == dataset_version(p.reverse(), {"max_prompt_tokens": 128})  # order does not matter
-    assert v != dataset_version(p, {"max_prompt_tokens": 64})
-    assert v != dataset_version(p.with_columns(pl.col("target").str.to_uppercase()), {"max_prompt_tokens": 128})
-    assert len(v) == 16
+def test_dataset_version_follows_the_pairs_and_splits():
+    """One version for the pairs (chatlab.align.export.dataset_version): the training set and the
+    dataset export name the same pairs alike; row order is not content."""
+    from chatlab.align.export import dataset_version
+
+    p = synthetic_pairs(per_vod=5)
+    splits = p.select("vod_id", "split").unique()
+    v = dataset_version(p, splits)
+    assert v == dataset_version(p.reverse(), splits.reverse())
+    assert v != dataset_version(p.with_columns(pl.col("target").str.to_uppercase()), splits)
+    assert v != dataset_version(p, splits.with_columns(pl.when(pl.col("vod_id") == "vod0").then(pl.lit("test")).otherwise(pl.col("split")).alias("split")))
+    assert v.startswith("ds-") and len(v) == 19
 
 
 def test_build_examples_never_cuts_a_completion_and_masks_the_prompt():

@@ -8,9 +8,11 @@ card (README.md with the `configs` header `load_dataset` reads)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from chatlab.align.context import CONTEXT_S
@@ -89,7 +91,11 @@ def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.Data
         lines.append(f"| {r['vod_id']} | {r['offset_s']} | {r['drift_s_per_h']} | {r['n_segments']} | {r['confidence']} | {r['method']} | {r['offsets_version']} |")
     asr = sorted(set(f for fr in frames.values() for f in fr["asr_model"].unique().to_list()))
     filters = sorted(set(f for fr in frames.values() for f in fr["filter_set"].unique().to_list()))
-    lines += ["", "## Provenance", "", f"- ASR model: {', '.join(asr) or 'n/a'}", f"- filter sets: {', '.join(filters) or 'n/a'}",
+    lines += ["", "## Provenance", "",
+              *([f"- dataset version: {info['dataset_version']}, read at lake snapshot {info['lake_snapshot']} "
+                 "(`chatlab.align.export.read_dataset(layout, snapshot=N)` reads the same pairs again)"]
+                if "lake_snapshot" in info else []),
+              f"- ASR model: {', '.join(asr) or 'n/a'}", f"- filter sets: {', '.join(filters) or 'n/a'}",
               f"- settings: `{json.dumps(info.get('settings', {}), sort_keys=True, default=str)}`", "",
               "Load with `datasets.load_dataset(\"parquet\", data_dir=...)` or `load_dataset(\"path/to/this/folder\")`.", ""]
     return "\n".join(header + lines)
@@ -128,10 +134,53 @@ def load_tables(layout: Layout, schema: str = SCHEMA, snapshot: int | None = Non
     return pairs, splits, offsets
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """The pairs every dataset is made of, read at one lake snapshot, and their one version."""
+
+    pairs: pl.DataFrame
+    splits: pl.DataFrame
+    offsets: pl.DataFrame
+    lake_snapshot: int
+    version: str
+
+
+def read_dataset(layout: Layout, snapshot: int | None = None) -> Dataset:
+    """The pairs, splits and offsets at lake ``snapshot`` (default: the current one, taken once,
+    so the rows read are exactly that snapshot's), with their version. `dataset_export`, `chatlab
+    export` and `training_set` read through here: the same pairs get the same name, and
+    ``read_dataset(layout, snapshot=N)`` reads a recorded dataset again, whatever came after.
+    A snapshot the lake no longer holds (expired) is a LookupError saying so."""
+    from chatlab.storage import connect, current_snapshot
+
+    if snapshot is None:
+        with connect(layout) as con:
+            snapshot = current_snapshot(con)
+    try:
+        pairs, splits, offsets = load_tables(layout, snapshot=snapshot)
+    except duckdb.Error as e:
+        if "snapshot" in str(e).lower():
+            raise LookupError(f"{layout.root}: lake snapshot {snapshot} is not in the catalog any more (expired, e.g. by "
+                              f"`chatlab forget`); its rows cannot be read again ({str(e).splitlines()[0]})") from e
+        raise
+    return Dataset(pairs, splits, offsets, int(snapshot), dataset_version(pairs, splits))
+
+
+HASH_BATCH_ROWS = 50_000
+
+
 def dataset_version(pairs: pl.DataFrame, splits: pl.DataFrame) -> str:
-    """A content version: which VODs, which offsets, which split each went to."""
+    """The one version of a dataset: sha256 of the pairs (every column), each with its VOD's
+    split, and the prompt template that turns them into rows. The same pairs give the same
+    version on any machine (same Polars); any changed pair, split or template gives another."""
     import hashlib
 
-    key = pairs.group_by("vod_id", "offsets_version", "asr_model", "filter_set").len().sort("vod_id").join(
-        splits.select("vod_id", "split"), on="vod_id", how="left")
-    return "ds-" + hashlib.sha1(key.write_csv().encode()).hexdigest()[:12]
+    j = pairs.join(splits.select("vod_id", "split").unique("vod_id", keep="last"), on="vod_id", how="left")
+    cols = sorted(j.columns)
+    h = hashlib.sha256(json.dumps({"template": TEMPLATE_VERSION, "columns": cols}).encode())
+    # One JSON line per pair, sorted: row order is not content.
+    lines = j.select(pl.struct(cols).struct.json_encode().alias("line")).sort("line")["line"]
+    for start in range(0, lines.len(), HASH_BATCH_ROWS):
+        h.update("\n".join(lines.slice(start, HASH_BATCH_ROWS).to_list()).encode())
+        h.update(b"\n")
+    return "ds-" + h.hexdigest()[:16]

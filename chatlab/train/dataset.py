@@ -1,5 +1,6 @@
 """The training set: every VOD's aligned pairs, each VOD in its split, turned into prompt /
-completion rows with the one template, and the dataset version that names the result.
+completion rows with the one template (the dataset's version, which names the pairs, is
+chatlab.align.export.dataset_version; ``rows_digest`` names the rows made of them).
 
 Input columns are read by role, not by a fixed name, so this stage follows the alignment stage's
 table as it is (see ``ROLES``); what is missing is a clear error naming the columns found.
@@ -15,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from chatlab.train.prompt import TEMPLATE_VERSION, Context, build_prompt, completion_text, encode
+from chatlab.train.prompt import Context, build_prompt, completion_text, encode
 
 SPLITS = ("train", "validation", "test")
 
@@ -117,15 +118,15 @@ def context_of(row: dict[str, Any]) -> Context:
     return Context.of(row.get("transcript"), row.get("chat") or (), row.get("title"), row.get("streamer"))
 
 
-def dataset_version(pairs: pl.DataFrame, settings: dict[str, Any]) -> str:
-    """sha256 (16 hex) of the normalized pairs, their splits, the template and the settings that
-    shape the rows: the same data and settings give the same version on any machine."""
-    h = hashlib.sha256()
-    h.update(json.dumps({"template": TEMPLATE_VERSION, **settings}, sort_keys=True, default=str).encode())
-    for row in pairs.select(list(PAIRS_SCHEMA)).sort("vod_id", "msg_id").iter_rows():
+def rows_digest(examples: pl.DataFrame) -> str:
+    """sha256 of the training rows (every column, in their order): what a rebuilt training set
+    must match. The dataset's version names the pairs (chatlab.align.export.dataset_version);
+    this names the rows the template and token limits made of them."""
+    h = hashlib.sha256(json.dumps(examples.columns).encode())
+    for row in examples.iter_rows():
         h.update(json.dumps(row, default=str, ensure_ascii=False).encode())
         h.update(b"\n")
-    return h.hexdigest()[:16]
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 training set (all VODs' pairs -> versioned prompt/completion files), adapter, evaluation.
 
 Where things live (``layout`` = the data directory):
-- ``artifacts/training_set/<version>/``: examples.parquet, {train,validation,test}.parquet, card.json;
-  ``artifacts/training_set/CURRENT`` names the latest version;
+- ``artifacts/training_set/<version>/``: examples.parquet, {train,validation,test}.parquet, card.json
+  (the dataset version that dataset_export gives the same pairs, the lake snapshot they were read
+  at, the rows' digest); ``artifacts/training_set/CURRENT`` names the latest version;
 - ``models/adapters/<version>/``: the adapter (see lora.py);
 - ``artifacts/evaluation/<version>/``: evaluation.json, per_vod.parquet, samples.parquet, the plots.
 """
@@ -23,9 +24,9 @@ from chatlab.files import replacing
 from chatlab.train.dataset import (
     BuildReport,
     build_examples,
-    dataset_version,
     normalize_pairs,
     require_rows,
+    rows_digest,
     write_split_parquet,
 )
 from chatlab.train.lora import TrainConfig
@@ -53,8 +54,8 @@ def current_version(layout: Layout) -> str:
 
 
 def load_pairs(layout: Layout) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(aligned_pairs, splits) of every VOD, read-only from the DuckDB file; only VODs whose
-    offsets passed, with their current offsets (the alignment stage's own reader)."""
+    """(aligned_pairs, splits) of every VOD, read-only from the lake; only VODs whose offsets
+    passed, with their current offsets (the alignment stage's own reader)."""
     from chatlab.align.export import load_tables
 
     pairs, splits, _ = load_tables(layout)
@@ -67,28 +68,88 @@ class TrainingSet:
     path: Path
     report: BuildReport
     examples: pl.DataFrame
+    card: dict[str, Any]
 
 
-def build_training_set(layout: Layout, base_dir: Path, cfg: TrainConfig, pairs: pl.DataFrame, splits: pl.DataFrame | None) -> TrainingSet:
-    """Normalize, template, version and write the training set; fails clearly when too small."""
+def _examples(base_dir: Path, cfg: TrainConfig, pairs: pl.DataFrame, splits: pl.DataFrame | None) -> tuple[pl.DataFrame, BuildReport, dict[str, Any]]:
     from chatlab.train.base import load_tokenizer, model_fingerprint
+    from chatlab.train.prompt import TEMPLATE_VERSION
 
     norm = normalize_pairs(pairs, splits)
-    tok = load_tokenizer(base_dir)
-    # The tokenizer cuts the prompts, so the base model is part of what the rows are.
-    version = dataset_version(norm, {**cfg.dataset_settings(), "base": model_fingerprint(base_dir)})
-    examples, report = build_examples(norm, tok, cfg.max_prompt_tokens, cfg.max_completion_tokens)
+    examples, report = build_examples(norm, load_tokenizer(base_dir), cfg.max_prompt_tokens, cfg.max_completion_tokens)
+    # What turned the pairs into these rows: the template, the token limits, and the base model
+    # (its tokenizer cuts the prompts).
+    build = {"template": TEMPLATE_VERSION, "settings": cfg.dataset_settings(), "base_fingerprint": model_fingerprint(base_dir)}
+    return examples, report, build
+
+
+def build_training_set(layout: Layout, base_dir: Path, cfg: TrainConfig, pairs: pl.DataFrame, splits: pl.DataFrame | None,
+                       lake_snapshot: int | None = None) -> TrainingSet:
+    """Normalize, template and write the training set under its dataset version (the name
+    dataset_export gives the same pairs); fails clearly when too small. The card records the
+    version, the lake snapshot the pairs were read at, what built the rows, and the rows' digest:
+    ``rebuild_examples`` makes the same rows again from them."""
+    from chatlab.align.export import dataset_version
+
+    if splits is None:
+        splits = pairs.select("vod_id", "split").unique("vod_id", keep="last")
+    version = dataset_version(pairs, splits)
+    examples, report, build = _examples(base_dir, cfg, pairs, splits)
     require_rows(report, cfg.min_train_pairs)
     out = training_set_root(layout) / version
     write_split_parquet(examples, out)
     with replacing(out / "examples.parquet") as tmp:
         examples.write_parquet(tmp)
-    card = {"dataset_version": version, **report.to_json(), "settings": cfg.dataset_settings(), "base_fingerprint": model_fingerprint(base_dir)}
+    card = {"dataset_version": version, "lake_snapshot": lake_snapshot, "rows_sha256": rows_digest(examples),
+            **report.to_json(), **build}
     with replacing(out / "card.json") as tmp:
         tmp.write_text(json.dumps(card, indent=2), encoding="utf-8")
     with replacing(training_set_root(layout) / CURRENT) as tmp:
         tmp.write_text(version, encoding="utf-8")
-    return TrainingSet(version, out, report, examples)
+    return TrainingSet(version, out, report, examples, card)
+
+
+def read_card(layout: Layout, version: str) -> dict[str, Any]:
+    """The training set's card: its dataset version, lake snapshot, build and rows digest."""
+    p = training_set_root(layout) / version / "card.json"
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no training set {version}; materialize `training_set` again")
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def provenance(layout: Layout, version: str) -> dict[str, Any]:
+    """What an adapter and its evaluation record of the training set they came from."""
+    card = read_card(layout, version)
+    return {k: card.get(k) for k in ("dataset_version", "lake_snapshot", "rows_sha256", "template", "settings", "base_fingerprint")}
+
+
+class RebuildMismatch(RuntimeError):
+    """The recorded snapshot no longer gives the recorded rows."""
+
+
+def rebuild_examples(layout: Layout, version: str, base_dir: Path, cfg: TrainConfig | None = None) -> pl.DataFrame:
+    """The training rows of ``version`` made again from the lake snapshot its card records (not
+    from the files): the pairs read at that snapshot, whatever was materialized since, with the
+    recorded token limits. Checked against the recorded dataset version and rows digest; a
+    difference (another base model, an expired snapshot) is an error that says which."""
+    from dataclasses import replace
+
+    from chatlab.align.export import read_dataset
+
+    card = read_card(layout, version)
+    snapshot = card.get("lake_snapshot")
+    if snapshot is None:
+        raise RebuildMismatch(f"training set {version}: its card records no lake snapshot (built before snapshots were recorded)")
+    ds = read_dataset(layout, snapshot=int(snapshot))
+    if ds.version != version:
+        raise RebuildMismatch(f"training set {version}: lake snapshot {snapshot} gives pairs of version {ds.version}")
+    cfg = replace(cfg or TrainConfig(), **(card.get("settings") or {}))
+    examples, _, build = _examples(base_dir, cfg, ds.pairs, ds.splits)
+    if build["base_fingerprint"] != card.get("base_fingerprint"):
+        raise RebuildMismatch(f"training set {version}: built on base model {card.get('base_fingerprint')}, not {build['base_fingerprint']} ({base_dir})")
+    if rows_digest(examples) != card.get("rows_sha256"):
+        raise RebuildMismatch(f"training set {version}: the rows rebuilt from lake snapshot {snapshot} differ from the recorded ones")
+    return examples
 
 
 def read_examples(layout: Layout, version: str | None = None) -> tuple[str, pl.DataFrame]:
@@ -121,6 +182,10 @@ def write_evaluation(layout: Layout, version: str, ev: Any, adapter_dir: str | o
     out = evaluation_dir(layout, version)
     out.mkdir(parents=True, exist_ok=True)
     doc = ev.to_json() | {"dataset_version": version, "adapter_sha256": adapter_digest(adapter_dir) if adapter_dir else None}
+    try:  # the exact rows it was judged on: the training set's lake snapshot and rows digest
+        doc["training_set"] = provenance(layout, version)
+    except FileNotFoundError:
+        doc["training_set"] = None
     with replacing(out / "per_vod.parquet") as tmp:
         ev.per_vod.write_parquet(tmp)
     with replacing(out / "samples.parquet") as tmp:

@@ -14,9 +14,8 @@ import dagster as dg
 import polars as pl
 
 from chatlab.defs.train.resources import BaseModelResource
-from chatlab.align.export import dataset_version as pairs_version, load_tables
+from chatlab.align.export import read_dataset
 from chatlab.resources import ChatlabSettings
-from chatlab.storage import connect, current_snapshot
 from chatlab.train import pipeline
 from chatlab.train.dataset import NotEnoughPairs
 from chatlab.train.evaluate import EvalConfig
@@ -53,10 +52,8 @@ def training_set(context: dg.AssetExecutionContext, settings: ChatlabSettings, b
     cfg = _cfg(settings)
     try:
         base = base_model.path(layout.models, cfg.base_model)
-        with connect(layout) as con:
-            snapshot = current_snapshot(con)  # the pairs below are this lake snapshot's: rebuildable from it
-        pairs, splits, _ = load_tables(layout, snapshot=snapshot)
-        ts = pipeline.build_training_set(layout, base, cfg, pairs, splits)
+        ds = read_dataset(layout)  # the pairs at one lake snapshot: rebuildable from it (pipeline.rebuild_examples)
+        ts = pipeline.build_training_set(layout, base, cfg, ds.pairs, ds.splits, lake_snapshot=ds.lake_snapshot)
     except (FileNotFoundError, LookupError, NotEnoughPairs, ValueError) as e:
         raise dg.Failure(description=str(e)) from e
     r = ts.report
@@ -64,10 +61,10 @@ def training_set(context: dg.AssetExecutionContext, settings: ChatlabSettings, b
     return dg.MaterializeResult(
         data_version=dg.DataVersion(ts.version),
         metadata={
+            # The name dataset_export gives the same pairs, the snapshot they were read at, the rows made.
             "dataset_version": ts.version,
-            # The same name dataset_export gives these pairs, and the snapshot they were read at.
-            "pairs_version": pairs_version(pairs, splits),
-            "lake_snapshot": snapshot,
+            "lake_snapshot": ds.lake_snapshot,
+            "rows_sha256": ts.card["rows_sha256"],
             "path": dg.MetadataValue.path(str(ts.path)),
             **{f"pairs_{s}": n for s, n in r.rows.items()},
             **{f"vods_{s}": ", ".join(v) or "-" for s, v in r.vods.items()},
@@ -108,11 +105,13 @@ def adapter(context: dg.AssetExecutionContext, settings: ChatlabSettings, base_m
 
     try:
         res = train_adapter(base, examples, pipeline.adapters_root(layout), version, cfg, sampling=Sampling(),
-                            guardrails=Guardrails.from_mapping(section), on_progress=progress)
+                            guardrails=Guardrails.from_mapping(section), on_progress=progress,
+                            extra_meta={"training_set": pipeline.provenance(layout, version)})
     except (NotEnoughPairs, RuntimeError, ValueError) as e:
         raise dg.Failure(description=str(e)) from e
     meta: dict[str, Any] = {
         "dataset_version": version,
+        "lake_snapshot": pipeline.provenance(layout, version)["lake_snapshot"],
         "path": dg.MetadataValue.path(str(res.path)),
         "base_fingerprint": res.base_fingerprint,
         "device": res.device,
@@ -195,6 +194,7 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
         data_version=dg.DataVersion(version),
         metadata={
             "dataset_version": version,
+            "lake_snapshot": pipeline.provenance(layout, version)["lake_snapshot"],
             "path": dg.MetadataValue.path(str(out / "evaluation.json")),
             "samples_path": dg.MetadataValue.path(str(out / "samples.parquet")),
             "systems": table_md(table),
