@@ -29,8 +29,11 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p = sub.add_parser("status", help="the VODs, what was built for each, and table row counts")
     p.set_defaults(func=cmd_status)
 
-    p = bench_sub.add_parser("faults", help="kill -9 `chatlab materialize` at random moments, re-run, compare every table with a clean run")
-    p.add_argument("--trials", type=int, default=20)
+    p = bench_sub.add_parser("faults", help="kill -9 `chatlab materialize`, and runs the daemon launched, at random moments; "
+                             "re-run (or run_retries); compare every table with a clean run")
+    p.add_argument("--trials", type=int, default=20, help="kills inside a run, per mode (default 20)")
+    p.add_argument("--mode", choices=("materialize", "daemon", "both"), default="both",
+                   help="kill `chatlab materialize` and run it again, or kill runs the daemon launched (default: both)")
     p.add_argument("--streams", type=int, default=1, help="demo streams (default 1)")
     p.add_argument("--minutes", type=float, default=2.0, help="length of each demo stream (default 2)")
     p.add_argument("--seed", type=int, default=0, help="demo seed and kill-time seed")
@@ -177,9 +180,15 @@ def cmd_bench_faults(args: argparse.Namespace) -> int:
 
     from chatlab.storage.bench import faults
 
-    out = faults(args.trials, args.streams, args.minutes, args.seed, args.work)
-    print(json.dumps({k: v for k, v in out.items() if k != "per_trial"}, indent=2))
-    return 0 if out["identical"] == out["trials"] and not out["hangs"] else 1
+    modes = ("materialize", "daemon") if args.mode == "both" else (args.mode,)
+    out = faults(args.trials, args.streams, args.minutes, args.seed, args.work, modes=modes)
+    print(json.dumps({m: {k: v for k, v in out[m].items() if k != "per_trial"} for m in modes}, indent=2))
+    ok = True
+    for m in modes:
+        s = out[m]
+        ok &= s["identical"] == s["trials"] and not s["hangs"] and s["marked_failed"] == s["slots_freed"] == s["killed_inside_a_run"]
+        ok &= m != "daemon" or s["retried"] == s["killed_inside_a_run"]
+    return 0 if ok else 1
 
 
 def cmd_bench_backfill(args: argparse.Namespace) -> int:
