@@ -333,6 +333,59 @@ def test_empty_unknown_and_gzip_bomb(tmp_path: Path) -> None:
     assert r.messages.height == 0 and "size cap" in r.rejects["reason"][0]
 
 
+def test_unknown_file_says_what_it_looks_like(tmp_path: Path) -> None:
+    # Deliver 4: one reject naming the encoding, the first keys or the first line, and the formats known
+    cases = {"notes.txt": ("Dear diary, today I streamed.\nIt went well.\n".encode(), "ASCII; first line 'Dear diary, today I streamed.'"),
+             "config.json": (b'{"foo": 1, "bar": [1, 2]}', "JSON object with keys foo, bar"),
+             "latin.txt": ("Caf\u00e9 \u00e0 la cr\u00e8me, tr\u00e8s bien\n".encode("cp1252"), "latin-1/cp1252 text"),
+             "utf16.txt": (b"\xff\xfe" + "hello there\n".encode("utf-16-le"), "UTF-16 (BOM)")}
+    for name, (data, looks) in cases.items():
+        r = parse_file(write(tmp_path, name, data))
+        assert r.messages.height == 0 and r.rejects.height == 1, name
+        reason = r.rejects["reason"][0]
+        assert reason.startswith(f"file_error: {name}: not a chat export chatlab knows") and looks in reason, reason
+        assert "Known formats: TwitchDownloader JSON/TXT/HTML" in reason and "Twitch-Chat-Downloader text/SRT/SSA" in reason
+
+
+def test_a_file_with_no_records_is_never_a_silent_zero(tmp_path: Path) -> None:
+    r = parse_file(write(tmp_path, "empty_export.json", json.dumps({"FileInfo": {"Version": {"Major": 1}}, "comments": [], "video": {"id": "1"}})))
+    assert r.format == "twitchdownloader_json" and r.messages.height == 0
+    assert r.rejects["reason"].to_list() == ["empty_file: empty_export.json: empty: read as twitchdownloader_json, but it holds "
+                                             "no chat records (its `comments` list is empty)"]
+    r = parse_file(write(tmp_path, "joins.log", "--- Log opened Wed May 01 18:00:00 2024\n18:00 -!- ann has joined #c\n"))
+    assert r.format == "irssi_log" and r.reject_counts() == {"empty_file": 1}
+
+
+def test_bad_input_on_every_reader_family(tmp_path: Path) -> None:
+    """Truncation, mixed formats, NUL bytes and wrong encodings: rejected rows with reasons, the rest read."""
+    # CSV: a quote never closed swallows the rows after it into one cell: that record is a `truncated` reject
+    r = parse_file(write(tmp_path, "cut.csv", 'time,author,message\n1,a,ok\n2,b,"hello\n3,c,hi\n'))
+    assert r.messages["text"].to_list() == ["ok"] and r.reject_counts() == {"truncated": 1} and r.stats["truncated_file"] == 1
+    # a legal multi-line quoted cell is kept
+    r = parse_file(write(tmp_path, "multi.csv", 'time,author,message\n1,a,"two\nlines"\n2,b,hi\n'))
+    assert r.messages["text"].to_list() == ["two\nlines", "hi"] and r.rejects.height == 0
+    # JSONL cut in its last line; a JSON document cut after a null element
+    lines = [json.dumps({"time_in_seconds": i, "author": {"name": f"u{i}"}, "message": f"m{i}"}) for i in range(4)]
+    r = parse_file(write(tmp_path, "cut.jsonl", "\n".join(lines)[:-8]))
+    assert r.messages.height == 3 and r.reject_counts() == {"invalid_json": 1}
+    doc = json.dumps(td_doc([comment(0, 1, "a", "x"), comment(1, 2, "b", "y")]))
+    cut = doc.replace('}, {"_id"', '}, null, {"_id"', 1)
+    r = parse_file(write(tmp_path, "cut.json", cut[: cut.rindex('"b"')]))
+    assert r.messages.height == 1 and r.reject_counts() == {"not_an_object": 1, "truncated": 1}
+    # a client log with lines of other formats in it: those lines are rejected, the log's own lines read
+    r = parse_file(write(tmp_path, "mixed.log", "--- Log opened Wed May 01 18:00:00 2024\n18:00 <ann> hi\n"
+                                                 '{"json": 1}\n[0:00:05] <x> tcd line\n18:01 <bob> yo\n'))
+    assert r.format == "irssi_log" and r.messages["text"].to_list() == ["hi", "yo"] and r.reject_counts() == {"unrecognized_line": 2}
+    # an SRT cut inside its last cue's time line; a Dialogue line without its fields
+    r = parse_file(write(tmp_path, "cut.srt", "1\n0:00:05,120 --> 0:00:07,120\nA: hi\n\n2\n0:00:06,1"))
+    assert r.messages["text"].to_list() == ["hi"] and r.rejects.height == 1
+    # NUL bytes and a latin-1 line in a raw IRC log
+    irc = (b"@tmi-sent-ts=1000;display-name=A :a!a@a.tmi.twitch.tv PRIVMSG #c :h\x00i\n"
+           b"@tmi-sent-ts=2000;display-name=B :b!b@b.tmi.twitch.tv PRIVMSG #c :caf\xe9\n")
+    r = parse_file(write(tmp_path, "nul.txt", irc))
+    assert r.messages["text"].to_list() == ["hi", "caf\u00e9"] and r.stats["nul_bytes_removed"] == 1 and r.stats["lines_reencoded_latin1"] == 1
+
+
 # --- the demo generator's exports ---------------------------------------------------------
 
 

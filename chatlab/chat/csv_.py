@@ -56,6 +56,20 @@ def _fix(cell: str, stats: Counter) -> str:
         return cell.encode("utf-8", "surrogateescape").decode("cp1252", "replace")
 
 
+def _records(reader) -> Iterator[tuple[int, int, list[str] | None, str]]:
+    """(first line, last line, cells or None, csv error) of each record."""
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            yield first_line, reader.line_num, None, str(e)
+            continue
+        yield first_line, reader.line_num, rec, ""
+
+
 def parse_csv(chunks: Iterable[bytes], rejects: list[dict], stats: Counter, meta: dict) -> pl.DataFrame:
     """Rows of a CSV export in PARSED shape; rows that cannot be read go to rejects."""
     lines = _lines(chunks, stats)
@@ -80,19 +94,27 @@ def parse_csv(chunks: Iterable[bytes], rejects: list[dict], stats: Counter, meta
     rows: list[dict] = []
     width = len(header)
     index = 0
-    while True:
-        try:
-            rec = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            rejects.append({"source_line": reader.line_num, "reason": f"csv_error: {e}", "raw": ""})
+    records = _records(reader)
+    nxt = next(records, None)
+    while nxt is not None:
+        first_line, line, rec, err = nxt
+        nxt = next(records, None)
+        if rec is None:
+            rejects.append({"source_line": line, "reason": f"csv_error: {err}", "raw": ""})
             continue
-        line = reader.line_num
         if not rec or not any(x.strip() for x in rec):
             continue
         rec = [_fix(c, stats) for c in rec]
         raw = delim.join(rec)
+        if nxt is None and line > first_line and rec[-1].endswith(("\n", "\r")):
+            # a quote opened on first_line never closed: the reader ran to the end of the file and
+            # took every line after it into one cell (the rows in it are lost as rows: say so)
+            rejects.append({"source_line": first_line, "source_index": index, "raw": raw[:4000],
+                            "reason": f"truncated: a quoted field opened on line {first_line} is not closed before the end of the file "
+                                      f"(lines {first_line}-{line} read as one record)"})
+            stats["truncated_file"] = 1
+            index += 1
+            continue
         if len(rec) != width:
             rejects.append({"source_line": line, "source_index": index, "reason": f"bad_row: {len(rec)} fields, the header has {width}", "raw": raw})
             index += 1

@@ -175,7 +175,7 @@ def encoding_of(head: bytes) -> str:
     except UnicodeDecodeError as e:
         if e.start > len(sample) - 4:
             return "UTF-8"  # a character cut by the sample's end
-        printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+        printable = sum(32 <= b < 127 or b >= 0xA0 or b in (9, 10, 13) for b in sample)  # latin-1 letters count
         return "latin-1/cp1252 text" if printable > 0.9 * len(sample) else "binary"
 
 
@@ -198,7 +198,7 @@ def describe(head: bytes, name: str = "file") -> str:
 def detect(head: bytes, name: str = "") -> str:
     """The format of a file from its first bytes (already decompressed). Raises ChatFormatError."""
     name = name or "file"
-    head = to_utf8(head).replace(b"\x00", b"")
+    raw, head = head, to_utf8(head).replace(b"\x00", b"")  # raw: its encoding is part of the message
     stripped = head.lstrip()
     if not stripped:
         raise ChatFormatError(f"{name}: empty (no chat messages)")
@@ -250,7 +250,7 @@ def detect(head: bytes, name: str = "") -> str:
 
             if not FieldMap.infer([{c.strip().strip('"'): "x" for c in cols}]).missing():
                 return "csv"
-    raise ChatFormatError(describe(head, name))
+    raise ChatFormatError(describe(raw, name))
 
 
 def _date_in(name: str) -> bool:
