@@ -52,6 +52,7 @@ CHAT = [
     Chat("no_text.json", _doc({"content_offset_seconds": 1.0, "commenter": {"display_name": "v"}}, GOOD), 1,
          r"^no_text: no message body", "source_index"),
     Chat("null_record.json", _doc(None, GOOD), 1, r"^not_an_object: an element of the records array", "source_index"),
+    Chat("number_record.json", _doc(5, GOOD), 1, r"^not_an_object: an element of the records array", "source_index"),
     Chat("nan_time.json", b'{"comments": [{"content_offset_seconds": NaN, "commenter": {"display_name": "v"}, '
          b'"message": {"body": "x"}}, ' + GOOD_LINE.encode() + b"]}", 1, r"^(no_time|bad_time|bad_types)", "source_index"),
     Chat("inf_time.json", b'{"comments": [{"content_offset_seconds": Infinity, "commenter": {"display_name": "v"}, '
@@ -179,88 +180,72 @@ def test_malformed_partition_key(key: str, layout):
 
 
 # --- settings ---------------------------------------------------------------------------------
+# The strict loader (chatlab/settings.py) reads chatlab.toml and data/review/overrides.toml before
+# any stage runs: each case is refused there, the message starting with the file's path.
+
+SETTINGS = [
+    ("unclosed_table", "[align\noffset_s = 1\n", r"not valid TOML \(.*line 1"),
+    ("duplicate_key", "[align]\noffset_s = 1\noffset_s = 2\n", r"not valid TOML \(.*line 3"),
+    ("not_utf8", b"[align]\noffset_s = 1 # caf\xe9\n", r"not UTF-8 text \(byte \d+"),
+    ("align_typo", "[align]\nofset_s = 1\n", r" \[align\]: unknown settings \['ofset_s'\]; known: \[.*'offset_s'"),
+    ("clean_typo", "[chat.clean]\nblocklst = []\n", r" \[chat\.clean\]: unknown settings \['blocklst'\]; known: \[.*'blocklist'"),
+    ("train_typo", "[train]\nlerning_rate = 0.1\n", r" \[train\]: unknown settings \['lerning_rate'\]; known: \[.*'learning_rate'"),
+    ("asr_typo", "[asr]\nbeem_size = 3\n", r" \[asr\]: unknown settings \['beem_size'\]; known: \[.*'beam_size'"),
+    ("per_vod_typo", "[vods.friday.chat.clean]\nmax_char = 300\n", r" \[vods\.friday\.chat\.clean\]: unknown settings \['max_char'\]"),
+    ("text_for_number", '[align]\nchat_k = "5"\n', r" \[align\] chat_k: expected an integer, got '5'$"),
+    ("fraction_for_integer", "[align]\nmin_anchors = 2.5\n", r" \[align\] min_anchors: expected an integer, got 2\.5$"),
+    ("nan", "[vods.x.align]\noffset_s = nan\n", r" \[vods\.x\.align\] offset_s: expected a finite number, got nan$"),
+    ("number_for_flag", "[asr]\nvad = 1\n", r" \[asr\] vad: expected true or false, got 1$"),
+    ("text_for_list", '[chat.clean]\nbots_extra = "mybot"\n', r" \[chat\.clean\] bots_extra: expected a list, each a string, got 'mybot'$"),
+    ("unknown_section", "[algin]\noffset_s = 1\n", r": unknown section \[algin\]; known: \['align', "),
+    ("global_only_per_vod", "[vods.x.train]\nseed = 1\n", r" \[vods\.x\.train\]: not a per-VOD section \(its settings apply to all VODs"),
+    ("bad_vod_id", '[vods."My Stream".align]\noffset_s = 1\n', r" \[vods\.My Stream\]: 'My Stream' is not a VOD id"),
+    ("align_anchors", "[align]\nanchors = [1, 2]\n", r" \[align\] anchors: expected \[\[t_chat, t_speech\], \.\.\.\], got \[1, 2\]"),
+    ("split_ratios", "[splits]\ntrain = -1.0\n", r" \[splits\]: ratios must be >= 0"),
+    ("split_name", '[splits]\noverrides = { a = "dev" }\n', r" \[splits\] overrides: a = 'dev'; expected one of"),
+    ("split_sum_per_vod", "[splits]\ntrain = 0.0\n[vods.v.splits]\nvalidation = 0.0\ntest = 0.0\n",
+     r" \[vods\.v\.splits\] laid over \[splits\]: ratios must be >= 0 and not all 0"),
+    ("start_time", "[vods.v.chat]\nstart_time = 'yesterday'\n", r" \[vods\.v\.chat\]: start_time = 'yesterday': expected an ISO 8601 time"),
+    ("ocr_region", "[vods.v.ocr]\nregion = 'left'\n", r" \[vods\.v\.ocr\]: region 'left': expected 'x,y,w,h' in pixels"),
+    ("train_preset", '[train]\npreset = "tpu"\n', r" \[train\] preset = 'tpu': expected one of \['cpu', 'gpu'\]"),
+    ("banned_pattern", "[train]\nbanned_patterns = ['(x']\n", r" \[train\]: banned_patterns: '\(x' is not a regular expression"),
+    ("on_removed", '[ingest]\non_removed = "delete"\n', r" \[ingest\] on_removed = 'delete': expected one of 'keep', 'forget'"),
+    ("storage_catalog", '[storage]\ncatalog = "mysql:x"\n', r" \[storage\]: storage catalog 'mysql:x': expected one of sqlite:\.\.\."),
+    ("nul_in_text", '[storage]\ndata_path = "lake\\u0000"\n', r" \[storage\] data_path: expected text without NUL characters"),
+]
 
 
-def _load(toml: str | bytes, tmp_path: Path, read: Callable[[dict], object]):
+@pytest.mark.parametrize("name,toml,message", SETTINGS, ids=[s[0] for s in SETTINGS])
+def test_malformed_settings(name, toml, message, tmp_path: Path):
     from chatlab.config import load_config
 
     p = tmp_path / "chatlab.toml"
     p.write_bytes(toml if isinstance(toml, bytes) else toml.encode())
-    return read(load_config(p, tmp_path / "data"))
+    with pytest.raises(ValueError) as e:
+        load_config(p, tmp_path / "data")
+    assert str(e.value).startswith(str(p)), str(e.value)  # the file, by its path
+    assert re.search(message, str(e.value)), str(e.value)
 
 
-def _section(name: str, loader: Callable[[dict], object]) -> Callable[[dict], object]:
-    from chatlab.config import section
-
-    return lambda conf: loader(section(conf, name))
-
-
-def _align(s):
-    from chatlab.align.config import AlignConfig
-
-    return AlignConfig.from_mapping(s)
-
-
-def _splits(s):
-    from chatlab.align.splits import SplitConfig
-
-    return SplitConfig.from_mapping(s)
-
-
-def _clean(s):
-    from chatlab.chat.clean import CleanConfig
-
-    return CleanConfig.from_settings(s.get("clean", {}))
-
-
-def _train(s):
-    from chatlab.train.lora import TrainConfig
-
-    return TrainConfig.from_mapping(s)
-
-
-def _asr(s):
-    from chatlab.asr.engine import EngineConfig
-
-    return EngineConfig.from_mapping(s)
-
-
-def _ingest(s):
-    from chatlab.forget import on_removed_setting
-
-    return on_removed_setting(s)
-
-
-def _storage(s):
-    from chatlab.config import Layout
-    from chatlab.storage import lake_config
-
-    return lake_config(Layout(Path("data")), s)
-
-
-SETTINGS = [
-    ("unclosed_table", "[align\noffset_s = 1\n", lambda c: c, r"chatlab\.toml: not valid TOML \(.*line 1"),
-    ("duplicate_key", "[align]\noffset_s = 1\noffset_s = 2\n", lambda c: c, r"chatlab\.toml: not valid TOML \(.*line 3"),
-    ("not_utf8", b"[align]\noffset_s = 1 # caf\xe9\n", lambda c: c, r"chatlab\.toml: not UTF-8 text"),
-    ("align_typo", "[align]\nofset_s = 1\n", _section("align", _align), r"\[align\]: unknown settings \['ofset_s'\]; known: \[.*'offset_s'"),
-    ("align_anchors", "[align]\nanchors = [1, 2]\n", _section("align", _align), r"\[align\] anchors: expected \[\[t_chat, t_speech\], \.\.\.\], got \[1, 2\]"),
-    ("split_ratios", "[splits]\ntrain = -1.0\n", _section("splits", _splits), r"\[splits\]: ratios must be >= 0"),
-    ("split_name", '[splits]\noverrides = { a = "dev" }\n', _section("splits", _splits), r"\[splits\] overrides: a = 'dev'; expected one of"),
-    ("clean_typo", "[chat.clean]\nblocklst = []\n", _section("chat", _clean), r"\[chat\.clean\]: unknown settings \['blocklst'\]"),
-    ("train_preset", '[train]\npreset = "tpu"\n', _section("train", _train), r"\[train\] preset = 'tpu': expected one of \['cpu', 'gpu'\]"),
-    ("train_typo", "[train]\nlerning_rate = 0.1\n", _section("train", _train),
-     r"chatlab\.toml \[train\]: unknown settings \['lerning_rate'\]; known: \[.*'learning_rate'"),
-    ("asr_typo", "[asr]\nbeem_size = 3\n", _section("asr", _asr), r"chatlab\.toml \[asr\]: unknown settings \['beem_size'\]; known: \[.*'beam_size'"),
-    ("on_removed", '[ingest]\non_removed = "delete"\n', _section("ingest", _ingest), r"on_removed = 'delete': expected one of 'keep', 'forget'"),
-    ("storage_catalog", '[storage]\ncatalog = "mysql:x"\n', _section("storage", _storage), r"storage catalog 'mysql:x': expected one of sqlite:\.\.\."),
+REVIEW_OVERRIDES = [
+    ("review_wrong_type", '[vods.v1.align]\noffset_s = "soon"\n', r" \[vods\.v1\.align\] offset_s: expected a finite number, got 'soon'$"),
+    ("review_global_table", "[align]\noffset_s = 1.0\n", r": \[align\] is not read from this file; it holds only \[vods\.<id>\.<section>\] tables"),
+    ("review_status", "[vods.v1.review]\nstatus = 'maybe'\n", r" \[vods\.v1\.review\] status: expected one of 'accepted', 'rejected', ''"),
+    ("review_broken", "[vods.v1.align\n", r": not valid TOML"),
 ]
 
 
-@pytest.mark.parametrize("name,toml,read,message", SETTINGS, ids=[s[0] for s in SETTINGS])
-def test_malformed_settings(name, toml, read, message, tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("CHATLAB_CONFIG", str(tmp_path / "chatlab.toml"))  # the file the messages name
+@pytest.mark.parametrize("name,toml,message", REVIEW_OVERRIDES, ids=[s[0] for s in REVIEW_OVERRIDES])
+def test_malformed_review_overrides(name, toml, message, tmp_path: Path, layout):
+    """An error in data/review/overrides.toml names that file, not chatlab.toml."""
+    from chatlab.config import load_config
+
+    layout.review_overrides.parent.mkdir(parents=True, exist_ok=True)
+    layout.review_overrides.write_text(toml, encoding="utf-8")
+    (tmp_path / "chatlab.toml").write_text("[align]\ncontext_s = 20\n", encoding="utf-8")
     with pytest.raises(ValueError) as e:
-        _load(toml, tmp_path, read)
+        load_config(tmp_path / "chatlab.toml", layout.root)
+    assert str(e.value).startswith(str(layout.review_overrides)), str(e.value)
     assert re.search(message, str(e.value)), str(e.value)
 
 
