@@ -280,3 +280,97 @@ def test_a_broken_vod_does_not_stop_the_others(instance, layout, media_factory):
         rejects = con.execute("select source_file, source_index, reason from chatlab.chat_rejects where vod_id = 'broken_chat'").fetchall()
     assert rows == {"good": 1, "broken_chat": 1}
     assert {r[0] for r in rejects} == {"broken_chat.json"} and len(rejects) == 2, rejects
+
+
+# --- the README's table and these cases, row by row ---------------------------------------------
+
+README_ROWS = {
+    "chat: JSON cut off mid-record": ["chat:truncated.json"],
+    "chat: gzip cut off": ["chat:truncated.json.gz"],
+    "chat: JSON array of numbers, a JSON string, XML, binary junk, a CSV with unknown columns":
+        ["chat:ints.json", "chat:string.json", "chat:markup.json", "chat:junk.txt", "chat:columns.csv"],
+    "chat: empty file / only whitespace": ["chat:empty.json", "chat:blank.json"],
+    "chat: record without a time": ["chat:no_time.json"],
+    'chat: time as text (`"soon"`)': ["chat:text_time.json"],
+    "chat: time NaN or Infinity": ["chat:nan_time.json", "chat:inf_time.json"],
+    "chat: record without text": ["chat:no_text.json"],
+    "chat: `null` or a number in the records array": ["chat:null_record.json", "chat:number_record.json"],
+    "chat: JSONL with a broken line / a line that is a list": ["chat:broken_line.jsonl", "chat:list_line.jsonl"],
+    "chat: JSONL with a Latin-1 line": ["test:test_latin1_line_in_utf8_jsonl_is_kept_and_noted"],
+    "chat: CSV row with an unreadable time / too few fields": ["chat:bad_time.csv", "chat:short_row.csv"],
+    "chat: text log with a broken `[time]`": ["chat:bad_time.txt"],
+    "chat: over the size cap / a gzip bomb": ["chat:over_cap.json", "chat:bomb.json.gz"],
+    "chat: messages before the VOD's start": ["test:test_chat_before_the_vod_is_kept_and_chat_sane_says_so"],
+    "chat: no `vod_source` row for the VOD": ["other:test_chat_vod_source:test_chat_without_vod_source_fails_chat_sane_with_the_reason"],
+    "media: 0-byte file": ["media:zero"],
+    "media: text named `.mp4`": ["media:text"],
+    "media: an MP4 cut to its first 2 kB": ["media:head"],
+    "media: an MP4 cut in half": ["media:half"],
+    "media: a WAV header with no data": ["media:junk_wav"],
+    "media: a folder named `.mp4`": ["media:folder"],
+    "media: video without audio": ["media:video_only"],
+    "media: a PNG named `.mp4`": ["media:picture"],
+    "partition key `../../../../x` (added by hand in the UI)":
+        ["key:../../../../x", "other:test_partition_keys_assets:test_bad_key_fails_every_per_vod_asset"],
+    "partition key `x') OR ('1'='1`": ["key:x') OR ('1'='1"],
+    "partition key empty, `Upper`, `a/b`, 65 characters, with a tab, `naïve`":
+        ["key:", "key:Upper", "key:a/b", "key:" + "x" * 65, "key:tab\there", "key:naïve"],
+    "partition key `x` + newline": ["key:x\n"],
+    "settings: broken TOML (unclosed table, duplicate key)": ["settings:unclosed_table", "settings:duplicate_key"],
+    "settings: not UTF-8": ["settings:not_utf8"],
+    "settings: unknown key in any section, at the top level or per VOD (`[align] ofset_s`, `[chat.clean] blocklst`, "
+    "`[train] lerning_rate`, `[asr] beem_size`, `[vods.friday.chat.clean] max_char`); `[train]` and `[asr]` used to ignore them":
+        ["settings:align_typo", "settings:clean_typo", "settings:train_typo", "settings:asr_typo", "settings:per_vod_typo",
+         "other:test_settings:test_a_typo_in_any_section_names_the_file_table_and_key"],
+    'settings: a value of the wrong type (`chat_k = "5"`, `min_anchors = 2.5`, `offset_s = nan`, `vad = 1`, '
+    '`bots_extra = "mybot"`, a NUL character in a text)':
+        ["settings:text_for_number", "settings:fraction_for_integer", "settings:nan", "settings:number_for_flag",
+         "settings:text_for_list", "settings:nul_in_text",
+         "other:test_settings:test_a_wrong_type_for_any_key_names_the_file_key_and_what_was_expected"],
+    "settings: an unknown section (`[algin]`), an all-VOD one per VOD (`[vods.x.train]`), a `[vods.<name>]` whose name is no VOD id":
+        ["settings:unknown_section", "settings:global_only_per_vod", "settings:bad_vod_id"],
+    "settings: `[align] anchors = [1, 2]`": ["settings:align_anchors"],
+    "settings: `[splits] train = -1.0` / `overrides = { a = \"dev\" }` / a VOD's ratios that sum to 0 laid over the global ones":
+        ["settings:split_ratios", "settings:split_name", "settings:split_sum_per_vod"],
+    'settings: `[vods.v.chat] start_time = "yesterday"` / `[vods.v.ocr] region = "left"`': ["settings:start_time", "settings:ocr_region"],
+    'settings: `[train] preset = "tpu"` / `banned_patterns = ["(x"]`': ["settings:train_preset", "settings:banned_pattern"],
+    'settings: `[ingest] on_removed = "delete"`': ["settings:on_removed"],
+    'settings: `[storage] catalog = "mysql:x"`': ["settings:storage_catalog"],
+    "settings: the same mistakes in `data/review/overrides.toml` (a wrong type, a global table, a review status other "
+    "than accepted/rejected, broken TOML)":
+        ["review:review_wrong_type", "review:review_global_table", "review:review_status", "review:review_broken"],
+}
+
+
+def _readme_rows() -> list[str]:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows: list[str] = []
+    for line in text[text.index("**Malformed inputs.**"):].splitlines()[1:]:
+        if line.startswith("| ") and not line.startswith("| input |"):
+            rows.append(line.strip("|").split(" | ")[0].strip())
+        elif rows and not line.startswith("|"):
+            break
+    return rows
+
+
+def test_every_readme_row_is_a_case_here_and_every_case_a_row():
+    import importlib
+
+    rows = _readme_rows()
+    assert len(rows) >= 30 and len(rows) == len(set(rows))
+    assert sorted(rows) == sorted(README_ROWS), {"not mapped": sorted(set(rows) - set(README_ROWS)),
+                                                 "not in the README": sorted(set(README_ROWS) - set(rows))}
+    cases = {"chat": {c.name for c in CHAT}, "media": {m[0] for m in MEDIA}, "key": set(KEYS),
+             "settings": {s[0] for s in SETTINGS}, "review": {s[0] for s in REVIEW_OVERRIDES}}
+    named = [x for xs in README_ROWS.values() for x in xs]
+    for ref in named:
+        kind, _, name = ref.partition(":")
+        if kind == "test":
+            assert callable(globals().get(name)), ref
+        elif kind == "other":
+            module, _, func = name.partition(":")
+            assert callable(getattr(importlib.import_module(f"chatlab_tests.{module}"), func, None)), ref
+        else:
+            assert name in cases[kind], ref
+    for kind, names in cases.items():  # and no case without its row
+        assert names <= {r.partition(":")[2] for r in named if r.startswith(kind + ":")}, (kind, names)
