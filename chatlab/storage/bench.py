@@ -34,7 +34,7 @@ from chatlab.chat.privacy import SALT_FILE
 from chatlab.storage.cluster import BIN, REPO_ROOT
 from chatlab.config import layout as make_layout
 from chatlab.storage.compare import digest_tables, differences
-from chatlab.storage.lake import lake_config
+from chatlab.storage.lake import SCHEMA, lake_config
 
 CHATLAB = [sys.executable, "-m", "chatlab.cli"]
 LOCK_WORDS = ("could not set lock", "database is locked", "conflict", "lakewriteconflict")
@@ -429,10 +429,10 @@ def formats(partitions: int = 100, rows: int = 1000, work: Path | None = None, l
     out["ducklake_write_ms"] = round((time.perf_counter() - t0) / partitions * 1000, 1)
     with connect(lake=lake) as con:
         t0 = time.perf_counter()
-        n = con.execute("SELECT count(*), sum(t_s) FROM chatlab.t").fetchone()[0]
+        n = con.execute(f"SELECT count(*), sum(t_s) FROM {SCHEMA}.t").fetchone()[0]
         out["ducklake_read_all_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         t0 = time.perf_counter()
-        con.execute("SELECT * FROM chatlab.t WHERE vod_id = 'v0042'").pl()
+        con.execute(f"SELECT * FROM {SCHEMA}.t WHERE vod_id = 'v0042'").pl()
         out["ducklake_read_one_ms"] = round((time.perf_counter() - t0) * 1000, 1)
     assert n == partitions * rows
     folder = work / "parquet" / "t"
