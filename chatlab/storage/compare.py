@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from chatlab.storage.lake import LakeConfig, connect, table_names
+from chatlab.storage.lake import SCHEMA, LakeConfig, connect, table_names
 
 # Columns that say when a row was made, not what it holds.
 VOLATILE = {"probed_at"}
@@ -37,7 +37,7 @@ def digest_tables(lake: LakeConfig, roots: list[str]) -> dict[str, TableDigest]:
     out = {}
     with connect(read_only=True, lake=lake) as con:
         for table in sorted(table_names(con)):
-            df = _normalise(con.execute(f'SELECT * FROM chatlab."{table}"').pl(), roots)
+            df = _normalise(con.execute(f'SELECT * FROM {SCHEMA}."{table}"').pl(), roots)
             lines = sorted(df.write_ndjson().splitlines()) if df.columns else []  # row order is not content
             text = "\n".join(lines)
             out[table] = TableDigest(df.height, hashlib.sha256(text.encode()).hexdigest(), len(lines) - len(set(lines)))
