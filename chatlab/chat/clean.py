@@ -156,7 +156,7 @@ def _row_keys(df: pl.DataFrame, cfg: CleanConfig) -> pl.DataFrame:
 
 def _rule_codes(keys: list[pl.DataFrame], cfg: CleanConfig) -> np.ndarray:
     """The drop_rule code of every message of the chat (the chunks' keys in order)."""
-    k = pl.concat(keys) if len(keys) > 1 else keys[0]
+    k = pl.concat(keys, rechunk=False) if len(keys) > 1 else keys[0]  # no copy of the keys
     code = k["code"].to_numpy().copy()
     ids = k["id"].to_numpy()
     order = np.argsort(ids, kind="stable")

@@ -168,7 +168,7 @@ def parse_file(
 # --- spilled assembly (parse_file(spill=...)): the steps below, part by part ----------------
 
 SPILL_ROWS = 500_000  # rows per Parquet part
-SPILL_MEMORY = "1GB"  # DuckDB's limit for the final sort; it spills to the folder beyond it
+SPILL_MEMORY = "512MB"  # DuckDB's limit for the final sort; it spills to the folder beyond it
 
 
 def _sql_str(path: Path) -> str:
