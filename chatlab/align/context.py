@@ -45,6 +45,18 @@ def _chat_windows(texts: pl.Series, k: int) -> pl.Series:
     return df.select(pl.concat_str(parts, separator="\n", ignore_nulls=True).alias("w"))["w"]
 
 
+def _chat_windows_at(texts: pl.Series, k: int, rows: np.ndarray) -> pl.Series:
+    """_chat_windows(texts, k) at these rows only (memory grows with the rows asked for, not
+    with the chat)."""
+    t = texts.fill_null("").str.replace_all(r"[\r\n]+", " ")
+    rows = np.asarray(rows, dtype=np.int64)
+    parts = {}
+    for i in range(k - 1, -1, -1):
+        at = rows - i
+        parts[f"p{i}"] = t.gather(pl.Series(np.maximum(at, 0))).set(pl.Series(at < 0), None) if len(rows) else t.clear()
+    return pl.DataFrame(parts).select(pl.concat_str(list(parts), separator="\n", ignore_nulls=True).alias("w"))["w"]
+
+
 def build_contexts(words: pl.DataFrame, chat: pl.DataFrame, moments: np.ndarray | pl.Series | list[float], *,
                    context_s: float = CONTEXT_S, chat_k: int = CHAT_K, not_before: np.ndarray | None = None) -> pl.DataFrame:
     """One row per moment (in the given order), CONTEXT_COLUMNS.
@@ -66,9 +78,11 @@ def build_contexts(words: pl.DataFrame, chat: pl.DataFrame, moments: np.ndarray 
     length = np.where(has, (b_end[np.maximum(hi - 1, 0)] if len(b_end) else 0) - off, 0)
     c = chat.select("t_s", "text").drop_nulls("t_s").sort("t_s", maintain_order=True)
     c_hi = np.searchsorted(c["t_s"].to_numpy(), m, side="left")  # messages strictly before the moment
-    windows = _chat_windows(c["text"], chat_k) if chat_k > 0 and c.height else pl.Series("w", [""] * max(c.height, 1))
-    idx = pl.Series("i", np.maximum(c_hi - 1, 0), dtype=pl.Int64)
-    chat_ctx = windows.gather(idx) if c.height else pl.Series("w", [""] * len(m))
+    idx = np.maximum(c_hi - 1, 0)
+    if chat_k > 0 and c.height:
+        chat_ctx = _chat_windows_at(c["text"], chat_k, idx)  # only the windows the moments use
+    else:
+        chat_ctx = pl.Series("w", [""] * len(m))
     frame = pl.DataFrame({
         "moment_s": m,
         "context_start_s": np.where(has, starts[np.minimum(lo, max(len(starts) - 1, 0))] if len(starts) else np.nan, np.nan),

@@ -33,6 +33,9 @@ PAIR_COLUMNS = {
 }
 
 
+PAIR_BLOCK = 500_000  # messages whose contexts are built at a time
+
+
 def empty_pairs() -> pl.DataFrame:
     return pl.DataFrame(schema=PAIR_COLUMNS)
 
@@ -49,30 +52,40 @@ def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: Off
     t_chat = kept["t_s"].to_numpy()
     t_speech = curve.to_speech(t_chat)
     on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech))
-    ctx = build_contexts(prepare_words(words), on_audio, t_speech, context_s=cfg.context_s, chat_k=cfg.chat_k,
-                         not_before=curve.cut_before(t_speech))
+    not_before = curve.cut_before(t_speech)
+    words_ready = prepare_words(words)
     user = kept["user_hash"] if "user_hash" in kept.columns else pl.Series("user_hash", [None] * kept.height, pl.String)
-    out = pl.DataFrame({
-        "vod_id": [vod_id] * kept.height,
-        "msg_id": kept["msg_id"],
-        "user_hash": user,
-        "t_chat_s": kept["t_s"],
-        "t_speech_s": t_speech,
-        "offset_s": kept["t_s"].to_numpy() - t_speech,
-    }).hstack(ctx.drop("moment_s")).with_columns(
-        kept["text"].alias("target"),
-        pl.lit(offsets_version).alias("offsets_version"),
-        pl.lit(asr_model).alias("asr_model"),
-        pl.lit(filter_set).alias("filter_set"),
-    )
     # what viewers wrote while the removed audio played (and where the cut may lie) reacts to audio
     # the VOD does not have, and where a few echoes doubt the curve it may be wrong: no pair
     in_cut = np.zeros(len(t_chat), bool)
     for lo, hi in curve.unpaired_zones():
         in_cut |= (t_chat >= lo) & (t_chat < hi)
     report["in_cut"] = int(in_cut.sum())
-    enough = (out["n_context_words"] >= cfg.min_context_words).to_numpy()
-    report["no_context"] = int((~enough & ~in_cut).sum())
-    out = out.filter(pl.Series(enough & ~in_cut)).select([pl.col(k).cast(v) for k, v in PAIR_COLUMNS.items()])
+    # The messages in blocks: a block's contexts are built, and only its pairs kept, before the
+    # next (memory follows the pairs made, not the chat's size); each row depends on its moment only.
+    outs, no_context = [], 0
+    for a in range(0, kept.height, PAIR_BLOCK):
+        b = min(a + PAIR_BLOCK, kept.height)
+        ctx = build_contexts(words_ready, on_audio, t_speech[a:b], context_s=cfg.context_s, chat_k=cfg.chat_k,
+                             not_before=not_before[a:b] if not_before is not None else None)
+        enough = (ctx["n_context_words"] >= cfg.min_context_words).to_numpy()
+        no_context += int((~enough & ~in_cut[a:b]).sum())
+        keep = pl.Series(enough & ~in_cut[a:b])
+        block = pl.DataFrame({
+            "vod_id": [vod_id] * (b - a),
+            "msg_id": kept["msg_id"].slice(a, b - a),
+            "user_hash": user.slice(a, b - a),
+            "t_chat_s": kept["t_s"].slice(a, b - a),
+            "t_speech_s": t_speech[a:b],
+            "offset_s": t_chat[a:b] - t_speech[a:b],
+        }).hstack(ctx.drop("moment_s")).with_columns(
+            kept["text"].slice(a, b - a).alias("target"),
+            pl.lit(offsets_version).alias("offsets_version"),
+            pl.lit(asr_model).alias("asr_model"),
+            pl.lit(filter_set).alias("filter_set"),
+        )
+        outs.append(block.filter(keep).select([pl.col(k).cast(v) for k, v in PAIR_COLUMNS.items()]))
+    report["no_context"] = no_context
+    out = pl.concat(outs) if outs else empty_pairs()
     report["pairs"] = out.height
     return out, report

@@ -136,7 +136,8 @@ def _num(x: float | None) -> float | None:
 
 @dg.asset(
     partitions_def=vods,
-    ins={"transcript_words": dg.AssetIn(), "transcript_segments": dg.AssetIn(), "chat_clean": dg.AssetIn()},
+    ins={"transcript_words": dg.AssetIn(), "transcript_segments": dg.AssetIn(),
+         "chat_clean": dg.AssetIn(metadata={"columns": ["msg_id", "t_s", "text", "keep"]})},  # what the estimator reads
     metadata={"partition_expr": "vod_id"},
     group_name="align",
     kinds={"duckdb", "polars"},
@@ -221,7 +222,8 @@ def _filter_set(settings: ChatlabSettings, vod_id: str, cfg: AlignConfig) -> str
 
 @dg.asset(
     partitions_def=vods,
-    ins={"offsets": dg.AssetIn(), "transcript_words": dg.AssetIn(), "chat_clean": dg.AssetIn()},
+    ins={"offsets": dg.AssetIn(), "transcript_words": dg.AssetIn(),
+         "chat_clean": dg.AssetIn(metadata={"columns": ["msg_id", "t_s", "user_hash", "text", "keep"]})},  # what build_pairs reads
     metadata={"partition_expr": "vod_id"},
     group_name="align",
     kinds={"duckdb", "polars"},
