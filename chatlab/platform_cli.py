@@ -64,6 +64,14 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--seed", type=int, default=0, help="demo seed and kill-time seed")
     p.set_defaults(func=cmd_cluster_test)
 
+    p = sub.add_parser("storage", help="the lake's upkeep")
+    st = p.add_subparsers(dest="storage_cmd", required=True)
+    c = st.add_parser("compact", help="merge small Parquet files, expire old snapshots that no training set, adapter, evaluation "
+                      "or export records, delete the files no snapshot uses")
+    c.add_argument("--keep-hours", type=float, default=24.0, help="never expire a snapshot younger than this (default 24)")
+    c.add_argument("--dry-run", action="store_true", help="say what would be expired, change nothing")
+    c.set_defaults(func=cmd_storage_compact)
+
     p = sub.add_parser("ui", help="Dagster webserver + daemon (the inbox sensor runs) on the local instance")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="127.0.0.1",
@@ -213,6 +221,23 @@ def cmd_cluster_test(args: argparse.Namespace) -> int:
 
     out = cluster_test(args.streams, args.minutes, seed=args.seed, work=args.work, timeout=args.timeout, kills=args.kill)
     return 0 if not out["differences"] else 1
+
+
+def cmd_storage_compact(args: argparse.Namespace) -> int:
+    from chatlab.storage import lake_config
+    from chatlab.storage.compact import compact, missing_recorded
+
+    layout = cfg.layout().ensure()
+    lake = lake_config(layout)
+    report = compact(layout, lake, keep_hours=args.keep_hours, dry_run=args.dry_run)
+    if args.dry_run:
+        print(f"dry run, nothing changed: would expire snapshots {', '.join(map(str, report.expired)) or 'none'}")
+    else:
+        print(report.summary())
+    for snap, who in sorted(missing_recorded(layout, lake).items()):
+        print(f"note: snapshot {snap}, recorded by {', '.join(who)}, is no longer in the lake (expired by `chatlab forget`); "
+              "that dataset cannot be rebuilt from the lake", file=sys.stderr)
+    return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

@@ -34,7 +34,8 @@ def rows(lake: LakeConfig, sql: str) -> list[tuple]:
 
 
 def _python(code: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def test_killed_writer_between_delete_and_insert_leaves_the_old_rows(lake: LakeConfig) -> None:
@@ -119,16 +120,16 @@ def test_a_write_conflict_retries_the_step_and_the_vod_succeeds(lake: LakeConfig
     def numbers(context) -> pl.DataFrame:
         return frame(context.partition_key, 5)
 
-    # Another process holds the catalog's write lock for 4 s (in this process SQLite's POSIX locks
-    # would not conflict): every commit meanwhile fails with "database is locked", the IO manager
-    # gives up after 2 attempts and the step runs again, until the lock is gone.
+    # Another process holds the catalog's write lock (in this process SQLite's POSIX locks would
+    # not conflict) until the step has been sent to run again: every commit meanwhile fails with
+    # "database is locked", the IO manager gives up after 2 attempts and the step is retried.
     holder = _python(
         """
-        import sqlite3, sys, time
+        import sqlite3, sys
         db = sqlite3.connect(sys.argv[1], isolation_level=None)
         db.execute("BEGIN EXCLUSIVE")
         print("locked", flush=True)
-        time.sleep(4)
+        sys.stdin.readline()
         db.execute("COMMIT")
         """,
         lake.catalog.split(":", 1)[1],
@@ -136,8 +137,25 @@ def test_a_write_conflict_retries_the_step_and_the_vod_succeeds(lake: LakeConfig
     assert holder.stdout.readline().strip() == "locked", holder.stderr.read()
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("vods", ["v"])
+
+    def release_after_retry() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if any(e.dagster_event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for r in instance.get_runs()
+                   for e in instance.all_logs(r.run_id)):
+                break
+            time.sleep(0.2)
+        release.write("go\n")
+        release.flush()
+
+    import threading
+
+    release = holder.stdin
+    watcher = threading.Thread(target=release_after_retry, daemon=True)
+    watcher.start()
     io = DuckLakeIOManager(catalog=lake.catalog, data_path=lake.data_path, write_attempts=2)
     result = dg.materialize([numbers], partition_key="v", instance=instance, resources={"io_manager": io}, raise_on_error=False)
+    watcher.join(10)
     holder.wait(30)
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert result.success and retries
@@ -162,3 +180,48 @@ def test_two_tables_are_replaced_in_one_transaction(lake: LakeConfig) -> None:
         assert con.execute("SELECT count(*) FROM chatlab.words").fetchone() == (7,)
     with connect(lake=lake, snapshot=first) as old:
         assert old.execute("SELECT (SELECT count(*) FROM chatlab.segs), (SELECT count(*) FROM chatlab.words)").fetchone() == (3, 30)
+
+
+def test_compact_keeps_every_recorded_dataset_version(tmp_path: Path) -> None:
+    """`chatlab storage compact`: small files merged, unrecorded old snapshots expired and their
+    files deleted; a snapshot that a training set (or adapter, evaluation, export) records still
+    reads the same rows, and so does the current one."""
+    import json
+
+    from chatlab.cli import main
+    from chatlab.config import layout as make_layout
+    from chatlab.storage import lake_config
+    from chatlab.storage.compact import compact
+
+    layout = make_layout(tmp_path / "data").ensure()
+    lake = lake_config(layout, storage={})
+    snaps = [replace_rows(lake, "t", frame(v, 5, start=rep), "vod_id", [v]) for rep in range(3) for v in "abcd"]
+    recorded, adapter_snap = snaps[5], snaps[8]
+    card = layout.artifacts / "training_set" / "ds-1" / "card.json"
+    card.parent.mkdir(parents=True)
+    card.write_text(json.dumps({"dataset_version": "ds-1", "lake_snapshot": recorded}))
+    from chatlab.train.lora import ADAPTER_STAMP
+
+    stamp = layout.models / "adapters" / "ds-2" / ADAPTER_STAMP
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text(json.dumps({"dataset_version": "ds-2", "training_set": {"lake_snapshot": adapter_snap}}))
+    now = rows(lake, "SELECT * FROM chatlab.t ORDER BY ALL")
+    with connect(lake=lake, snapshot=recorded) as con:
+        then = con.execute("SELECT * FROM chatlab.t ORDER BY ALL").fetchall()
+    with connect(lake=lake, snapshot=adapter_snap) as con:
+        then_adapter = con.execute("SELECT * FROM chatlab.t ORDER BY ALL").fetchall()
+    files = len(list((tmp_path / "data" / "lake").rglob("*.parquet")))
+
+    assert compact(layout, lake, keep_hours=24).expired == []  # everything is younger than a day
+    report = compact(layout, lake, keep_hours=0)
+    assert set(report.kept_recorded) == {recorded, adapter_snap}
+    assert report.expired == [s for s in [0, *snaps] if s not in (recorded, adapter_snap)]  # the current one is the merge's
+    assert report.files_after < report.files_before and files == len(snaps)  # one file per write before
+    with connect(lake=lake, snapshot=recorded) as con:
+        assert con.execute("SELECT * FROM chatlab.t ORDER BY ALL").fetchall() == then
+    with connect(lake=lake, snapshot=adapter_snap) as con:
+        assert con.execute("SELECT * FROM chatlab.t ORDER BY ALL").fetchall() == then_adapter
+    assert rows(lake, "SELECT * FROM chatlab.t ORDER BY ALL") == now
+    with pytest.raises(duckdb.Error, match="snapshot"):
+        connect(lake=lake, snapshot=snaps[0])
+    assert main(["--data", str(layout.root), "storage", "compact", "--keep-hours", "0"]) == 0

@@ -102,7 +102,8 @@ def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.Data
 
 
 def write_export(out_dir: Path, pairs: pl.DataFrame, splits: pl.DataFrame, offsets: pl.DataFrame, info: dict[str, Any]) -> dict[str, Any]:
-    """Write data/<split>-00000-of-00001.parquet and README.md under out_dir; returns counts and paths."""
+    """Write data/<split>-00000-of-00001.parquet and README.md under out_dir (and dataset.json, the
+    version and lake snapshot, when ``info`` has them); returns counts and paths."""
     out_dir = Path(out_dir)
     (out_dir / "data").mkdir(parents=True, exist_ok=True)
     frames = _split_frames(pairs, splits)
@@ -112,6 +113,8 @@ def write_export(out_dir: Path, pairs: pl.DataFrame, splits: pl.DataFrame, offse
         _write_split(f, p)
         files[s] = str(p.relative_to(out_dir))
     (out_dir / "README.md").write_text(card(frames, splits, offsets, info), encoding="utf-8")
+    if "lake_snapshot" in info:  # what `chatlab storage compact` keeps: this export can be made again
+        (out_dir / "dataset.json").write_text(json.dumps({k: info[k] for k in ("dataset_version", "lake_snapshot")}), encoding="utf-8")
     return {"counts": {s: f.height for s, f in frames.items()}, "files": files, "card": "README.md"}
 
 
