@@ -225,3 +225,11 @@ def test_compact_keeps_every_recorded_dataset_version(tmp_path: Path) -> None:
     with pytest.raises(duckdb.Error, match="snapshot"):
         connect(lake=lake, snapshot=snaps[0])
     assert main(["--data", str(layout.root), "storage", "compact", "--keep-hours", "0"]) == 0
+
+
+def test_object_storage_for_the_tables_is_refused_clearly(tmp_path: Path) -> None:
+    from chatlab.config import layout as make_layout
+    from chatlab.storage import lake_config
+
+    with pytest.raises(ValueError, match="object storage is not supported; give a directory every worker sees"):
+        lake_config(make_layout(tmp_path), storage={"data_path": "s3://bucket/lake"})

@@ -14,7 +14,8 @@ Settings (environment first, then ``[storage]`` in chatlab.toml, then the defaul
 - ``CHATLAB_LAKE_CATALOG`` / ``catalog``: ``sqlite:<file>`` (default ``<data>/lake.sqlite``),
   ``postgres:<libpq conninfo>`` (e.g. ``postgres:dbname=chatlab host=db user=chatlab``) or
   ``duckdb:<file>`` (one process at a time);
-- ``CHATLAB_LAKE_DATA`` / ``data_path``: the Parquet directory (default ``<data>/lake/``).
+- ``CHATLAB_LAKE_DATA`` / ``data_path``: the Parquet directory (default ``<data>/lake/``), a
+  local or shared-filesystem path (object storage URLs are refused: not supported).
 
 Extensions load offline from the ``duckdb-extension-*`` wheels, by path.
 """
@@ -85,8 +86,12 @@ def lake_config(layout: cfg.Layout | None = None, storage: dict[str, Any] | None
     kind = check_catalog(catalog)
     if kind in ("sqlite", "duckdb"):
         catalog = f"{kind}:{Path(catalog.split(':', 1)[1]).expanduser().resolve()}"
-    if "://" not in data:
-        data = str(Path(data).expanduser().resolve())
+    if "://" in data:
+        # DuckDB reads s3:// through its httpfs extension, which chatlab neither ships nor has
+        # tested; a clear refusal beats an attempt to download the extension at run time.
+        raise ValueError(f"storage data_path {data!r}: object storage is not supported; give a directory every "
+                         "worker sees (a shared filesystem such as NFS), see the README's 'Beyond one machine'")
+    data = str(Path(data).expanduser().resolve())
     return LakeConfig(catalog=catalog, data_path=data.rstrip("/") + "/")
 
 
