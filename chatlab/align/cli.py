@@ -89,12 +89,24 @@ def cmd_align(args: argparse.Namespace) -> int:
         duration = json.loads(args.transcript.read_text(encoding="utf-8")).get("duration")
         prior, why = prior_from_export(parsed.meta, float(duration) if duration else None)
     print(f"prior: {prior.source if prior else 'none (' + why + ')'}", file=sys.stderr)
-    al = estimate_offsets(words, chat, conf, prior=prior)
-    problems = verdict(al, conf)
-    if args.audio is not None and al.curve is not None:
-        from chatlab.align.audiocut import media_reader, refine_cuts
+    audio, ends = None, None
+    if args.audio is not None:
+        from chatlab.align.audiocut import media_reader
+        from chatlab.align.wordends import refine_word_ends
 
-        al.curve, rep = refine_cuts(al.curve, media_reader(args.audio))
+        audio = media_reader(args.audio)
+        # the anchors' sentence ends where the voice stops, not where the ASR says (the pairs keep the ASR's words)
+        est_words, ends = refine_word_ends(words, audio)
+        print(f"audio: {ends['moved']} of {ends['words_checked']} word ends before a pause followed on the audio "
+              f"(median {ends.get('moved_median_s', 0.0):+.2f} s)", file=sys.stderr)
+    al = estimate_offsets(est_words if audio is not None else words, chat, conf, prior=prior)
+    if ends is not None:
+        al.figures["word_ends_from_audio"] = ends
+    problems = verdict(al, conf)
+    if audio is not None and al.curve is not None:
+        from chatlab.align.audiocut import refine_cuts
+
+        al.curve, rep = refine_cuts(al.curve, audio)
         al.figures["audio_at_cuts"] = rep
         for r in rep:
             print(f"audio at the cut at {r['cut_s']:.1f} s: " + (f"moved {r['moved_s']:+.1f} s ({r['why']})" if "moved_s" in r else r["why"]),
@@ -157,7 +169,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report["inbox"] = run_inbox()
     if not args.json:
         report.get("accuracy", {}).pop("per_case", None)
-        for g in [*report.get("groups", {}).values(), report.get("real_speech")]:
+        for g in [*report.get("groups", {}).values(), report.get("real_speech"), report.get("real_speech", {}).get("audio_ends")]:
             if isinstance(g, dict):
                 g.pop("per_case", None)
         for key in ("real", "inbox"):  # per VOD, one line each
