@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "chatlab.bench_memory",
 )
 
+# Commands that run stages: the settings file (and the review overrides) are checked first.
+READS_SETTINGS = {"materialize", "ui", "train", "export", "generate", "review", "align", "transcribe", "ocr", "cluster-test", "forget"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatlab", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -52,16 +55,43 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command in READS_SETTINGS:
+            from chatlab.config import load_config
+
+            load_config()  # a mistake in the settings is said now, before any run starts
         return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
     except (OSError, ValueError, LookupError, RuntimeError) as e:
-        # A KeyError or IndexError is a bug in chatlab, not something the user can act on.
-        if args.debug or isinstance(e, (KeyError, IndexError)):
+        if args.debug or not user_error(e):
             raise
         # Errors a user can act on: one clear line.
         print(f"chatlab: error: {e} (--debug shows the traceback)", file=sys.stderr)
         return 1
+
+
+def user_error(e: BaseException) -> bool:
+    """Whether ``e`` is a message for the user (one line) rather than a bug (its traceback): an
+    OSError (a file missing or unreadable), or an error chatlab raised on purpose: the innermost
+    frame is a ``raise`` statement in chatlab's own code. A KeyError or IndexError, or a
+    ValueError from deep inside a library or from a built-in call (``int("x")``), is a bug."""
+    if isinstance(e, (KeyError, IndexError)):
+        return False
+    if isinstance(e, OSError):
+        return True
+    tb = e.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    import linecache
+    from pathlib import Path
+
+    filename = tb.tb_frame.f_code.co_filename
+    package = Path(__file__).resolve().parent
+    if not Path(filename).resolve().is_relative_to(package):
+        return False
+    return linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise")
 
 
 if __name__ == "__main__":
