@@ -45,3 +45,22 @@ def test_concurrent_first_use_gives_one_salt(tmp_path):
         assert len(set(trial["salts"])) == 1, trial["salts"]
         assert len(trial["salts"][0]) == 64
         assert trial["files"] == ["salt"]  # no temporary file left behind
+
+
+def test_a_kill_mid_write_leaves_no_salt_and_an_empty_one_is_refused(tmp_path):
+    """A kill while the salt is written leaves only the private temporary file: the next first use
+    makes a salt as if nothing happened. An empty salt (an older version's kill between create and
+    write) is refused by name, never used: every user hash would be keyed by nothing."""
+    import pytest
+
+    from chatlab.chat.privacy import load_salt
+
+    half = tmp_path / "a" / ".salt.12345.deadbeef"
+    half.parent.mkdir()
+    half.write_text("0123")  # what a kill mid-write leaves
+    salt = load_salt(tmp_path / "a")
+    assert len(salt) == 64 and (tmp_path / "a" / "salt").read_text().strip() == salt
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "salt").write_text("")
+    with pytest.raises(ValueError, match=r"b/salt: the salt is too short or empty; delete the file"):
+        load_salt(tmp_path / "b")
