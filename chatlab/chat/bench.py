@@ -126,7 +126,8 @@ def run(n: int = 1_000_000, file: str | None = None, keep: bool = False, do_base
             out["generate_s"] = round(time.perf_counter() - t0, 2)
         out["file_mb"] = round(path.stat().st_size / 1e6, 1)
         proc = subprocess.run([sys.executable, "-m", "chatlab.chat.bench", "--worker", str(path)], capture_output=True, text=True, check=True)
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        # the result is the worker's last JSON line (a library may still draw on stdout before it)
+        res = json.loads(next(ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("{")))
         out |= {k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}
         out["peak_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
         out["parse_msgs_per_s"] = round(res["parsed"] / res["parse_s"])

@@ -28,7 +28,8 @@ MAX_OBJECT = 64 << 20  # one record up to 64 MB (a 10 MB message is legal JSON)
 
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute("SET memory_limit='384MB'; SET preserve_insertion_order=true")
+    # no progress bar: DuckDB draws it on stdout, into `chatlab chat parse --json` and the bench worker's result
+    con.execute("SET memory_limit='384MB'; SET preserve_insertion_order=true; SET enable_progress_bar=false")
     return con
 
 
