@@ -231,3 +231,37 @@ def test_forget_takes_the_vods_review_override_out_and_logs_it(tmp_path):
     assert log["vod_id"] == "gone" and log["review_override"]["review"]["status"] == "rejected"
     again = forget_vod(layout, "gone", reason="again")  # a second forget finds nothing to take out
     assert again.review_override is None and set(overrides.read(layout)) == {"kept"}
+
+
+@pytest.mark.parametrize("policy", ["keep", "forget"])
+def test_a_renamed_file_with_on_removed(policy, instance, layout, tmp_path):
+    """"forget": a renamed recording is the old VOD forgotten plus a new one, so the stream does not
+    enter training twice; "keep" (the default) keeps the old partition and says so."""
+    from chatlab.resources import ChatlabSettings
+
+    conf = tmp_path / "chatlab.toml"
+    conf.write_text(f'[ingest]\non_removed = "{policy}"\n', encoding="utf-8")
+    settings = ChatlabSettings(data_dir=str(layout.root), config_file=str(conf))
+
+    def tick(cursor):
+        cursor, result = _tick(instance, cursor, settings)
+        for req in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        return cursor, [r.partition_key for r in result.run_requests or []]
+
+    (layout.inbox / "friday.wav").write_bytes(os.urandom(4000))
+    cursor, _ = tick(None)
+    cursor, runs = tick(cursor)
+    assert runs == ["friday"] and instance.get_dynamic_partitions("vods") == ["friday"]
+    (layout.inbox / "friday.wav").rename(layout.inbox / "friday_stream.wav")
+    cursor, _ = tick(cursor)
+    cursor, runs = tick(cursor)
+    assert runs == ["friday_stream"]
+    log = layout.root / "forget.log"
+    if policy == "forget":
+        assert instance.get_dynamic_partitions("vods") == ["friday_stream"]
+        entry = json.loads(log.read_text().splitlines()[-1])
+        assert entry["vod_id"] == "friday" and "on_removed = forget" in entry["reason"]
+    else:
+        assert sorted(instance.get_dynamic_partitions("vods")) == ["friday", "friday_stream"]
+        assert not log.exists()
