@@ -114,6 +114,11 @@ def test_tcd_text_and_irc_formats(tmp_path: Path) -> None:
     r = parse_file(write(tmp_path, "123456.log", irc))
     assert r.format == "tcd_text" and r.messages["user"].to_list() == ["Streamer", "Mod", "Ann"]
     assert r.messages["msg_type"].to_list() == ["chat", "chat", "action"] and r.messages["text"][2] == "waves"
+    # tcd's csv format: no header, the body in quotes (quotes inside it are not escaped)
+    csv_ = '0:00:05, Ann, "hello, chat"\n0:01:10, Bob, "he said "hi""\n1 day, 0:00:01, Cat, "late"\n'
+    r = parse_file(write(tmp_path, "123456.csv", csv_))
+    assert r.format == "tcd_text" and r.messages["t_s"].to_list() == [5.0, 70.0, 86401.0]
+    assert r.messages["text"].to_list() == ["hello, chat", 'he said "hi"', "late"] and r.rejects.height == 0
 
 
 def test_tcd_srt_and_ssa_subtitles(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@
 - HexChat/XChat: ``**** BEGIN LOGGING AT Wed May  1 18:00:00 2024``, ``May 01 18:00:05 <nick><TAB>text`` (XChat: a space
   after the nick, the month in the locale's spelling, the header translated).
 - mIRC: ``Session Start: Wed May 01 18:00:00 2024``, ``[18:00] <nick> text``.
-- Twitch-Chat-Downloader (tcd) text and irc formats: ``[0:00:05] <~Name> text`` (offsets); its subtitle
+- Twitch-Chat-Downloader (tcd) text and irc formats: ``[0:00:05] <~Name> text`` (offsets), its csv format
+  ``0:00:05, Name, "text"`` (no header); its subtitle
   formats: SRT (``1`` / ``0:00:05,120 --> 0:00:07,120`` / ``Name: text``) and SSA/ASS
   (``Dialogue: Marked=0,0:00:05.12,0:00:07.12,Default,Name,0000,0000,0000,,{\\c&H..&}Name {\\c&HFFFFFF&}text``).
 - TwitchDownloader HTML: one ``<pre class="comment-root">`` per comment, time as ``h:mm:ss``.
@@ -80,6 +81,8 @@ MESSAGE = {
     "twitchdownloader_html": re.compile(r'^\s*<pre class="comment-root">\[(?:<a [^>]*>)?(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{2})(?:</a>)?\] (?P<rest>.*)</pre>\s*$'),
     "twitchdownloader_text_notime": re.compile(r"^(?P<user>[^\s:\[\]]+)(?: \((?P<login>[A-Za-z0-9_]+)\))?: (?P<text>.*)$"),
 }
+# tcd's csv format: "{timestamp[relative]}, {commenter[display_name]}, \"{message[body]}\"", no header
+_TCD_CSV = re.compile(r'^(?:(?P<d>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})(?:\.\d+)?, (?P<user>[^,\s]+), "(?P<text>.*)"$')
 ACTION = {
     "irssi_log": re.compile(r"^(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))? +\* (?P<user>\S+) (?P<text>.*)$"),
     "tcd_text": re.compile(r"^\[(?:(?P<d>\d+) days?, )?(?P<h>\d+):(?P<m>\d{2}):(?P<s>\d{2})\] \*(?P<user>\S+) (?P<text>.*?)\]?$"),
@@ -95,7 +98,7 @@ LINE_START = {
     "weechat_log": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\t"),
     "hexchat_log": re.compile(r"^[A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} |^\*\*\*\* "),
     "mirc_log": re.compile(r"^\[\d{2}:\d{2}|^Session "),
-    "tcd_text": re.compile(r"^\["),
+    "tcd_text": re.compile(r"^\[|^(\d+ days?, )?\d+:\d{2}:\d{2}"),
 }
 _MOD_ACTION = re.compile(r"^\S+ (timed out|untimedout|banned|unbanned) \S+")
 _FILE_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -113,7 +116,7 @@ SIGNS = {
     "hexchat_log": re.compile(r"^\*\*\*\* (BEGIN|ENDING) LOGGING AT |^\*\*\*\* [^*]+ \w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4}\s*$"
                               r"|^[A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} +(<[^>\s]+>|\*)[\t ]"),
     "mirc_log": re.compile(r"^Session (Start|Close|Ident): |^\[\d{2}:\d{2}(:\d{2})?\] (<[ @+%~&]?[^>\s]+>|\*) "),
-    "tcd_text": re.compile(r"^\[(\d+ days?, )?\d+:\d{2}:\d{2}\] (<[~@%+$!*&]?[^>\s]+>|\*\S) "),
+    "tcd_text": re.compile(r'^\[(\d+ days?, )?\d+:\d{2}:\d{2}\] (<[~@%+$!*&]?[^>\s]+>|\*\S) |^(\d+ days?, )?\d+:\d{2}:\d{2}(\.\d+)?, [^,\s]+, "'),
     "twitchdownloader_html": re.compile(r'<pre class="comment-root">'),
     "tcd_srt": re.compile(r"^\d+:\d{2}:\d{2},\d{3} --> \d+:\d{2}:\d{2},\d{3}\s*$"),
     "tcd_ssa": re.compile(r"^\[Script Info\]\s*$|^Dialogue: (Marked=)?\d+,\d+:\d{2}:\d{2}\.\d{2},"),
@@ -259,6 +262,8 @@ def parse_lines(fmt: str, lines: Iterable[tuple[int, str]], file_name: str, stat
         kind = "chat"
         if m is None and act is not None:
             m, kind = act.match(line), "action"
+        if m is None and fmt == "tcd_text":
+            m, kind = _TCD_CSV.match(line), "chat"
         if m is None:
             if fmt == "twitchdownloader_text_notime" or (fmt == "twitchdownloader_html" and "comment-root" in line):
                 rejects.append({"source_line": ln, "source_index": index, "reason": f"unrecognized_line: not a {fmt} message line", "raw": line})
