@@ -241,3 +241,18 @@ def test_the_stage_loaders_use_the_same_checks():
             call()
     assert AlignConfig.from_mapping({"anchors": [[1, 2], [3, 4]]}).anchors == ((1.0, 2.0), (3.0, 4.0))
     assert TrainConfig.from_mapping({"preset": "gpu", "lora_r": 8, "n_candidates": 50}).lora_r == 8
+
+
+def test_the_examples_commented_out_in_chatlab_toml_load(tmp_path):
+    """Uncommented, every `# key = value` / `# [section]` example in the repository's file is valid."""
+    lines = []
+    for line in (REPO / "chatlab.toml").read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^# (\[[\w.<>]+\]|[a-z_]+ = .*)$", line)
+        if m:
+            lines.append(re.sub(r"\s+#.*$", "", m.group(1)))
+        elif not line.startswith("#"):
+            lines.append(line)
+    text = "\n".join(lines) + "\n"
+    assert "context_s = 30" in text and "offset_s = 12.5" in text
+    conf = _load(tmp_path, text)
+    assert section(conf, "align", "my_stream")["offset_s"] == 12.5 and section(conf, "asr")["vocabulary"] == ["Kappa", "PogChamp"]
