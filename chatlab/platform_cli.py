@@ -61,6 +61,9 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--timeout", type=float, default=900, help="seconds each side may take")
     p.add_argument("--kill", type=int, default=0, metavar="N",
                    help="kill -9 N run workers at random moments during the backfill (run monitoring + run_retries must recover)")
+    p.add_argument("--kill-worker", type=int, default=0, metavar="N",
+                   help="kill -9 N Celery pool processes while they run a step (the runs are the sensor's)")
+    p.add_argument("--whole-worker", action="store_true", help="with --kill-worker: kill every process of the worker, then start it again")
     p.add_argument("--seed", type=int, default=0, help="demo seed and kill-time seed")
     p.set_defaults(func=cmd_cluster_test)
 
@@ -219,7 +222,8 @@ def cmd_bench_formats(args: argparse.Namespace) -> int:
 def cmd_cluster_test(args: argparse.Namespace) -> int:
     from chatlab.storage.cluster import cluster_test
 
-    out = cluster_test(args.streams, args.minutes, seed=args.seed, work=args.work, timeout=args.timeout, kills=args.kill)
+    out = cluster_test(args.streams, args.minutes, seed=args.seed, work=args.work, timeout=args.timeout, kills=args.kill,
+                       worker_kills=args.kill_worker, whole_worker=args.whole_worker)
     return 0 if not out["differences"] else 1
 
 

@@ -81,6 +81,60 @@ def _worker_steps(logs: Path) -> dict[str, dict[str, int]]:
     return out
 
 
+def _proc(pid: int) -> tuple[int, float, str] | None:
+    """(parent pid, CPU seconds, command line) of a process, from /proc; None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, IndexError):
+        return None
+    return int(stat[1]), (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"), cmd
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            info = _proc(int(d.name))
+            if info and info[0] == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _pool_processes(worker_pid: int) -> list[int]:
+    """The Celery pool processes (they run the steps) of a worker started by `dagster-celery worker
+    start`: the children of its `celery ... worker` process."""
+    todo, main = [worker_pid], None
+    while todo and main is None:
+        p = todo.pop(0)
+        info = _proc(p)
+        kids = _children(p)
+        if info and "worker" in info[2] and "celery" in info[2] and kids and p != worker_pid:
+            main = p
+        todo.extend(kids)
+    if main is None:  # the CLI exec'd celery itself
+        main = worker_pid
+    return _children(main)
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(_children(p))
+    return out
+
+
+def _busy_pool_process(workers: dict[str, int]) -> tuple[str, int] | None:
+    """(worker name, pid) of a pool process that is running a step now (it used CPU within the
+    last second), or None."""
+    before = {(name, p): (_proc(p) or (0, 0.0, ""))[1] for name, pid in workers.items() for p in _pool_processes(pid)}
+    time.sleep(1.0)
+    busy = [(name, p) for (name, p), cpu in before.items() if ((_proc(p) or (0, cpu, ""))[1] - cpu) > 0.2]
+    return busy[0] if busy else None
+
+
 def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
     """{VOD: status of its latest run} in the instance at ``home``."""
     import dagster as dg
@@ -99,11 +153,15 @@ def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
 
 
 def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: Callable[[str], None],
-               kills: int = 0, seed: int = 0) -> list[dict[str, Any]]:
+               kills: int = 0, seed: int = 0, worker_kills: int = 0, workers: dict[str, int] | None = None,
+               whole_worker: Callable[[str], int] | None = None) -> list[dict[str, Any]]:
     """Waits until every VOD's latest run has finished. With ``kills``, first SIGKILLs that many
     run workers (the `dagster api execute_run` process of a started run, found by its RUN_START
     event's pid) at random moments; run monitoring must then mark each failed and run_retries
-    start it again. Returns what was killed."""
+    start it again. With ``worker_kills``, SIGKILLs that many Celery pool processes while they run
+    a step (Celery starts a new one; the run must fail, not wait, and run_retries run it again);
+    with ``whole_worker``, the whole worker (every process of it) instead, then
+    ``whole_worker(name)`` starts it again and returns its new pid. Returns what was killed."""
     import random
 
     import dagster as dg
@@ -124,7 +182,31 @@ def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: 
             if state != last:
                 log(f"  runs: {state or 'none yet'}")
                 last, changed = state, time.monotonic()
-            if len(killed) < kills and time.monotonic() >= next_kill:
+            if worker_kills and sum(k.get("what") == "celery pool process" for k in killed) < worker_kills \
+                    and time.monotonic() >= next_kill and any(r.status == dg.DagsterRunStatus.STARTED for r in runs):
+                busy = _busy_pool_process(workers or {})
+                if busy:
+                    name, pid = busy
+                    steps = {r.tags.get("dagster/partition"): instance.all_logs(r.run_id, of_type=dg.DagsterEventType.STEP_START)
+                             for r in runs if r.status == dg.DagsterRunStatus.STARTED}
+                    during = ", ".join(f"{v}: {s[-1].step_key}" for v, s in steps.items() if s) or "?"
+                    if whole_worker is not None:
+                        for p in _tree(workers[name]):
+                            try:
+                                os.kill(p, signal.SIGKILL)
+                            except ProcessLookupError:
+                                pass
+                        workers[name] = whole_worker(name)
+                        log(f"  kill -9 every process of Celery worker {name} (running steps: {during}); started it again")
+                    else:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                            log(f"  kill -9 Celery pool process {pid} of {name} (running steps: {during})")
+                        except ProcessLookupError:
+                            continue
+                    killed.append({"what": "celery pool process", "worker": name, "whole": whole_worker is not None, "during": during})
+                    next_kill = time.monotonic() + rng.uniform(5, 40)
+            if len(killed) - sum(k.get("what") == "celery pool process" for k in killed) < kills and time.monotonic() >= next_kill:
                 started = [r for r in runs if r.status == dg.DagsterRunStatus.STARTED]
                 if started:
                     run = rng.choice(started)
@@ -135,7 +217,7 @@ def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: 
                         try:
                             os.kill(pid, signal.SIGKILL)
                             where = steps[-1].step_key if steps else "before any step"
-                            killed.append({"run": run.run_id[:8], "vod": run.tags.get("dagster/partition"), "during": where})
+                            killed.append({"what": "run worker", "run": run.run_id[:8], "vod": run.tags.get("dagster/partition"), "during": where})
                             log(f"  kill -9 run worker {pid} of {run.tags.get('dagster/partition')} (during {where})")
                         except ProcessLookupError:
                             pass
@@ -145,7 +227,7 @@ def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: 
             latest: dict[str, Any] = {}
             for r in reversed(runs):
                 latest[r.tags.get("dagster/partition")] = r
-            if len(latest) >= want and all(r.status in done for r in latest.values()) and len(killed) >= kills:
+            if len(latest) >= want and all(r.status in done for r in latest.values()) and len(killed) >= kills + worker_kills:
                 if all(r.status == dg.DagsterRunStatus.SUCCESS for r in latest.values()) or time.monotonic() - changed > 60:
                     return killed
             if time.monotonic() > deadline:
@@ -157,7 +239,8 @@ def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: 
 
 
 def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Path | None = None,
-                 timeout: float = 900, kills: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+                 timeout: float = 900, kills: int = 0, worker_kills: int = 0, whole_worker: bool = False,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
     # SIGTERM (CI's timeout) unwinds through the finally below, which stops every service.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(work or REPO_ROOT / "data" / "cluster-test").resolve()
@@ -191,6 +274,8 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
     home.mkdir(parents=True)
     shutil.copyfile(CLUSTER / "dagster.yaml", home / "dagster.yaml")
     procs: list[subprocess.Popen] = []
+    workers: dict[str, int] = {}
+    sensor = bool(kills or worker_kills)  # killed runs are retried only when the sensor started them
     try:
         t0 = time.monotonic()
         cenv = dict(base_env, **_services("start", svc), CHATLAB_DATA=str(shared), CHATLAB_LAKE_DATA=str(shared / "lake"),
@@ -199,15 +284,21 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
         lake = LakeConfig(catalog=cenv["CHATLAB_LAKE_CATALOG"], data_path=str(shared / "lake") + "/")
         logs = work / "cluster" / "logs"
         logs.mkdir()
-        for name, queues in (("worker1", ["dagster", "gpu"]), ("worker2", ["dagster"])):
+        queues = {"worker1": ["dagster", "gpu"], "worker2": ["dagster"]}
+
+        def start_worker(name: str) -> int:
             cwd = work / "cluster" / name
-            cwd.mkdir()
+            cwd.mkdir(exist_ok=True)
             cmd = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(CLUSTER / "celery.yaml"),
-                   "-n", name, *[a for q in queues for a in ("-q", q)], "--", "--concurrency=1"]
-            procs.append(subprocess.Popen(cmd, cwd=cwd, env=cenv, stdout=open(logs / f"{name}.log", "w"), stderr=subprocess.STDOUT,
+                   "-n", name, *[a for q in queues[name] for a in ("-q", q)], "--", "--concurrency=1"]
+            procs.append(subprocess.Popen(cmd, cwd=cwd, env=cenv, stdout=open(logs / f"{name}.log", "a"), stderr=subprocess.STDOUT,
                                           start_new_session=True))
+            return procs[-1].pid
+
+        for name in queues:
+            workers[name] = start_worker(name)
         ws = ["-w", str(REPO_ROOT / "workspace.yaml")]
-        if not kills:
+        if not sensor:
             # The backfill, not the inbox sensor, runs the VODs here.
             _run([str(BIN / "dagster"), "sensor", "stop", "inbox_sensor", *ws], cwd=REPO_ROOT, env=cenv, timeout=180)
             _run([sys.executable, "-c", "import sys, dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions('vods', sys.argv[1:])",
@@ -215,15 +306,16 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
         procs.append(subprocess.Popen([str(BIN / "dagster-daemon"), "run", *ws], cwd=REPO_ROOT, env=cenv,
                                       stdout=open(logs / "daemon.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
         t0 = time.monotonic()
-        if not kills:
+        if not sensor:
             _run([str(BIN / "dagster"), "job", "backfill", "-j", "vod_job", "--partitions", ",".join(vods), "--noprompt", *ws],
                  cwd=REPO_ROOT, env=cenv, timeout=300)
             log(f"backfill of {len(vods)} VODs submitted; the daemon runs it, steps on 2 Celery workers")
         else:
             # Runs the inbox sensor started: Dagster retries a failed one (run_retries). It does not
             # retry a run of a job backfill, which is complete as soon as its runs are submitted.
-            log(f"the inbox sensor starts a run per VOD; {kills} of their run workers get kill -9")
-        out["killed"] = _wait_runs(home, cenv, len(vods), timeout, log, kills=kills, seed=seed)
+            log(f"the inbox sensor starts a run per VOD; kill -9 for {kills} of their run workers and {worker_kills} Celery pool processes mid-step")
+        out["killed"] = _wait_runs(home, cenv, len(vods), timeout, log, kills=kills, seed=seed, worker_kills=worker_kills, workers=workers,
+                                   whole_worker=start_worker if whole_worker else None)
         out["cluster_s"] = round(time.monotonic() - t0, 1)
         out["cluster_runs"] = _statuses(home, cenv)
         got = digest_tables(lake, [str(shared)])
