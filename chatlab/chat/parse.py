@@ -246,8 +246,9 @@ def _assemble_parts(files: list[Path], folder: Path, fmt: str, file: str, bots, 
             df = df.with_columns(hash_users(df, salt))
         conform(df, {**MESSAGE, "_row": pl.Int64}).write_parquet(f)
     out = folder / "messages.parquet"
-    con = duckdb.connect(config={"enable_progress_bar": False})  # it draws on stdout (chat parse --json)
+    con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")  # it draws on stdout (chat parse --json)
         con.execute(f"SET memory_limit = '{SPILL_MEMORY}'")
         con.execute(f"SET temp_directory = '{_sql_str(folder / 'duckdb-tmp')}'")
         con.execute("SET preserve_insertion_order = true")
@@ -800,8 +801,9 @@ def _stable_ids(df: pl.DataFrame) -> pl.DataFrame:
         ).alias("k")
     )
     key = key.with_columns(pl.concat_str([pl.col("k"), pl.col("k").cum_count().over("k").cast(pl.String)], separator="\x1f"))
-    con = duckdb.connect(config={"enable_progress_bar": False})  # it draws on stdout (chat parse --json)
+    con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")  # it draws on stdout (chat parse --json)
         ids = con.execute("SELECT 'h' || substr(md5(k), 1, 24) AS id FROM key").pl()["id"]
     finally:
         con.close()
