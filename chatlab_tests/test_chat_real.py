@@ -37,6 +37,8 @@ EXPECTED = {
     # `grep -cE '^[0-9]{4} [A-Z][a-z]{2} [0-9]{2} [0-9:]{8}  <' file` = 3 nick lines, plus the 2 lines pygments appended
     "pygments_example.weechatlog": ("weechat_log", 5, 0),
     "tcd_v5_comment.json": ("twitchdownloader_json", 1, 0),  # one comment object, pretty-printed: `jq type` = "object"
+    # `grep -c '^\[[0-9][0-9]:[0-9][0-9]\] <' file` = 41; the other 25 lines are `=== ` status lines (`grep -c '^=== '`)
+    "ubuntu_kubuntu-devel_2013-01-03.log": ("mirc_log", 41, 0),
 }
 
 # records that must be rejected, with the reason (checked by eye against the file)
@@ -72,7 +74,7 @@ def test_real_file_counts(name: str) -> None:
     chat = r.messages.filter(r.messages["msg_type"] == "chat")
     assert chat["user"].is_not_null().all()  # a donation banner has no author
     assert r.messages["msg_id"].n_unique() == UNIQUE_IDS.get(name, r.messages.height)
-    if fmt not in ("youtube_live_chat", "text", "hexchat_log", "weechat_log"):
+    if fmt not in ("youtube_live_chat", "text", "hexchat_log", "weechat_log", "mirc_log"):
         assert "fields:" in r.summary() and "<-" in r.summary()
 
 
@@ -230,3 +232,17 @@ def test_one_api_comment_pretty_printed() -> None:
     e = c["message"]["emoticons"][0]  # v5 spans are inclusive: "lirikH" is 5..10
     assert m["emotes"].to_list()[0] == [{"id": e["_id"], "begin": e["begin"], "end": e["end"] + 1}]
     assert m["badges"].to_list()[0] == [b["_id"] for b in c["message"]["user_badges"]]
+
+
+def test_ubuntu_irc_log_bracket_minutes_date_from_name() -> None:
+    """Ubuntu's IRC logs (#kubuntu-devel, 2013-01-03; kept by IRCLogParser's tests): `[hh:mm] <nick> text` lines, the
+    date from the file name (renamed here from its folder 2013/01/03), `=== ` status lines counted, not rejected."""
+    lines = (REAL / "ubuntu_kubuntu-devel_2013-01-03.log").read_text(encoding="utf-8").splitlines()
+    r = parse_file(REAL / "ubuntu_kubuntu-devel_2013-01-03.log")
+    assert r.stats["not_a_message_status_line"] == sum(ln.startswith("=== ") for ln in lines) == 25
+    assert r.meta["date_from"] == "file name"
+    m = r.messages.sort("source_line")
+    assert m.select("user", "text").row(0) == ("shadeslayer_", "Quintasan_: kio-mtp bugs go to bugs.kde.org")
+    assert m["t_abs"][0] == datetime(2013, 1, 3, 5, 26, tzinfo=timezone.utc)
+    assert m.select("user", "text").row(-1) == ("Riddell", "yofel: excellent") and m["t_abs"][-1] == datetime(2013, 1, 3, 22, 28, tzinfo=timezone.utc)
+    assert m["source_line"].to_list() == [i + 1 for i, ln in enumerate(lines) if ln.startswith("[")]

@@ -9,7 +9,8 @@
   (2007) wrote ``****  Beginning of log  2007 Sep 01 00:23:55  ****`` and ``2007 Sep 01 00:23:55  <nick> text``.
 - HexChat/XChat: ``**** BEGIN LOGGING AT Wed May  1 18:00:00 2024``, ``May 01 18:00:05 <nick><TAB>text`` (XChat: a space
   after the nick, the month in the locale's spelling, the header translated).
-- mIRC: ``Session Start: Wed May 01 18:00:00 2024``, ``[18:00] <nick> text``.
+- mIRC: ``Session Start: Wed May 01 18:00:00 2024``, ``[18:00] <nick> text``; Ubuntu's IRC logs have the same
+  lines, ``=== nick is now known as ...`` status lines and no header (the date from the file name).
 - Twitch-Chat-Downloader (tcd) text and irc formats: ``[0:00:05] <~Name> text`` (offsets), its csv format
   ``0:00:05, Name, "text"`` (no header); its subtitle
   formats: SRT (``1`` / ``0:00:05,120 --> 0:00:07,120`` / ``Name: text``) and SSA/ASS
@@ -97,7 +98,7 @@ LINE_START = {
     "irssi_log": re.compile(r"^\d{2}:\d{2}|^--- "),
     "weechat_log": re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\t"),
     "hexchat_log": re.compile(r"^[A-Za-z]{3} +\d{1,2} \d{2}:\d{2}:\d{2} |^\*\*\*\* "),
-    "mirc_log": re.compile(r"^\[\d{2}:\d{2}|^Session "),
+    "mirc_log": re.compile(r"^\[\d{2}:\d{2}|^Session |^=== "),  # `=== `: status lines of Ubuntu's IRC logs (same line shape)
     "tcd_text": re.compile(r"^\[|^(\d+ days?, )?\d+:\d{2}:\d{2}"),
 }
 _MOD_ACTION = re.compile(r"^\S+ (timed out|untimedout|banned|unbanned) \S+")
