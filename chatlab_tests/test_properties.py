@@ -97,6 +97,33 @@ def test_truncated_json_every_started_element_parsed_or_rejected(records, cut: f
     assert r.messages.height + r.rejects.height == started, (body[:c], r.summary(), r.rejects["reason"].to_list())
 
 
+# Client logs: (header, a message line from a word) per format, as the tools write them.
+LOGS = {
+    "irssi_log": ("--- Log opened Wed May 01 18:00:00 2024", lambda i, w: f"18:{i % 60:02d} <ann> {w}"),
+    "weechat_log": ("2024-05-01 18:00:00\t-->\tann (~a@h) has joined #c", lambda i, w: f"2024-05-01 18:{i % 60:02d}:05\tann\t{w}"),
+    "hexchat_log": ("**** BEGIN LOGGING AT Wed May  1 18:00:00 2024", lambda i, w: f"May 01 18:{i % 60:02d}:05 <ann>\t{w}"),
+    "mirc_log": ("Session Start: Wed May 01 18:00:00 2024", lambda i, w: f"[18:{i % 60:02d}] <ann> {w}"),
+    "chatterino_log": ("# Start logging at 2024-05-01 18:00:00 UTC", lambda i, w: f"[18:{i % 60:02d}:05]  ann: {w}"),
+    "tcd_text": ("[0:00:01] <host> welcome", lambda i, w: f"[0:{i % 60:02d}:05] <ann> {w}"),
+}
+_line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), min_size=1, max_size=40).filter(str.strip)
+
+
+@BOUNDED
+@given(fmt=st.sampled_from(sorted(LOGS)), body=st.lists(st.tuples(st.booleans(), _line_text), min_size=1, max_size=30))
+def test_client_log_every_line_read_rejected_or_counted(fmt: str, body):
+    # Each non-blank line of a log is a message, a reject or a counted status/header line: none is lost.
+    # Lines are messages of the format (True) or anything at all (False), mixed in at random.
+    header, make = LOGS[fmt]
+    lines = [header] + [make(i, w) if ok else w for i, (ok, w) in enumerate(body)]
+    if sum(ok for ok, _ in body) < len(body) // 2 + 1:
+        lines += [make(i, "word") for i in range(len(body))]  # the format's own lines stay the majority
+    r = parse_file(_write("\n".join(lines).encode("utf-8"), ".log"))
+    counted = sum(v for k, v in r.stats.items() if k.startswith("not_a_message_"))
+    assert r.format == fmt, (r.format, lines[:5])
+    assert r.messages.height + r.rejects.height + counted == sum(1 for ln in lines if ln.strip()), (r.summary(), lines)
+
+
 @BOUNDED
 @given(text=st.text(max_size=400))
 def test_settings_loader_fails_only_with_a_clear_error(text: str):
