@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from chatlab import config as cfg
+from chatlab.storage.lake import connect as connect_lake
 from chatlab.storage.lake import SCHEMA, LakeConfig, LakeWriteConflict, lake_config, read_rows, replace_rows, table_names
 
 # A write that still conflicts after the IO manager's own attempts runs its step again (Dagster's
@@ -137,14 +138,21 @@ class DuckLakeIOManager(ConfigurableIOManager):
 
     def load_input(self, context: InputContext) -> pl.DataFrame | TableStream:
         """The rows as a frame; with input metadata ``{"stream": True}`` a TableStream instead, read
-        in batches (a table bigger than memory); ``{"columns": [...]}`` reads only those."""
+        in batches (a table bigger than memory); ``{"columns": [...]}`` reads only those;
+        ``{"order_by": [...]}`` sorts them in DuckDB (memory-limited, spilling under data/tmp)
+        and reads them in batches (no second copy while converting to Polars); ``{"where": SQL}``
+        (written in the asset's definition, never from input) reads only the rows it selects."""
         upstream = context.upstream_output
         table = context.asset_key.path[-1]
         column = ((upstream.definition_metadata if upstream else None) or {}).get("partition_expr")
         keys = _vod_keys(context.asset_partition_keys) if column and context.has_asset_partitions else None
         columns = (context.definition_metadata or {}).get("columns")
-        if (context.definition_metadata or {}).get("stream"):
-            return TableStream(self.lake(), table, column if keys is not None else None, keys, columns, self.schema_name)
+        md = context.definition_metadata or {}
+        if md.get("stream") or md.get("order_by") or md.get("where"):
+            stream = TableStream(self.lake(), table, column if keys is not None else None, keys, columns, self.schema_name,
+                                 order_by=md.get("order_by"), tmp_dir=cfg.layout(self.data_dir or None).root / "tmp",
+                                 where=md.get("where"))
+            return stream if md.get("stream") else stream.frame()
         return read_rows(self.lake(), table, column if keys is not None else None, keys, columns, self.schema_name)
 
 
@@ -152,11 +160,13 @@ class TableStream:
     """A table's rows (some partitions of it) read in batches, in the order a whole read gives
     them, never all at once: for a step whose input is bigger than memory."""
 
-    MEMORY = "1GB"  # DuckDB's limit while reading
+    MEMORY = "256MB"  # DuckDB's limit while reading (a sort spills beyond it)
 
     def __init__(self, lake: LakeConfig, table: str, column: str | None, keys: list[str] | None,
-                 columns: list[str] | None, schema: str = SCHEMA) -> None:
+                 columns: list[str] | None, schema: str = SCHEMA, order_by: list[str] | None = None,
+                 tmp_dir: Path | None = None, where: str | None = None) -> None:
         self.lake, self.table, self.column, self.keys, self.columns, self.schema = lake, table, column, keys, columns, schema
+        self.order_by, self.tmp_dir, self.where = order_by, tmp_dir, where
 
     def _query(self) -> tuple[str, list[str]]:
         cols = ", ".join(f'"{c}"' for c in self.columns) if self.columns else "*"
@@ -164,6 +174,10 @@ class TableStream:
         if self.column and self.keys is not None:
             params = list(self.keys)
             sql += f' WHERE "{self.column}" IN ({", ".join("?" for _ in params)})' if params else " WHERE false"
+        if self.where:
+            sql += (" AND " if " WHERE " in sql else " WHERE ") + f"({self.where})"
+        if self.order_by:
+            sql += " ORDER BY " + ", ".join(f'"{c}"' for c in self.order_by)
         return sql, params
 
     def batches(self, rows: int = 250_000) -> Iterator[pl.DataFrame]:
@@ -173,11 +187,23 @@ class TableStream:
         sql, params = self._query()
         with connect(lake=self.lake) as con:  # read-only: it never waits for a writer
             con.execute(f"SET memory_limit = '{self.MEMORY}'")
+            if self.tmp_dir is not None:  # where a sort spills
+                self.tmp_dir.mkdir(parents=True, exist_ok=True)
+                con.execute("SET temp_directory = '" + str(self.tmp_dir).replace("'", "''") + "'")
             if self.table not in table_names(con, self.schema):
                 raise LookupError(f"table {self.schema}.{self.table} is not in the lake ({self.lake.describe()}); materialize it first")
             reader = con.execute(sql, params).to_arrow_reader(rows)
             for batch in reader:
                 yield pl.from_arrow(batch)
+
+    def frame(self) -> pl.DataFrame:
+        """All the rows as one frame, assembled batch by batch (chunks kept, not copied)."""
+        parts = list(self.batches())
+        if not parts:
+            with connect_lake(lake=self.lake) as con:
+                sql, params = self._query()
+                return con.execute(f"SELECT * FROM ({sql}) LIMIT 0", params).pl()
+        return pl.concat(parts, rechunk=False)
 
     def collect(self) -> pl.DataFrame:
         """All the rows as one frame (what load_input gives without ``stream``)."""

@@ -48,12 +48,12 @@ def _chat_windows(texts: pl.Series, k: int) -> pl.Series:
 def _chat_windows_at(texts: pl.Series, k: int, rows: np.ndarray) -> pl.Series:
     """_chat_windows(texts, k) at these rows only (memory grows with the rows asked for, not
     with the chat)."""
-    t = texts.fill_null("").str.replace_all(r"[\r\n]+", " ")
     rows = np.asarray(rows, dtype=np.int64)
     parts = {}
     for i in range(k - 1, -1, -1):
         at = rows - i
-        parts[f"p{i}"] = t.gather(pl.Series(np.maximum(at, 0))).set(pl.Series(at < 0), None) if len(rows) else t.clear()
+        got = texts.gather(pl.Series(np.maximum(at, 0))) if len(rows) else texts.clear()
+        parts[f"p{i}"] = got.fill_null("").str.replace_all(r"[\r\n]+", " ").set(pl.Series(at < 0), None)
     return pl.DataFrame(parts).select(pl.concat_str(list(parts), separator="\n", ignore_nulls=True).alias("w"))["w"]
 
 

@@ -72,8 +72,16 @@ def read_transcript(path: Path) -> tuple[pl.DataFrame, str]:
 
 def prepare_chat(chat: pl.DataFrame) -> pl.DataFrame:
     """Chat with a time and text, sorted by time; only kept messages when a `keep` column exists."""
-    df = chat
-    if "keep" in df.columns:
-        df = df.filter(pl.col("keep").fill_null(False))
-    df = df.filter(pl.col("t_s").is_not_null() & pl.col("text").is_not_null())
+    ok = pl.col("t_s").is_not_null() & pl.col("text").is_not_null()
+    if "keep" in chat.columns:
+        ok = pl.col("keep").fill_null(False) & ok
+    if "keep" not in chat.columns and chat["t_s"].null_count() == 0 and chat["text"].null_count() == 0:
+        df = chat  # nothing to drop (e.g. only kept rows were read): no copy
+    else:
+        df = chat.filter(ok)  # one filter, one copy
+    if df.height > 1 and "msg_id" in df.columns:
+        t, i = pl.col("t_s"), pl.col("msg_id")
+        in_order = ((t.diff() > 0) | ((t.diff() == 0) & i.is_not_null() & i.shift().is_not_null() & (i >= i.shift()))).slice(1).all()
+        if df.select(in_order).item():  # read sorted already: a stable sort would keep this order
+            return df
     return df.sort("t_s", "msg_id", maintain_order=True)

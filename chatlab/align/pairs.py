@@ -33,7 +33,7 @@ PAIR_COLUMNS = {
 }
 
 
-PAIR_BLOCK = 500_000  # messages whose contexts are built at a time
+PAIR_BLOCK = 200_000  # messages whose contexts are built at a time
 
 
 def empty_pairs() -> pl.DataFrame:
@@ -51,7 +51,8 @@ def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: Off
         return empty_pairs(), report
     t_chat = kept["t_s"].to_numpy()
     t_speech = curve.to_speech(t_chat)
-    on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech))
+    # sorted once here (build_contexts sorts it the same way, stably; on sorted input that is free)
+    on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech)).sort("t_s", maintain_order=True)
     not_before = curve.cut_before(t_speech)
     words_ready = prepare_words(words)
     user = kept["user_hash"] if "user_hash" in kept.columns else pl.Series("user_hash", [None] * kept.height, pl.String)

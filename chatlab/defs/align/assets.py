@@ -130,14 +130,25 @@ def _audio_at_cuts(al: Any, layout: Layout, vod_id: str) -> dict[str, Any]:
     return {"audio_at_cuts": dg.MetadataValue.md(md), "audio_cuts_moved": sum("moved_s" in r for r in rep)}
 
 
+KEPT_CHAT = {"where": "keep", "order_by": ["t_s", "msg_id"]}
+
+
+def _chat_total(layout: Layout, vod_id: str) -> int:
+    """Messages in chat_clean for the VOD, kept or not (aligned_pairs reads only the kept ones)."""
+    with connect(layout) as con:
+        return int(con.execute(f"SELECT count(*) FROM {SCHEMA}.chat_clean WHERE vod_id = ?", [vod_id]).fetchone()[0])
+
+
 def _num(x: float | None) -> float | None:
     return None if x is None or x != x else round(float(x), 4)
 
 
 @dg.asset(
     partitions_def=vods,
+    # chat_clean: only the kept messages and the columns used, sorted as prepare_chat wants them
+    # (it then neither filters nor sorts): a big chat is read in batches and held once (issue 16)
     ins={"transcript_words": dg.AssetIn(), "transcript_segments": dg.AssetIn(),
-         "chat_clean": dg.AssetIn(metadata={"columns": ["msg_id", "t_s", "text", "keep"]})},  # what the estimator reads
+         "chat_clean": dg.AssetIn(metadata=KEPT_CHAT | {"columns": ["msg_id", "t_s", "text"]})},
     metadata={"partition_expr": "vod_id"},
     group_name="align",
     kinds={"duckdb", "polars"},
@@ -222,8 +233,9 @@ def _filter_set(settings: ChatlabSettings, vod_id: str, cfg: AlignConfig) -> str
 
 @dg.asset(
     partitions_def=vods,
+    # chat_clean as for offsets
     ins={"offsets": dg.AssetIn(), "transcript_words": dg.AssetIn(),
-         "chat_clean": dg.AssetIn(metadata={"columns": ["msg_id", "t_s", "user_hash", "text", "keep"]})},  # what build_pairs reads
+         "chat_clean": dg.AssetIn(metadata=KEPT_CHAT | {"columns": ["msg_id", "t_s", "user_hash", "text"]})},
     metadata={"partition_expr": "vod_id"},
     group_name="align",
     kinds={"duckdb", "polars"},
@@ -246,6 +258,9 @@ def aligned_pairs(context: dg.AssetExecutionContext, settings: ChatlabSettings, 
     curve = OffsetCurve.from_list(json.loads(o["segments"]))
     pairs, report = build_pairs(vod_id, transcript_words, chat_clean, curve, cfg, offsets_version=o["offsets_version"],
                                 asr_model=o["asr_model"], filter_set=_filter_set(settings, vod_id, cfg))
+    total = _chat_total(settings.layout(), vod_id)  # the input held only the kept messages
+    report = {"messages": total, "dropped_by_chat_clean": total - report["messages"] + report["dropped_by_chat_clean"],
+              **{k: v for k, v in report.items() if k not in ("messages", "dropped_by_chat_clean")}}
     leaks = int((pairs["context_end_s"] > pairs["t_speech_s"] + 1e-6).sum()) if pairs.height else 0
     missing = int(pairs.select(pl.any_horizontal(pl.col("msg_id", "offsets_version", "asr_model", "filter_set").is_null()).sum()).item()) if pairs.height else 0
     raw_names = [c for c in ("user", "user_login", "user_id") if c in pairs.columns]
