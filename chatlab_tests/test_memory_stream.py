@@ -160,3 +160,26 @@ def test_chat_assets_spilled_and_batched_store_the_same_rows(layout, instance, m
     assert {k: m1[k] for k in ("parsed", "rejected", "users")} == {k: m2[k] for k in ("parsed", "rejected", "users")}
     assert sane(first).metadata == sane(second).metadata and sane(first).passed == sane(second).passed
     assert not list((layout.root / "tmp").iterdir())  # spill folders removed
+
+
+def test_table_stream_reads_what_a_whole_read_gives(tmp_path: Path) -> None:
+    """TableStream (the IO manager's input for big tables): batches in table order, `where`,
+    `order_by` (DuckDB's sort, spilling under tmp_dir) and `columns`, as Polars would give them."""
+    from chatlab.resources import TableStream
+    from chatlab.storage import LakeConfig, replace_rows
+
+    lake = LakeConfig(catalog=f"sqlite:{tmp_path / 'lake.sqlite'}", data_path=str(tmp_path / "lake") + "/")
+    rng = random.Random(4)
+    n = 5000
+    df = pl.DataFrame({"vod_id": [rng.choice(["a", "b"]) for _ in range(n)], "msg_id": [f"m{rng.randint(0, 9999)}" for _ in range(n)],
+                       "t_s": [float(rng.randint(0, 50)) for _ in range(n)], "keep": [rng.random() < 0.7 for _ in range(n)]})
+    replace_rows(lake, "t", df)
+    whole = TableStream(lake, "t", "vod_id", ["a"], None).collect()
+    assert_frame_equal(pl.concat(list(TableStream(lake, "t", "vod_id", ["a"], None).batches(333))), whole)
+    got = TableStream(lake, "t", "vod_id", ["a"], ["msg_id", "t_s"], where="keep", order_by=["t_s", "msg_id"],
+                      tmp_dir=tmp_path / "tmp").frame()
+    want = df.filter((pl.col("vod_id") == "a") & pl.col("keep")).select("msg_id", "t_s").sort("t_s", "msg_id", maintain_order=True)
+    assert got.height > 1000
+    assert_frame_equal(got.sort("t_s", "msg_id", maintain_order=True), want)  # the same rows
+    assert got.select("t_s", "msg_id").equals(want.select("t_s", "msg_id"))  # in prepare_chat's order
+    assert TableStream(lake, "t", "vod_id", [], None).frame().height == 0
