@@ -189,7 +189,10 @@ def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
         # a thin stretch at an edge: mid-stream two or three anchors at another offset are what
         # chance gives, but a stretch reaching the first or last message is a cut near the edge
         # with too few echoes on its far side (a segment too thin to trust, as below)
-        reach = (t_last - c.t_from) if c.zone_to is None else (c.t_to - t_first)
+        # measured from the earliest place the change may begin (the chat between the last anchor
+        # at the curve's offset and the stretch's first one fits either): the curve is in doubt there too
+        reach = (t_last - (c.zone_from[0] if c.zone_from else c.t_from)) if c.zone_to is None else \
+            ((c.zone_to[1] if c.zone_to else c.t_to) - t_first)
         if reach >= WRONG_STRETCH_S:
             where = "end" if c.zone_to is None else "start"
             out.append(f"chat {c.t_from:.0f}..{c.t_to:.0f} s at the stream's {where} fits an offset {c.delta_s:+.1f} s off the curve "
