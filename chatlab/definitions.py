@@ -1,4 +1,5 @@
-"""The one Definitions object: every domain's assets and checks, the per-VOD job, the inbox sensor.
+"""The one Definitions object: every domain's assets and checks, the per-VOD job, the inbox sensor and
+the dead-runs sensor.
 
 The executor is chosen by configuration: ``CHATLAB_EXECUTOR=multiprocess`` (the default: every
 step a process on this machine) or ``celery`` (steps go to dagster-celery workers through the
@@ -10,7 +11,7 @@ import os
 import dagster as dg
 
 from chatlab.defs import align, asr, chat, ingest, ocr, review, train
-from chatlab.defs.jobs import per_vod_job
+from chatlab.defs.jobs import dead_runs_sensor, per_vod_job
 from chatlab.resources import build_resources
 
 
@@ -35,7 +36,7 @@ def build_definitions() -> dg.Definitions:
     domains = dg.Definitions.merge(ingest.defs, asr.defs, chat.defs, ocr.defs, align.defs, train.defs, review.defs)
     return dg.Definitions.merge(
         domains,
-        dg.Definitions(jobs=[per_vod_job(domains)], sensors=[ingest.inbox_sensor], resources=build_resources(),
+        dg.Definitions(jobs=[per_vod_job(domains)], sensors=[ingest.inbox_sensor, dead_runs_sensor], resources=build_resources(),
                        executor=executor()),
     )
 

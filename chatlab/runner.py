@@ -8,6 +8,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -105,12 +106,36 @@ def _alive(pid: int, start: str) -> bool:
     return not start or _process_start(pid) == start
 
 
-def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Marks failed every run an in-process command on this host started whose process is gone
-    (kill -9, OOM, power cut), and frees the pool slots of every finished run that still holds
-    some. Without it a dead run stays STARTED holding its pool slot, and the next run waits for
-    it forever; the daemon's run monitoring does the same for runs it launched. Returns one line
-    per run it changed."""
+GRPC_INFO_TAG = ".dagster/grpc_info"  # on runs a code server launched (the daemon's runs, DefaultRunLauncher)
+
+
+def _started_epoch(pid: int) -> float | None:
+    """When the process started (seconds since the epoch, Linux), or None when it is gone."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _local_instance(instance: dg.DagsterInstance) -> bool:
+    # SQLite storage is one machine's: every run in it ran here.
+    return type(instance.run_storage).__name__.startswith("Sqlite")
+
+
+def reap_dead_runs(instance: dg.DagsterInstance, daemon_runs: bool | None = None) -> list[str]:
+    """Marks failed every run whose process is gone (kill -9, OOM, power cut) and frees the pool
+    slots of every finished run that still holds some. Without it a dead run stays STARTED
+    holding its pool slot, and the next run waits for it forever. Returns one line per run it
+    changed.
+
+    In-process runs (`chatlab materialize`) carry their host and pid. With ``daemon_runs``, also
+    the runs a code server on this machine launched for the daemon: their worker is the pid of
+    their RUN_START event. The daemon's run monitoring catches a dead run worker only while the
+    code server that launched it lives; when the daemon's whole process group died (its machine
+    rebooted), nothing else ever fails those runs. Default: only when the instance is this
+    machine's alone (SQLite); the `dead_runs` sensor passes True (it runs where the daemon does)."""
     lines = []
     active = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED,
               dg.DagsterRunStatus.CANCELING]
@@ -122,6 +147,21 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         instance.report_run_failed(run, f"process {pid} on {here} that ran it is gone (killed?); marked failed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         lines.append(f"run {run.run_id[:8]} ({run.tags.get('dagster/partition', '?')}): process {pid} is gone; marked failed, pool slots freed")
+    if daemon_runs if daemon_runs is not None else _local_instance(instance):
+        for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])):
+            if HOST_TAG in run.tags or GRPC_INFO_TAG not in run.tags:
+                continue
+            start = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_START)
+            pid = start[0].dagster_event.pid if start and start[0].dagster_event else None
+            if not pid:
+                continue
+            began = _started_epoch(pid)
+            # Alive only if that pid is still the process that started the run (not a reused pid).
+            if began is not None and began <= start[0].timestamp + 1.0:
+                continue
+            instance.report_run_failed(run, f"run worker {pid} on {here} is gone (killed, or its daemon died with it); marked failed")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            lines.append(f"run {run.run_id[:8]} ({run.tags.get('dagster/partition', '?')}): run worker {pid} is gone; marked failed, pool slots freed")
     finished = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED}
     for run_id in instance.event_log_storage.get_concurrency_run_ids():
         run = instance.get_run_by_id(run_id)

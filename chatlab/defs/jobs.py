@@ -21,3 +21,20 @@ def per_vod_job(defs: dg.Definitions) :
         selection=dg.AssetSelection.assets(*per_vod_assets(defs)),
         description="Everything chatlab builds for one VOD, from the file in the inbox onwards.",
     )
+
+
+@dg.sensor(
+    name="dead_runs",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks failed the runs whose run worker on this machine is gone and frees their pool slots "
+    "(run monitoring misses them when the daemon's whole process group died); run_retries then runs them again.",
+)
+def dead_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    from chatlab.runner import reap_dead_runs
+
+    # The sensor runs in a code server beside the daemon, where the daemon's run workers run.
+    lines = reap_dead_runs(context.instance, daemon_runs=True)
+    for line in lines:
+        context.log.warning(line)
+    return dg.SkipReason("; ".join(lines) or "no dead runs")
