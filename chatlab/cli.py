@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "chatlab.chat.cli",
     "chatlab.train.cli",
     "chatlab.ocr.cli",
+    "chatlab.ocr.real_bench",
     "chatlab.align.cli",
     "chatlab.review.cli",
     "chatlab.forget_cli",
