@@ -359,12 +359,14 @@ def _check_merged(conf: dict[str, Any], files: Callable[[str, str], str]) -> Non
                 _run_check(sub, own, f"{files(vod_id, name)} [vods.{vod_id}.{sub}] laid over [{sub}]")
 
 
-def check(doc: dict[str, Any], file: Path, per_vod_only: bool = False) -> None:
+def check(doc: dict[str, Any], file: Path, per_vod_only: bool = False, later: list | None = None) -> None:
     """Every section and key of one settings file known, of the right type and accepted by its
-    stage. ``per_vod_only``: the file holds only ``[vods.<id>.<section>]`` (the review overrides)."""
+    stage. ``per_vod_only``: the file holds only ``[vods.<id>.<section>]`` (the review overrides).
+    With ``later``, the stages' value checks are appended to it instead of run."""
     top = sorted(n for n, s in sections().items() if "." not in n and s.top_level)
     per_vod = sorted(n for n, s in sections().items() if "." not in n and s.per_vod)
-    later: list = []
+    run_now = later is None
+    later = [] if later is None else later
     for name, table in doc.items():
         if name == "vods":
             continue
@@ -386,8 +388,9 @@ def check(doc: dict[str, Any], file: Path, per_vod_only: bool = False) -> None:
                 why = ("its settings apply to all VODs: set them in [" + name + "]") if name in top else f"known: {per_vod}"
                 raise SettingsError(f"{file} [vods.{vod_id}.{name}]: not a per-VOD section ({why})")
             _check_table(name, table, f"vods.{vod_id}.{name}", file, later)
-    for name, own, where in later:
-        _run_check(name, own, where)
+    if run_now:
+        for name, own, where in later:
+            _run_check(name, own, where)
 
 
 # A manual offset is one choice: a review override with anchors replaces an offset_s from the file.
@@ -397,11 +400,12 @@ MANUAL_ALIGN_KEYS = ("offset_s", "drift_s_per_h", "anchors")
 def load(settings_file: Path, overrides_file: Path) -> dict[str, Any]:
     """The settings file, checked, with the review overrides (checked) laid over its ``[vods.<id>]``
     sections; {} when neither file exists."""
-    doc = read(settings_file)
-    check(doc, settings_file)
+    doc, review, later = read(settings_file), read(overrides_file), []
+    check(doc, settings_file, later=later)  # keys and types of both files first: a typo is said before any value
+    check(review, overrides_file, per_vod_only=True, later=later)
+    for name, own, where in later:
+        _run_check(name, own, where)
     out = copy.deepcopy(doc)
-    review = read(overrides_file)
-    check(review, overrides_file, per_vod_only=True)
     for vod_id, stages in review.get("vods", {}).items():
         vod = out.setdefault("vods", {}).setdefault(vod_id, {})
         for stage, over in stages.items():

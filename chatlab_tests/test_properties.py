@@ -182,7 +182,7 @@ def _settings_value(tp):
     if tp is float:
         return st.floats(-1e6, 1e6, allow_nan=False) | st.integers(-1000, 1000)
     if tp is str:
-        return st.text(st.characters(exclude_categories=("Cs",)), max_size=10)
+        return st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=10)  # NUL: refused
     if tp is datetime:
         return st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1))
     if origin is typing.Literal:
@@ -218,14 +218,16 @@ def _toml_text(v) -> str:
 
 @st.composite
 def _settings_doc(draw):
+    """(chatlab.toml text, data/review/overrides.toml text, (file, what the error must say) or None)."""
     from chatlab import settings
 
     specs = settings.sections()
-    tables: dict[str, tuple[str, dict]] = {}
+    tables: dict[tuple[str, str], tuple[str, dict]] = {}  # (file, table path) -> (section, values)
     for name in draw(st.lists(st.sampled_from(sorted(specs)), max_size=5)):
         top = specs[name.split(".")[0]]
         places = ([None] if top.top_level else []) + (_VODS if top.per_vod else [])
         vod = draw(st.sampled_from(places))
+        file = draw(st.sampled_from(["settings", "overrides"])) if vod else "settings"  # the review page's file: per VOD only
         types_ = settings._types(name)
         keys = draw(st.lists(st.sampled_from(sorted(types_)), max_size=4, unique=True))
         values = {}
@@ -233,27 +235,31 @@ def _settings_doc(draw):
             generic = _settings_value(types_[k])
             values[k] = draw(st.sampled_from(_EXAMPLES[k]) | generic if k in _EXAMPLES else generic)
         path = f"vods.{vod}.{name}" if vod else name
-        tables.setdefault(path, (name, {}))[1].update(values)
+        tables.setdefault((file, path), (name, {}))[1].update(values)
     mistake = draw(st.sampled_from([None, None, "typo", "wrong_type", "unknown_section"]))
     expected = None
     if mistake == "typo" and tables:
-        path = draw(st.sampled_from(sorted(tables)))
+        file, path = draw(st.sampled_from(sorted(tables)))
         key = "zz_" + draw(st.from_regex(r"[a-z]{1,6}", fullmatch=True))
-        tables[path][1][key] = 1
-        expected = f"[{path}]: unknown settings [{key!r}]"
+        tables[file, path][1][key] = 1
+        expected = (file, f"[{path}]: unknown settings [{key!r}]")
     elif mistake == "wrong_type" and any(v for _, v in tables.values()):
         from chatlab_tests.test_settings import _wrong
 
-        path = draw(st.sampled_from(sorted(p for p, (_, v) in tables.items() if v)))
-        name, values = tables[path]
+        file, path = draw(st.sampled_from(sorted(fp for fp, (_, v) in tables.items() if v)))
+        name, values = tables[file, path]
         key = draw(st.sampled_from(sorted(values)))
         values[key] = _wrong(settings._types(name)[key])
-        expected = f"[{path}] {key}: expected "
+        expected = (file, f"[{path}] {key}: expected ")
     elif mistake == "unknown_section":
-        tables["zz_section"] = ("", {"a": 1})
-        expected = "unknown section [zz_section]"
-    text = "".join(f"[{p}]\n" + "".join(f"{k} = {_toml_text(v)}\n" for k, v in vals.items()) for p, (_, vals) in sorted(tables.items()))
-    return text, expected
+        tables["settings", "zz_section"] = ("", {"a": 1})
+        expected = ("settings", "unknown section [zz_section]")
+
+    def text(file: str) -> str:
+        return "".join(f"[{p}]\n" + "".join(f"{k} = {_toml_text(v)}\n" for k, v in vals.items())
+                       for (f, p), (_, vals) in sorted(tables.items()) if f == file)
+
+    return text("settings"), text("overrides"), expected
 
 
 def _every_stage_accepts(conf: dict) -> None:
@@ -298,18 +304,20 @@ def _every_stage_accepts(conf: dict) -> None:
 @given(doc=_settings_doc())
 def test_settings_loader_on_documents_from_its_schema(doc):
     from chatlab import settings
-    from chatlab.config import load_config
+    from chatlab.config import Layout, load_config
 
-    text, expected = doc
+    text, review, expected = doc
     d = Path(tempfile.mkdtemp(prefix="chatlab-prop-"))
-    p = d / "chatlab.toml"
-    p.write_text(text, encoding="utf-8")
+    files = {"settings": d / "chatlab.toml", "overrides": Layout(d / "data").review_overrides}
+    files["overrides"].parent.mkdir(parents=True)
+    files["settings"].write_text(text, encoding="utf-8")
+    files["overrides"].write_text(review, encoding="utf-8")
     try:
-        conf = load_config(p, d / "data")
+        conf = load_config(files["settings"], d / "data")
     except settings.SettingsError as e:
-        assert str(e).startswith(str(p)) and "[" in str(e), str(e)  # the file, then the table
-        if expected:
-            assert expected in str(e), (str(e), expected)
+        assert str(e).startswith((str(files["settings"]), str(files["overrides"]))) and "[" in str(e), str(e)
+        if expected:  # the mistake, in the file that holds it
+            assert str(e).startswith(str(files[expected[0]])) and expected[1] in str(e), (str(e), expected)
         return
-    assert expected is None, f"the mistake {expected!r} was let through:\n{text}"
+    assert expected is None, f"the mistake {expected!r} was let through:\n{text}\n--- overrides\n{review}"
     _every_stage_accepts(conf)
