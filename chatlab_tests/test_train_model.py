@@ -80,6 +80,24 @@ def test_lora_run_writes_a_finished_adapter(trained, base_dir: Path):
     assert resolve_base(d, base_dir.parent.parent) == base_dir
 
 
+def test_lora_on_the_last_layers_only(base_dir: Path, examples: pl.DataFrame, tmp_path: Path):
+    """lora_layers = 2: adapter weights on every linear module of the last two decoder layers and
+    nowhere else; no gradient checkpointing on the CPU (TRL's default would recompute activations)."""
+    from dataclasses import replace
+
+    from safetensors import safe_open
+
+    res = train_adapter(base_dir, examples, tmp_path, "v", replace(TINY, max_steps=1, lora_layers=2))
+    with safe_open(str(res.path / "adapter_model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    layers = {int(k.split(".layers.")[1].split(".")[0]) for k in keys}
+    n = json.loads((base_dir / "config.json").read_text())["num_hidden_layers"]
+    assert layers == {n - 2, n - 1}
+    assert {k.split(".lora_")[0].rsplit(".", 1)[-1] for k in keys} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    args = json.loads((res.path / "training_args.json").read_text())
+    assert args["activation_checkpointing"] is False
+
+
 def test_template_parity_training_generation_scoring(trained, tok, examples: pl.DataFrame, models_dir: Path):
     """The ids trained on, the prompt generation builds and the prompt scoring uses are the same."""
     import torch

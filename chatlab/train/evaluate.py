@@ -461,16 +461,27 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     fs_prompts = [few_shot_prompt(p, shots) for p in prompts]
 
     model.eval()
+    phases: dict[str, float] = {}  # seconds per part of the evaluation (its cost, in the metadata)
+    mark = [time.monotonic()]
+
+    def took(name: str) -> None:
+        now = time.monotonic()
+        phases[name] = round(now - mark[0], 1)
+        mark[0] = now
+
+    took("setup")
     scored: dict[str, list[Scored]] = {}
     swapped_scored: dict[str, list[Scored]] = {}
     scored["adapter"], sw, _ = _model_scores(model, tokenizer, prompts, null, cands, swapped, log, "adapter")
     if sw is not None:
         swapped_scored["adapter"] = sw
+    took("rank_adapter")
     with model.disable_adapter():
         # The plain base model: perplexity only (its ranking costs as much as the adapter's and it is
         # the lowest bar; the few-shot base below is the base model's best showing).
         scored["base"], _, _ = _model_scores(model, tokenizer, prompts, null, cands, None, log, "base model", rank=False)
         scored["few_shot"], _, _ = _model_scores(model, tokenizer, fs_prompts, few_shot_prompt(null, shots), cands, None, log, "few-shot base")
+    took("rank_base_and_few_shot")
 
     # The unigram baselines, on the model's own tokens.
     vocab = len(tokenizer)
@@ -499,6 +510,7 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
         for s, r in zip(lst, rows):
             s.vod_id, s.msg_id = r["vod_id"], r["msg_id"]
     systems = {name: summarize(scored[name], cfg.rank_by, cfg.n_candidates) for name in SYSTEMS}
+    took("rank_retrieval_and_frequency")
 
     # Generations for every moment (the ranked ones and the rest).
     g = len(all_rows)
@@ -514,6 +526,7 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
             gens["few_shot"] += sample(model, tokenizer, gen_fs[i : i + 16], sampling, seed=cfg.seed + i)
         if log:
             log(f"evaluation: {min(i + 16, g)}/{g} moments generated")
+    took("generate")
     gens["retrieval"] = retrieval.nearest_message(gen_ctx)
     gens["frequency"] = frequency_messages(train_msgs, g, cfg.n_popular, cfg.seed)
     real_g = [r["completion"] for r in all_rows]
@@ -538,6 +551,7 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
         disc["real_validation"] = {"embedding": cv_embeddings(real_emb, encoder.encode(other), cfg.cv_folds, cfg.seed),
                                    "bag_of_words": cv_bag_of_words(real_g, other, cfg.cv_folds, cfg.seed)}
 
+    took("discriminator")
     # The context test.
     context: dict[str, Any] = {"reuse_rate": {"real": context_reuse(real_g, ctx_g)} | {s: context_reuse(gens[s], ctx_g) for s in SYSTEMS},
                                "swap": {}}
@@ -552,7 +566,7 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     ok, reasons = verdict(systems, disc, Thresholds(cfg.min_ppl_reduction, cfg.max_discriminator_accuracy))
     samples = _samples_frame(all_rows, ranked_idx, gens, scored, swapped_scored.get("adapter"))
     settings = {"eval": {k: v for k, v in cfg.__dict__.items()}, "retrieval": tuned, "few_shot_lines": shots,
-                "candidates_per_moment": float(np.mean([len(c) for c in cands]))}
+                "candidates_per_moment": float(np.mean([len(c) for c in cands])), "seconds_by_part": phases}
     return Evaluation(systems, per_vod(scored, cfg.rank_by), generations, disc, context, curves, lengths, samples, settings,
                       ok, reasons, round(time.monotonic() - t0, 1))
 

@@ -30,12 +30,15 @@ def normalize_message(text: str) -> str:
 class Sampling:
     """Sampling defaults, saved with the adapter; a caller may override any of them."""
 
-    temperature: float = 0.9
-    top_p: float = 0.9
-    top_k: int = 50
+    # Plain sampling from the model, as chat is: a repetition penalty would also push away the
+    # context's words (the ones chat reacts with) and "Pog Pog Pog"-style repeats real chat has; the
+    # guardrails' filters deal with loops. A discriminator tells truncated sampling apart easily.
+    temperature: float = 1.0
+    top_p: float = 0.95
+    top_k: int = 0
     max_new_tokens: int = 32
-    repetition_penalty: float = 1.15
-    no_repeat_ngram_size: int = 3
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
 
 
 # Defaults that keep generated chat out of trouble: links, @mentions (a generated message must not

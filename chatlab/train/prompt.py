@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TEMPLATE_VERSION = "chatml-1"  # part of every dataset version: bump when the text below changes
+TEMPLATE_VERSION = "chatml-2"  # part of every dataset version: bump when the text below changes
 MAX_CHAT_LINE_CHARS = 160  # one spammed line must not eat the whole context
 MAX_META_CHARS = 100
 
@@ -50,9 +50,10 @@ class Context:
 
 
 def _system(ctx: Context) -> str:
+    # Short on purpose: every prompt token is paid for in every training step and every score.
     who = f"{ctx.streamer}'s" if ctx.streamer else "a"
     about = f' "{ctx.title}"' if ctx.title else ""
-    return f"You are a viewer in the live chat of {who} stream{about}. Write the next chat message."
+    return f"Write the next message in the live chat of {who} stream{about}."
 
 
 def messages(ctx: Context) -> list[dict[str, str]]:
