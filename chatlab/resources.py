@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from chatlab import config as cfg
+from chatlab.storage.lake import _cursor  # the IO manager's one attached connection per process
 from chatlab.storage.lake import connect as connect_lake
 from chatlab.storage.lake import SCHEMA, LakeConfig, LakeWriteConflict, lake_config, read_rows, replace_rows, table_names
 
@@ -185,7 +186,18 @@ class TableStream:
         from chatlab.storage import connect
 
         sql, params = self._query()
-        with connect(lake=self.lake) as con:  # read-only: it never waits for a writer
+        if not self.order_by:
+            # a plain scan streams in little memory: read on the process's attached lake (no attach)
+            con = _cursor(self.lake)
+            try:
+                if self.table not in table_names(con, self.schema):
+                    raise LookupError(f"table {self.schema}.{self.table} is not in the lake ({self.lake.describe()}); materialize it first")
+                for batch in con.execute(sql, params).to_arrow_reader(rows):
+                    yield pl.from_arrow(batch)
+            finally:
+                con.close()
+            return
+        with connect(lake=self.lake) as con:  # read-only, its own memory limit for the sort
             con.execute(f"SET memory_limit = '{self.MEMORY}'")
             if self.tmp_dir is not None:  # where a sort spills
                 self.tmp_dir.mkdir(parents=True, exist_ok=True)

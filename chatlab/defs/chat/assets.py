@@ -1,6 +1,7 @@
 """Chat assets: `chat` + `chat_rejects` (one parse, two tables, check `chat_sane`) and `chat_clean`."""
 
 
+import itertools
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -11,7 +12,7 @@ import dagster as dg
 import polars as pl
 
 from chatlab.chat import parse_file
-from chatlab.chat.clean import RULES, CleanConfig, clean_to_parquet
+from chatlab.chat.clean import RULES, CleanConfig, clean, clean_to_parquet, report
 from chatlab.chat.detect import DEFAULT_MAX_BYTES
 from chatlab.chat.privacy import anonymize_text, load_salt
 from chatlab.chat.sanity import check
@@ -205,10 +206,19 @@ def chat_clean(context: dg.AssetExecutionContext, settings: ChatlabSettings, cha
 
     # The chat is read in batches and cleaned on small per-message keys (chatlab.chat.clean):
     # memory stays bounded whatever the chat's size; the parts are stored by the IO manager.
+    # A chat of one batch (most VODs) is cleaned in memory: the same rows, no files.
+    batches = chat.batches(BATCH_ROWS)
+    head = list(itertools.islice(batches, 2))
     with tempfile.TemporaryDirectory(prefix=f"chat_clean-{vod_id}-", dir=tmp_root) as tmp:
-        files, counts = clean_to_parquet(chat.batches(BATCH_ROWS), cfg, Path(tmp), private_columns_out)
-        out = (pl.scan_parquet(files).select([pl.col(c).cast(t) for c, t in CLEAN_COLUMNS.items()]) if files
-               else pl.DataFrame(schema=CLEAN_COLUMNS))
+        if len(head) < 2:
+            cleaned = clean(head[0], cfg) if head else None
+            counts = report(cleaned) if cleaned is not None else report(pl.DataFrame(schema={"drop_rule": pl.String, "keep": pl.Boolean}))
+            out = (private_columns_out(cleaned).with_columns(cleaned["drop_rule"], cleaned["keep"]) if cleaned is not None
+                   else pl.DataFrame(schema=CLEAN_COLUMNS))
+            out = out.select([pl.col(c).cast(t) for c, t in CLEAN_COLUMNS.items()])
+        else:
+            files, counts = clean_to_parquet(itertools.chain(head, batches), cfg, Path(tmp), private_columns_out)
+            out = pl.scan_parquet(files).select([pl.col(c).cast(t) for c, t in CLEAN_COLUMNS.items()])
         dropped = {k: v for k, v in counts.items() if k in RULES}
         meta = {
             "kept": counts["kept"],
