@@ -133,17 +133,17 @@ def _check_ingest(values: dict[str, Any]) -> None:
 
 
 def _check_storage(values: dict[str, Any]) -> None:
-    from chatlab.storage.lake import check_catalog
+    from chatlab.storage.lake import check_catalog, check_data_path
 
     catalog, data = values.get("catalog"), values.get("data_path")
-    paths = [("data_path", data)] if data and "://" not in data else []
+    checks = [("data_path", data, check_data_path)] if data else []
     if catalog and check_catalog(catalog) in ("sqlite", "duckdb"):
-        paths.append(("catalog", catalog.split(":", 1)[1]))
-    for key, path in paths:
+        checks.append(("catalog", catalog, lambda c: Path(c.split(":", 1)[1]).expanduser()))
+    for key, value, check in checks:
         try:
-            Path(path).expanduser()
+            check(value)
         except RuntimeError as e:  # ~name of no such user
-            raise ValueError(f"{key} = {path!r}: {e}") from None
+            raise ValueError(f"{key} = {value!r}: {e}") from None
 
 
 @functools.cache

@@ -211,6 +211,7 @@ SETTINGS = [
     ("banned_pattern", "[train]\nbanned_patterns = ['(x']\n", r" \[train\]: banned_patterns: '\(x' is not a regular expression"),
     ("on_removed", '[ingest]\non_removed = "delete"\n', r" \[ingest\] on_removed = 'delete': expected one of 'keep', 'forget'"),
     ("storage_catalog", '[storage]\ncatalog = "mysql:x"\n', r" \[storage\]: storage catalog 'mysql:x': expected one of sqlite:\.\.\."),
+    ("storage_object_store", '[storage]\ndata_path = "s3://bucket/lake"\n', r" \[storage\]: storage data_path 's3://bucket/lake': object storage is not supported"),
     ("nul_in_text", '[storage]\ndata_path = "lake\\u0000"\n', r" \[storage\] data_path: expected text without NUL characters"),
 ]
 
@@ -335,7 +336,7 @@ README_ROWS = {
     'settings: `[vods.v.chat] start_time = "yesterday"` / `[vods.v.ocr] region = "left"`': ["settings:start_time", "settings:ocr_region"],
     'settings: `[train] preset = "tpu"` / `banned_patterns = ["(x"]`': ["settings:train_preset", "settings:banned_pattern"],
     'settings: `[ingest] on_removed = "delete"`': ["settings:on_removed"],
-    'settings: `[storage] catalog = "mysql:x"`': ["settings:storage_catalog"],
+    'settings: `[storage] catalog = "mysql:x"` / `data_path = "s3://bucket/lake"`': ["settings:storage_catalog", "settings:storage_object_store"],
     "settings: the same mistakes in `data/review/overrides.toml` (a wrong type, a global table, a review status other "
     "than accepted/rejected, broken TOML)":
         ["review:review_wrong_type", "review:review_global_table", "review:review_status", "review:review_broken"],

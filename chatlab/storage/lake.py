@@ -86,13 +86,17 @@ def lake_config(layout: cfg.Layout | None = None, storage: dict[str, Any] | None
     kind = check_catalog(catalog)
     if kind in ("sqlite", "duckdb"):
         catalog = f"{kind}:{Path(catalog.split(':', 1)[1]).expanduser().resolve()}"
+    return LakeConfig(catalog=catalog, data_path=check_data_path(data))
+
+
+def check_data_path(data: str) -> str:
+    """The Parquet directory, absolute, ending in a slash; an error for object storage."""
     if "://" in data:
         # DuckDB reads s3:// through its httpfs extension, which chatlab neither ships nor has
         # tested; a clear refusal beats an attempt to download the extension at run time.
         raise ValueError(f"storage data_path {data!r}: object storage is not supported; give a directory every "
                          "worker sees (a shared filesystem such as NFS), see the README's 'Beyond one machine'")
-    data = str(Path(data).expanduser().resolve())
-    return LakeConfig(catalog=catalog, data_path=data.rstrip("/") + "/")
+    return str(Path(data).expanduser().resolve()).rstrip("/") + "/"
 
 
 def check_catalog(catalog: str) -> str:
