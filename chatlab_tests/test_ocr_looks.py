@@ -66,6 +66,46 @@ def test_the_colour_change_says_where_the_name_ends() -> None:
     assert C.name_end(white, wline, C.text_colour(white, [wline], 1), 1) is None
 
 
+def test_light_text_with_a_shadow_on_a_bright_scene_is_light() -> None:
+    """A dark shadow on a bright ground has more dark extreme than the white text has light, but the
+    text is still the light one; dark text on a pale panel is dark."""
+    fam = installed_families()[0]
+    font = ImageFont.truetype(fam[1], 16)
+    img = Image.new("RGB", (300, 26), (170, 190, 120))
+    d = ImageDraw.Draw(img)
+    d.text((6, 4), "SunnyByte: thanks for the raid", font=font, fill=(0, 0, 0))
+    d.text((5, 3), "SunnyByte: thanks for the raid", font=font, fill=(250, 250, 250))
+    line = TextLine(1, 25, 3, 290)
+    assert C.polarity(np.array(img), [line]) == 1
+    pale = Image.new("RGB", (300, 26), (235, 235, 240))
+    ImageDraw.Draw(pale).text((5, 3), "SunnyByte: thanks for the raid", font=font, fill=(20, 20, 30))
+    assert C.polarity(np.array(pale), [line]) == -1
+
+
+def test_name_recut_where_the_whole_line_says() -> None:
+    from chatlab.ocr.reader import _recut_name
+
+    # the colour's edge fell inside the name, or past it into the text
+    assert _recut_name("Nightb", "ot LunaPlays is playing", "Nightbot LunaPlays is playing") == \
+        "Nightbot: LunaPlays is playing"
+    assert _recut_name("RiverFoxt", "hanks for the raid", "RiverFox thanks for the raid") == "RiverFox: thanks for the raid"
+    assert _recut_name("yByte", "thanks", "SunnyByte thanks") == "SunnyByte: thanks"
+    # an underscore the whole line lost, or another word altogether: the colour's name stays
+    assert _recut_name("crispy_ninja", "clean", "crispy ninja: clean") is None
+    assert _recut_name("Raccoon4931", "hi chat", "Falcon22 hi chat") is None
+
+
+def test_badge_letters_and_mirrored_tags_in_names() -> None:
+    from chatlab.ocr import lines as L
+    from chatlab.ocr.dedupe import canonical_users
+
+    msgs = [OcrMessage(i, "Isleepy_dragon", "x", 1) for i in range(3)] + [OcrMessage(9, "sleepy_dragon", "y", 1)]
+    msgs += [OcrMessage(i, "Isaac_", "x", 1) for i in range(3)]  # no "saac_" seen: a name of its own
+    assert canonical_users(msgs) == {"Isleepy_dragon": "sleepy_dragon"}
+    assert L.split_user("XXSleepyRaccoonXx: hi") == ("xXSleepyRaccoonXx", "hi")
+    assert L.split_user("XXLWolfXX: hi") == ("XXLWolfXX", "hi")
+
+
 def test_panel_alignment_keeps_repeats_and_drops_rereads() -> None:
     hist = [OcrMessage(1, "a", "hi", 1), OcrMessage(2, "b", "lets go", 1), OcrMessage(3, "c", "nice one", 1)]
     # the panel again with one misread, then a repeat of b's text and a new one

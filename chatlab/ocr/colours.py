@@ -33,15 +33,19 @@ def _luma(a: np.ndarray) -> np.ndarray:
 
 
 def polarity(img: np.ndarray, lines: Sequence[TextLine]) -> int:
-    """+1 when chat text is lighter than what is around it (the common case), -1 when darker."""
+    """+1 when chat text is lighter than what is around it (the common case), -1 when darker.
+    Light text with a dark shadow or outline straight on a bright scene has more dark extreme than
+    light, but still a light extreme far above its ground; dark text on a pale panel has none."""
     up = down = 0.0
+    n = 0
     for ln in lines[:12]:
         lum = _luma(img[ln.top:ln.bottom, ln.x0:ln.x1].astype(np.float32))
         if lum.size:
             p10, p50, p90 = np.percentile(lum, (3, 50, 97))
             up += p90 - p50
             down += p50 - p10
-    return 1 if up >= down else -1
+            n += 1
+    return -1 if n and down > up and up / n < 45 else 1
 
 
 def ink(crop: np.ndarray, pol: int) -> np.ndarray:

@@ -122,7 +122,15 @@ def canonical_users(messages: Sequence[OcrMessage], min_count_ratio: float = 3.0
     counts = Counter(m.user for m in messages if m.user)
     names = [n for n, _ in counts.most_common()]
     fix: dict[str, str] = {}
+    # a badge before the name read as a letter ("Isleepy_dragon"): the name without it, also seen, is
+    # the name, however often each was read (a real name rarely starts with I and a small letter)
+    known = {_shape(n): n for n in reversed(names)}
+    for n in names:
+        if len(n) >= 5 and n[0] in "Il|1!" and (n[1].islower() or n[1] in "_") and _shape(n[1:]) in known:
+            fix[n] = known[_shape(n[1:])]
     for i, rare in enumerate(names):
+        if rare in fix:
+            continue
         for common in names[:i]:
             if common in fix:
                 continue

