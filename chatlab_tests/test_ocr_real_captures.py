@@ -1,5 +1,5 @@
-"""The real OCR corpus (data/real/ocr: pictures of chat from other projects, messages transcribed by
-eye) is complete, and ``chatlab bench ocr-real`` reads a picture of it and returns its figures.
+"""The real OCR corpus (data/real/ocr: pictures and a clip of chat from other projects, messages
+transcribed by eye) is complete, and ``chatlab bench ocr-real`` reads a picture of it and returns its figures.
 The reader's recall on these pictures is reported by the benchmark, not asserted here: they are
 held apart from tuning (README, "Chat from the picture")."""
 
@@ -34,21 +34,23 @@ def test_every_picture_has_its_messages_licence_and_sources_row() -> None:
     for p in pictures:
         assert p.licence.exists(), f"{p.name}: no licence text {p.licence.name}"
         assert "Permission" in p.licence.read_text(encoding="utf-8") or "Redistribution" in p.licence.read_text(encoding="utf-8")
-        row = re.search(rf"^\| `ocr/{re.escape(p.png.name)}` \|([^\n]*)$", rows, re.M)
-        assert row, f"{p.png.name}: no row in SOURCES.md ## ocr"
-        assert re.search(r"\b[0-9a-f]{40}\b|\| same \|", row.group(1)), f"{p.png.name}: its SOURCES row names no commit"
-        assert p.png.stat().st_size <= 600_000, f"{p.png.name}: over 600 KB"
+        row = re.search(rf"^\| `ocr/{re.escape(p.file.name)}` \|([^\n]*)$", rows, re.M)
+        assert row, f"{p.file.name}: no row in SOURCES.md ## ocr"
+        assert re.search(r"\b[0-9a-f]{40}\b|\| same \|", row.group(1)), f"{p.file.name}: its SOURCES row names no commit"
+        assert p.file.stat().st_size <= 600_000, f"{p.file.name}: over 600 KB"
         if p.region is not None:
             from PIL import Image
 
-            w, h = Image.open(p.png).size
+            w, h = Image.open(p.file).size
             x, y, rw, rh = p.region
             assert x >= 0 and y >= 0 and x + rw <= w and y + rh <= h, f"{p.name}: region {p.region} outside {w}x{h}"
     # no expected file without its picture
     for exp in CORPUS.glob("*.expected.json"):
-        assert exp.with_name(exp.name.replace(".expected.json", ".png")).exists(), exp.name
+        stem = exp.name.removesuffix(".expected.json")
+        assert any(exp.with_name(stem + ext).exists() for ext in (".png", ".gif")), exp.name
     assert sum(len(p.messages) for p in pictures) >= 120
     assert any(not p.messages for p in pictures)  # a picture with no chat: whatever is read there is false
+    assert any(p.file.suffix == ".gif" for p in pictures)  # a clip, read as a video
 
 
 def test_a_broken_expected_file_is_named_with_the_place(tmp_path: Path) -> None:
@@ -97,3 +99,17 @@ def test_cli_prints_the_figures_as_json(capsys: pytest.CaptureFixture[str]) -> N
 def test_cli_names_an_unknown_picture(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "ocr-real", "--only", "nosuch"]) == 1
     assert "no picture named nosuch" in capsys.readouterr().err
+
+
+def test_a_clip_becomes_a_video_as_long_as_its_frames(tmp_path: Path) -> None:
+    from PIL import Image, ImageSequence
+
+    from chatlab.ocr.frames import probe
+    from chatlab.ocr.real_bench import clip_to_video
+
+    gif = CORPUS / "kapchat_twitch_studio_styling_clip.gif"
+    with Image.open(gif) as im:
+        total = sum(fr.info["duration"] for fr in ImageSequence.Iterator(im)) / 1000
+    info = probe(clip_to_video(gif, tmp_path / "clip.mp4"))
+    assert (info.width, info.height) == (402, 284)
+    assert info.duration_s == pytest.approx(total, abs=0.2)

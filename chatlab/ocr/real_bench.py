@@ -1,21 +1,23 @@
 """``chatlab bench ocr-real``: the reader on pictures of chat that chatlab did not make.
 
 The corpus is ``chatlab_tests/data/real/ocr/``: screenshots and GIF frames of chat in other
-projects' overlays and clients, each ``<name>.png`` with ``<name>.expected.json`` (the messages,
-transcribed by eye, never with chatlab; the chat's box as ``region``; the licence text beside it).
-None of them was used in tuning the reader, so these figures are held apart by construction.
+projects' overlays and clients, each ``<name>.png`` (or a short clip, ``<name>.gif``) with
+``<name>.expected.json`` (the messages, transcribed by eye, never with chatlab; the chat's box as
+``region``; the licence text beside it). None of them was used in tuning the reader, so these
+figures are held apart by construction.
 
-Each picture is read twice:
+Each is read twice:
 
-- **found**: the whole picture goes to the reader, which must find the chat in it itself (a still
-  picture has no motion, so the motion-based region finder of a video does not apply; what the
-  reader took for chat is the box of the lines it grouped into messages, compared with the given
-  box by IoU);
+- **found**: a still picture goes to the reader whole, which must find the chat in it itself (a
+  still has no motion, so the motion-based region finder of a video does not apply; what the
+  reader took for chat is the box of the lines it grouped into messages); a clip is turned into a
+  video and read as ``chatlab ocr`` reads one, the region found from the motion and checked by
+  reading. The found box is compared with the given one by IoU;
 - **given**: only the given box is read.
 
 Messages are scored as ``chatlab bench ocr`` scores them (``bench.score``: the same user and a text
-at least 90% alike; each expected message matched once). A leading ``@`` (a YouTube handle) is no
-part of a user name on either side.
+at least 90% alike; each expected message matched once; first-seen times are not scored here). A
+leading ``@`` (a YouTube handle) is no part of a user name on either side.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "chatlab_tests" / "data" / "real"
 @dataclass(frozen=True)
 class Picture:
     name: str
-    png: Path
+    file: Path  # a still picture (.png) or a short clip (.gif: an animated GIF, read as a video)
     messages: tuple[TrueMessage, ...]
     region: tuple[int, int, int, int] | None  # x, y, w, h; None: the whole picture
     licence: Path
@@ -51,18 +53,18 @@ class CorpusError(ValueError):
     """A corpus file that cannot be used: the message names the file and what was expected."""
 
 
-def licence_of(png: Path, declared: str | None) -> Path:
+def licence_of(file: Path, declared: str | None) -> Path:
     """The licence text beside a picture: the one its expected file names, else
     ``<repository part of the name>.LICENSE`` (the name up to its last ``_``)."""
     if declared:
-        return png.parent / declared
-    return png.parent / (png.stem.rsplit("_", 1)[0] + ".LICENSE")
+        return file.parent / declared
+    return file.parent / (file.stem.rsplit("_", 1)[0] + ".LICENSE")
 
 
-def load_picture(png: Path) -> Picture:
-    exp = png.with_name(png.stem + ".expected.json")
+def load_picture(file: Path) -> Picture:
+    exp = file.with_name(file.stem + ".expected.json")
     if not exp.exists():
-        raise CorpusError(f"{png}: no expected messages ({exp.name} is missing)")
+        raise CorpusError(f"{file}: no expected messages ({exp.name} is missing)")
     try:
         d = json.loads(exp.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -81,21 +83,21 @@ def load_picture(png: Path) -> Picture:
                 and region[2] > 0 and region[3] > 0):
             raise CorpusError(f"{exp}: region {region!r}: expected [x, y, w, h] in pixels")
         region = tuple(region)
-    return Picture(png.stem, png, tuple(out), region, licence_of(png, d.get("licence_file")),
+    return Picture(file.stem, file, tuple(out), region, licence_of(file, d.get("licence_file")),
                    str(d.get("source", "")), str(d.get("look", "")))
 
 
 def load_corpus(folder: Path = CORPUS, only: Sequence[str] = ()) -> list[Picture]:
-    pngs = sorted(folder.glob("*.png"))
+    files = sorted([*folder.glob("*.png"), *folder.glob("*.gif")])
     if only:
-        missing = [n for n in only if not (folder / f"{n}.png").exists()]
+        missing = [n for n in only if n not in {f.stem for f in files}]
         if missing:
             raise CorpusError(f"{folder}: no picture named {', '.join(missing)} (have: "
-                              f"{', '.join(p.stem for p in pngs)})")
-        pngs = [p for p in pngs if p.stem in only]
-    if not pngs:
-        raise CorpusError(f"{folder}: no pictures (*.png) to score")
-    return [load_picture(p) for p in pngs]
+                              f"{', '.join(f.stem for f in files)})")
+        files = [f for f in files if f.stem in only]
+    if not files:
+        raise CorpusError(f"{folder}: no pictures (*.png, *.gif) to score")
+    return [load_picture(f) for f in files]
 
 
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -137,23 +139,70 @@ def _plain(messages: Sequence[Any]) -> list[Any]:
     return [OcrMessage(0.0, m.user.lstrip("@"), m.text, m.confidence) for m in messages]
 
 
-def bench_picture(p: Picture, engine: Any) -> dict[str, Any]:
+def clip_to_video(clip: Path, out: Path, fps: int = 10) -> Path:
+    """An animated GIF as an H.264 video at a steady frame rate, each frame shown for its own
+    duration (the reader reads videos; a GIF's frames last as long as each says)."""
+    import av
+    from PIL import Image, ImageSequence
+
+    with Image.open(clip) as im, av.open(str(out), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height = im.size[0] // 2 * 2, im.size[1] // 2 * 2
+        s.pix_fmt = "yuv420p"
+        s.options = {"crf": "16"}
+        t = 0.0
+        shown = 0
+        for fr in ImageSequence.Iterator(im):
+            rgb = np.ascontiguousarray(np.array(fr.convert("RGB"))[:s.height, :s.width])
+            t += (fr.info.get("duration") or 100) / 1000
+            while shown < round(t * fps):
+                for packet in s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                    c.mux(packet)
+                shown += 1
+        for packet in s.encode():
+            c.mux(packet)
+    return out
+
+
+def _read(p: Picture, engine: Any, region: tuple[int, int, int, int] | None, workdir: Path
+          ) -> tuple[list[Any], tuple[int, int, int, int] | None, str]:
+    """Messages, the chat box the reader used (None: none) and a note, for a picture or a clip."""
+    if p.file.suffix.lower() != ".gif":
+        from PIL import Image
+
+        msgs, box = read_picture(np.array(Image.open(p.file).convert("RGB")), engine, region)
+        return msgs, box, ""
+    from chatlab.ocr.reader import read_video
+    from chatlab.ocr.region import RegionError
+
+    video = workdir / f"{p.name}.mp4"
+    if not video.exists():
+        clip_to_video(p.file, video)
+    try:
+        res = read_video(video, region=None if region is None else ",".join(map(str, region)), engine=engine)
+    except RegionError as e:  # refused out loud: nothing read, and why
+        return [], None, str(e).split(": ", 1)[-1][:160]
+    r = res.region
+    return res.messages, (r.x, r.y, r.w, r.h), f"{res.region_method}, confidence {res.stats.get('region_confidence', 1.0):.2f}"
+
+
+def bench_picture(p: Picture, engine: Any, workdir: Path) -> dict[str, Any]:
     from PIL import Image
 
-    img = np.array(Image.open(p.png).convert("RGB"))
-    h, w = img.shape[:2]
+    with Image.open(p.file) as im:
+        w, h = im.size
     given = p.region or (0, 0, w, h)
     truth = [TrueMessage(0.0, m.user.lstrip("@"), m.text) for m in p.messages]
-    row: dict[str, Any] = {"picture": p.name, "source": p.source, "size": f"{w}x{h}", "region": list(given),
-                           "expected": len(truth)}
+    row: dict[str, Any] = {"picture": p.name, "kind": "clip" if p.file.suffix.lower() == ".gif" else "picture",
+                           "source": p.source, "size": f"{w}x{h}", "region": list(given), "expected": len(truth)}
     for mode, region in (("found", None), ("given", given)):
         t0 = time.perf_counter()
-        msgs, box = read_picture(img, engine, region)
+        msgs, box, note = _read(p, engine, region, workdir)
         s = score(_plain(msgs), truth)
         row[mode] = {"read": s["recovered"], "matched": s["matched"], "recall": s["recall"],
                      "precision": s["precision"], "cer": s["cer"], "seconds": round(time.perf_counter() - t0, 2),
                      "box": list(box) if box else None, "iou": round(iou(box, given), 3) if box else 0.0,
-                     "missed": s["missed"], "extra": s["extra"],
+                     "note": note, "missed": s["missed"], "extra": s["extra"],
                      "_read": [(m.user, m.text) for m in _plain(msgs)]}
     row["_truth"] = [(m.user, m.text) for m in truth]
     return row
@@ -176,11 +225,14 @@ def overall(rows: Sequence[dict[str, Any]], mode: str) -> dict[str, Any]:
 
 
 def run(pictures: Sequence[Picture], engine: Any, say: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    import tempfile
+
     engine.recognize([])  # load the models before the first picture is timed
     rows = []
-    for p in pictures:
-        say(f"{p.name} ...")
-        rows.append(bench_picture(p, engine))
+    with tempfile.TemporaryDirectory(prefix="chatlab-bench-ocr-real-") as tmp:
+        for p in pictures:
+            say(f"{p.name} ...")
+            rows.append(bench_picture(p, engine, Path(tmp)))
     res = {"rows": rows, "found": overall(rows, "found"), "given": overall(rows, "given")}
     for r in rows:  # what overall() needed; the report shows the missed/extra lists instead
         r.pop("_truth")
@@ -200,9 +252,13 @@ def print_report(res: dict[str, Any], write: Callable[[str], None] = print) -> N
     for r in res["rows"]:
         f, g = r["found"], r["given"]
         region = "none" if f["box"] is None else f"{f['iou']:.2f}"
-        write(f"{r['picture'][:40]:40} {r['source'][:6]:6} {r['expected']:4d} | {region:>10} {f['read']:4d} {f['matched']:5d} "
+        name = r["picture"][:35] + (" (clip)" if r.get("kind") == "clip" else "")
+        write(f"{name:40} {r['source'][:6]:6} {r['expected']:4d} | {region:>10} {f['read']:4d} {f['matched']:5d} "
               f"{_f(f['recall'])} {_f(f['precision'])} {_f(f['cer'])} | {g['read']:11d} {g['matched']:5d} "
               f"{_f(g['recall'])} {_f(g['precision'])} {_f(g['cer'])}")
+        for mode in ("found", "given"):
+            if r[mode].get("note") and r[mode]["box"] is None:
+                write(f"    {mode}: {r[mode]['note']}")
     n_chat = sum(1 for r in res["rows"] if r["expected"])
     for mode, label in (("found", "region found by the reader"), ("given", "region given")):
         o = res[mode]
@@ -221,8 +277,9 @@ def register(sub: Any, bench_sub: Any) -> None:
                              description="Reads each picture of chatlab_tests/data/real/ocr twice, with the chat found by "
                                          "the reader in the whole picture and with the chat's box given, and scores the "
                                          "messages against those transcribed by eye: per picture and overall.")
-    b.add_argument("--dir", help="a folder of <name>.png + <name>.expected.json (default: the project's real OCR corpus)")
-    b.add_argument("--only", help="comma-separated picture names (without .png)")
+    b.add_argument("--dir", help="a folder of <name>.png (or .gif) + <name>.expected.json (default: the project's "
+                                  "real OCR corpus)")
+    b.add_argument("--only", help="comma-separated picture names (without .png/.gif)")
     b.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: up to 4)")
     b.add_argument("--json", action="store_true", help="print the figures as JSON")
     b.set_defaults(func=_bench)
