@@ -252,7 +252,7 @@ def print_report(res: dict[str, Any], write: Callable[[str], None] = print) -> N
     for r in res["rows"]:
         f, g = r["found"], r["given"]
         region = "none" if f["box"] is None else f"{f['iou']:.2f}"
-        name = r["picture"][:35] + (" (clip)" if r.get("kind") == "clip" else "")
+        name = r["picture"][:33] + (" (clip)" if r.get("kind") == "clip" else "")
         write(f"{name:40} {r['source'][:6]:6} {r['expected']:4d} | {region:>10} {f['read']:4d} {f['matched']:5d} "
               f"{_f(f['recall'])} {_f(f['precision'])} {_f(f['cer'])} | {g['read']:11d} {g['matched']:5d} "
               f"{_f(g['recall'])} {_f(g['precision'])} {_f(g['cer'])}")
