@@ -99,8 +99,9 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
     reason = (f"{starts} message starts and {in_msgs} of {lines_n} text lines in messages over {len(imgs)} frames")
     verdict = Verdict(fitted, conf, len(imgs), lines_n, starts, in_msgs, reason)
     W = size[0]
-    left = min(xs0) <= 3 and grown.x > 0
-    right = max(xs1) >= grown.w - 3 and grown.x + grown.w < W
+    near = max(4, line_h // 2)  # a line cut by the edge starts at its next whole glyph
+    left = min(xs0) <= near and grown.x > 0
+    right = max(xs1) >= grown.w - near and grown.x + grown.w < W
     if widen and (left or right):
         step = max(48, cand.w // 3)
         x0 = max(0, cand.x - step) if left else cand.x
