@@ -17,8 +17,13 @@ def _rss_peak_mb() -> float:
     return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
 
 
+# The CPU setup before this round's changes, for `chatlab bench train --compare`: LoRA on all 30
+# layers, TRL's gradient checkpointing on, 96-token prompts.
+PREVIOUS = {"lora_layers": 0, "gradient_checkpointing": True, "max_prompt_tokens": 96}
+
+
 def bench_train(models_dir: Path, *, steps: int = 10, batch_size: int = 8, device: str = "cpu", base_model: str = "",
-                pairs: int = 200, max_prompt_tokens: int | None = None) -> dict[str, Any]:
+                pairs: int = 200, max_prompt_tokens: int | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``steps`` steps on synthetic pairs; tokens/s counts every token of the batches
     (prompt + completion: the model runs over all of them), peak memory is the process RSS or
     CUDA's peak allocation."""
@@ -31,6 +36,8 @@ def bench_train(models_dir: Path, *, steps: int = 10, batch_size: int = 8, devic
     base = ensure_base_model(models_dir, base_model)
     cfg = TrainConfig(max_steps=steps, batch_size=batch_size, eval_steps=10**9, patience=0, warmup_steps=1,
                       device=device, max_train_minutes=0, min_train_pairs=1)
+    if overrides:
+        cfg = replace(cfg, **overrides)
     if max_prompt_tokens:
         cfg = replace(cfg, max_prompt_tokens=max_prompt_tokens)
     tok = load_tokenizer(base)

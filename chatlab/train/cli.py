@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     b.add_argument("--steps", type=int, default=10)
     b.add_argument("--batch-size", type=int, default=8)
     b.add_argument("--device", choices=("cpu", "cuda", "all"), default="all", help="default: cpu, plus cuda when present")
+    b.add_argument("--compare", action="store_true", help="also run the previous CPU setup (all layers, gradient checkpointing, "
+                   "96-token prompts) and print the speed-up")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
 
@@ -189,19 +191,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from chatlab.train.bench import bench_train
+    from chatlab.train.bench import PREVIOUS, bench_train
 
     layout = _layout()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.device == "all" else [args.device]
     results = []
-    for d in devices:
-        r = bench_train(layout.models, steps=args.steps, batch_size=args.batch_size, device=d)
+    runs = [(d, None) for d in devices] + ([("cpu", PREVIOUS)] if args.compare else [])
+    for d, over in runs:
+        r = bench_train(layout.models, steps=args.steps, batch_size=args.batch_size, device=d, overrides=over)
+        r["setup"] = "previous" if over else "current"
         results.append(r)
         if not args.json:
+            print(f"[{r['setup']} setup]", end=" ")
             mem = f"peak CUDA {r['peak_cuda_mb']} MB, " if "peak_cuda_mb" in r else ""
             print(f"{d}: {r['tokens_per_second']} tokens/s, {r['seconds_per_step']} s/step (batch {r['batch_size']}, "
                   f"~{r['prompt_tokens_mean'] + r['completion_tokens_mean']:.0f} tokens/row), {mem}peak RSS {r['peak_rss_mb']} MB, "
                   f"{r['threads']} threads, QLoRA {r['qlora']}")
+    if args.compare:
+        cur = next(r for r in results if r["device"] == "cpu" and r["setup"] == "current")
+        prev = results[-1]
+        ratio = prev["seconds_per_step"] / cur["seconds_per_step"] if cur["seconds_per_step"] else float("nan")
+        if args.json:
+            results.append({"speedup_vs_previous": round(ratio, 2)})
+        else:
+            print(f"speed-up per step against the previous CPU setup: {ratio:.2f}x (target: at least 2x)")
     if args.json:
         print(json.dumps(results))
     return 0

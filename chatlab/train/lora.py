@@ -160,7 +160,7 @@ def load_for_training(base_dir: Path, cfg: TrainConfig, device: str):
         q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                bnb_4bit_compute_dtype=torch.bfloat16)
         model = AutoModelForCausalLM.from_pretrained(str(base_dir), quantization_config=q, device_map={"": 0})
-        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False), True
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing), True
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     return AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=dtype).to(device), False
 
