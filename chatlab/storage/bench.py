@@ -2,8 +2,9 @@
 concurrent runs, on demo streams in a scratch folder, through the real `chatlab` command.
 
 faults: one clean `chatlab materialize` gives the reference tables. Then, in mode
-``materialize``, each trial starts `chatlab materialize`, kills its whole process group with
-SIGKILL at a random moment, and runs `chatlab materialize` again (a hang counts as a failure);
+``materialize``, each trial starts `chatlab materialize`, kills it with
+SIGKILL at a random moment (every process of it at once, the supervised run child included), and
+runs `chatlab materialize` again (a hang counts as a failure);
 every fifth trial starts from an empty data directory. In mode ``daemon``, each trial starts from
 an empty data directory with `dagster-daemon run` on the local instance: the inbox sensor starts
 the VOD's run, and at a random moment inside it one of three things is killed with SIGKILL (in
@@ -82,7 +83,7 @@ def _killed_step(data: Path) -> str:
     try:
         for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=5):
             ends = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-            if any("is gone" in (e.dagster_event.message or "") for e in ends if e.dagster_event):
+            if any(w in (e.dagster_event.message or "") for e in ends if e.dagster_event for w in ("is gone", "interrupted")):
                 starts = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
                 return starts[-1].step_key if starts else "before any step"
     finally:
@@ -178,7 +179,10 @@ def _faults_materialize(trials: int, work: Path, inbox: Path, ref: Path, want: d
             p.wait(timeout=at)
             killed = False
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
+            # Every process at once (the command, its supervised run child in its own process
+            # group, the watchdog), as a power cut or the OOM killer would: nothing is left to
+            # stop the run cleanly, so it stays STARTED until the next command finds it dead.
+            _kill(_tree(p.pid))
             p.wait()
             killed = True
         try:
