@@ -23,6 +23,7 @@ from dagster import (
 from chatlab import config as cfg
 from chatlab.storage.lake import _cursor  # the IO manager's one attached connection per process
 from chatlab.storage.lake import connect as connect_lake
+from chatlab.storage.lake import ParquetFiles
 from chatlab.storage.lake import SCHEMA, LakeConfig, LakeWriteConflict, lake_config, read_rows, replace_rows, table_names
 
 # A write that still conflicts after the IO manager's own attempts runs its step again (Dagster's
@@ -123,11 +124,11 @@ class DuckLakeIOManager(ConfigurableIOManager):
     @contextmanager
     def _staged(self, obj: pl.DataFrame | pl.LazyFrame) -> Iterator[tuple[Any, int, dict[str, Any]]]:
         """(rows for replace_rows, row count, schema): a DataFrame as it is; a LazyFrame sunk to
-        Parquet (Polars' streaming engine) and handed over as an Arrow dataset DuckDB scans lazily."""
+        Parquet (Polars' streaming engine), which DuckDB then reads itself, row group by row group
+        (an Arrow dataset read ahead so far that its memory grew with the table)."""
         if isinstance(obj, pl.DataFrame):
             yield obj, obj.height, dict(obj.schema)
             return
-        import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
         tmp_root = cfg.layout(self.data_dir or None).root / "tmp"
@@ -135,7 +136,7 @@ class DuckLakeIOManager(ConfigurableIOManager):
         with tempfile.TemporaryDirectory(prefix="write-", dir=tmp_root) as tmp:
             path = Path(tmp) / "rows.parquet"
             obj.sink_parquet(path)
-            yield ds.dataset(path, format="parquet"), pq.ParquetFile(path).metadata.num_rows, dict(pl.read_parquet_schema(path))
+            yield ParquetFiles((path,)), pq.ParquetFile(path).metadata.num_rows, dict(pl.read_parquet_schema(path))
 
     def load_input(self, context: InputContext) -> pl.DataFrame | TableStream:
         """The rows as a frame; with input metadata ``{"stream": True}`` a TableStream instead, read

@@ -294,6 +294,14 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[st
     return [r[0] for r in rows]
 
 
+@dataclass(frozen=True)
+class ParquetFiles:
+    """Rows in Parquet files, for replace_rows/replace_tables: DuckDB scans them itself (streaming,
+    in file order), so a table bigger than memory is written without being loaded."""
+
+    paths: tuple[Path, ...]
+
+
 def replace_rows(
     lake: LakeConfig,
     table: str,
@@ -333,13 +341,19 @@ def replace_tables(
 
     def write_one(con: duckdb.DuckDBPyConnection, table: str, arrow: Any) -> None:
         qualified = f'{schema}."{table}"'
-        con.register("incoming", arrow)
+        files = isinstance(arrow, ParquetFiles)
+        if files:  # DuckDB reads them itself, row group by row group, in file order
+            names = ", ".join("'" + str(f).replace("'", "''") + "'" for f in arrow.paths)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT * FROM read_parquet([{names}])")
+        else:
+            con.register("incoming", arrow)
         try:
             have = _columns(con, schema, table)
             if not have:
                 con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM incoming LIMIT 0")
             else:
-                new = [c for c in arrow.schema.names if c not in have]
+                incoming = [r[0] for r in con.execute("DESCRIBE SELECT * FROM incoming").fetchall()]
+                new = [c for c in incoming if c not in have]
                 types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM incoming)").fetchall()) if new else {}
                 for col in new:
                     con.execute(f'ALTER TABLE {qualified} ADD COLUMN "{col}" {types[col]}')
@@ -350,7 +364,10 @@ def replace_tables(
                 con.execute(f"DELETE FROM {qualified}")
             con.execute(f"INSERT INTO {qualified} BY NAME SELECT * FROM incoming")
         finally:
-            con.unregister("incoming")
+            if files:
+                con.execute("DROP VIEW IF EXISTS temp.main.incoming")
+            else:
+                con.unregister("incoming")
 
     def write() -> int:
         con = _cursor(lake)
