@@ -126,13 +126,24 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _busy_pool_process(workers: dict[str, int]) -> tuple[str, int] | None:
-    """(worker name, pid) of a pool process that is running a step now (it used CPU within the
-    last second), or None."""
-    before = {(name, p): (_proc(p) or (0, 0.0, ""))[1] for name, pid in workers.items() for p in _pool_processes(pid)}
-    time.sleep(1.0)
-    busy = [(name, p) for (name, p), cpu in before.items() if ((_proc(p) or (0, cpu, ""))[1] - cpu) > 0.2]
-    return busy[0] if busy else None
+def _busy_worker(workers: dict[str, int], logs: Path) -> tuple[str, int, str] | None:
+    """(worker name, pool pid, task id) of a worker that is running a step now: its log says it
+    received a task at least 2 s ago that has not finished yet."""
+    import re
+
+    now = time.time()
+    for name, pid in workers.items():
+        f = logs / f"{name}.log"
+        text = f.read_text(errors="replace") if f.exists() else ""
+        received = {m.group(2): m.group(1) for m in re.finditer(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+: INFO/MainProcess\] Task \S+\[([\w-]+)\] received", text)}
+        done = set(re.findall(r"Task \S+\[([\w-]+)\] (?:succeeded|failed|raised|retry)", text))
+        done |= set(re.findall(r"\[([\w-]+)\][^\n]*WorkerLostError", text))
+        for task, at in received.items():
+            started = time.mktime(time.strptime(at, "%Y-%m-%d %H:%M:%S"))  # the worker logs local time
+            pools = _pool_processes(pid)
+            if task not in done and pools and now - started >= 2.0:
+                return name, pools[0], task
+    return None
 
 
 def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
@@ -154,7 +165,7 @@ def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
 
 def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: Callable[[str], None],
                kills: int = 0, seed: int = 0, worker_kills: int = 0, workers: dict[str, int] | None = None,
-               whole_worker: Callable[[str], int] | None = None) -> list[dict[str, Any]]:
+               whole_worker: Callable[[str], int] | None = None, logs: Path | None = None) -> list[dict[str, Any]]:
     """Waits until every VOD's latest run has finished. With ``kills``, first SIGKILLs that many
     run workers (the `dagster api execute_run` process of a started run, found by its RUN_START
     event's pid) at random moments; run monitoring must then mark each failed and run_retries
@@ -184,9 +195,9 @@ def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: 
                 last, changed = state, time.monotonic()
             if worker_kills and sum(k.get("what") == "celery pool process" for k in killed) < worker_kills \
                     and time.monotonic() >= next_kill and any(r.status == dg.DagsterRunStatus.STARTED for r in runs):
-                busy = _busy_pool_process(workers or {})
+                busy = _busy_worker(workers or {}, logs) if logs else None
                 if busy:
-                    name, pid = busy
+                    name, pid, task = busy
                     steps = {r.tags.get("dagster/partition"): instance.all_logs(r.run_id, of_type=dg.DagsterEventType.STEP_START)
                              for r in runs if r.status == dg.DagsterRunStatus.STARTED}
                     during = ", ".join(f"{v}: {s[-1].step_key}" for v, s in steps.items() if s) or "?"
@@ -197,11 +208,11 @@ def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: 
                             except ProcessLookupError:
                                 pass
                         workers[name] = whole_worker(name)
-                        log(f"  kill -9 every process of Celery worker {name} (running steps: {during}); started it again")
+                        log(f"  kill -9 every process of Celery worker {name} while it runs task {task[:8]} (steps started: {during}); started it again")
                     else:
                         try:
                             os.kill(pid, signal.SIGKILL)
-                            log(f"  kill -9 Celery pool process {pid} of {name} (running steps: {during})")
+                            log(f"  kill -9 Celery pool process {pid} of {name} while it runs task {task[:8]} (steps started: {during})")
                         except ProcessLookupError:
                             continue
                     killed.append({"what": "celery pool process", "worker": name, "whole": whole_worker is not None, "during": during})
@@ -285,11 +296,20 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
         logs = work / "cluster" / "logs"
         logs.mkdir()
         queues = {"worker1": ["dagster", "gpu"], "worker2": ["dagster"]}
+        celery_yaml = CLUSTER / "celery.yaml"
+        if whole_worker:
+            # The shipped config hands a dead worker's task to another after visibility_timeout
+            # (2 h, above the longest step); shortened here so the test need not wait that long.
+            celery_yaml = work / "cluster" / "celery-short-visibility.yaml"
+            text = (CLUSTER / "celery.yaml").read_text()
+            if "visibility_timeout: 7200" not in text:
+                raise RuntimeError(f"{CLUSTER / 'celery.yaml'}: no visibility_timeout: 7200 to shorten for the test")
+            celery_yaml.write_text(text.replace("visibility_timeout: 7200", "visibility_timeout: 60"))
 
         def start_worker(name: str) -> int:
             cwd = work / "cluster" / name
             cwd.mkdir(exist_ok=True)
-            cmd = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(CLUSTER / "celery.yaml"),
+            cmd = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(celery_yaml),
                    "-n", name, *[a for q in queues[name] for a in ("-q", q)], "--", "--concurrency=1"]
             procs.append(subprocess.Popen(cmd, cwd=cwd, env=cenv, stdout=open(logs / f"{name}.log", "a"), stderr=subprocess.STDOUT,
                                           start_new_session=True))
@@ -315,7 +335,7 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
             # retry a run of a job backfill, which is complete as soon as its runs are submitted.
             log(f"the inbox sensor starts a run per VOD; kill -9 for {kills} of their run workers and {worker_kills} Celery pool processes mid-step")
         out["killed"] = _wait_runs(home, cenv, len(vods), timeout, log, kills=kills, seed=seed, worker_kills=worker_kills, workers=workers,
-                                   whole_worker=start_worker if whole_worker else None)
+                                   whole_worker=start_worker if whole_worker else None, logs=logs)
         out["cluster_s"] = round(time.monotonic() - t0, 1)
         out["cluster_runs"] = _statuses(home, cenv)
         got = digest_tables(lake, [str(shared)])
