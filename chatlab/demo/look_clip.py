@@ -9,6 +9,7 @@ look's rate, with bursts, commands with bot answers and copypastas (long lines t
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ def make_look_clip(out_dir: Path, seed: int, seconds: float = 60.0, *, size: tup
     video, truth_path = out_dir / f"{stem}.mp4", out_dir / f"{stem}.truth.json"
     if video.exists() and truth_path.exists():
         t = read_look_truth(truth_path)
-        if t.get("look") == look.to_json():
+        if t.get("look") == json.loads(json.dumps(look.to_json())):  # tuples come back from JSON as lists
             return LookClip(seed, look, video, truth_path, seconds)
     rng = np.random.default_rng([seed, 4242])
     messages = look_chat(rng, seconds, look.rate_per_min) if chat else []
