@@ -51,8 +51,12 @@ def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: Off
         return empty_pairs(), report
     t_chat = kept["t_s"].to_numpy()
     t_speech = curve.to_speech(t_chat)
-    # sorted once here (build_contexts sorts it the same way, stably; on sorted input that is free)
-    on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech)).sort("t_s", maintain_order=True)
+    # sorted once here (build_contexts sorts it the same way, stably; on sorted input that is free);
+    # without a cut the speech times are in chat order already: marked sorted, nothing copied
+    if bool(np.all(t_speech[1:] >= t_speech[:-1])):
+        on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech).set_sorted())
+    else:
+        on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech)).sort("t_s", maintain_order=True)
     not_before = curve.cut_before(t_speech)
     words_ready = prepare_words(words)
     user = kept["user_hash"] if "user_hash" in kept.columns else pl.Series("user_hash", [None] * kept.height, pl.String)
