@@ -79,9 +79,14 @@ def prepare_chat(chat: pl.DataFrame) -> pl.DataFrame:
         df = chat  # nothing to drop (e.g. only kept rows were read): no copy
     else:
         df = chat.filter(ok)  # one filter, one copy
-    if df.height > 1 and "msg_id" in df.columns:
-        t, i = pl.col("t_s"), pl.col("msg_id")
-        in_order = ((t.diff() > 0) | ((t.diff() == 0) & i.is_not_null() & i.shift().is_not_null() & (i >= i.shift()))).slice(1).all()
-        if df.select(in_order).item():  # read sorted already: a stable sort would keep this order
-            return df
+    if df.height > 1 and "msg_id" in df.columns and _in_order(df):
+        return df  # read sorted already: a stable sort would keep this order
     return df.sort("t_s", "msg_id", maintain_order=True)
+
+
+def _in_order(df: pl.DataFrame, block: int = 1_000_000) -> bool:
+    """Sorted by (t_s, msg_id), no id missing? Checked a block at a time (slices are free), so the
+    check costs a block's temporaries, not the chat's."""
+    t, i = pl.col("t_s"), pl.col("msg_id")
+    ok = ((t.diff() > 0) | ((t.diff() == 0) & i.is_not_null() & i.shift().is_not_null() & (i >= i.shift()))).slice(1).all()
+    return all(df.slice(a, block + 1).select(ok).item() for a in range(0, df.height - 1, block))
