@@ -171,12 +171,16 @@ def test_pairs_columns_and_provenance() -> None:
     assert report["pairs"] + report["no_context"] + report["in_cut"] == chat.height - report["dropped_by_chat_clean"]
     assert (pairs["context_end_s"] <= pairs["t_speech_s"]).all()
     assert pairs["user_hash"].null_count() == 0 and set(pairs["offsets_version"]) == {"v1"}
-    # the pair's context is what inference builds at that moment
+    # the pair's context is what inference builds at that moment, its end one offset standard
+    # error earlier (the moment is an estimate: a word the viewer may not have heard stays out)
     r = pairs.row(100, named=True)
     kept = chat.filter("keep").sort("t_s")
     on_audio = kept.with_columns(pl.Series("t_s", al.curve.to_speech(kept["t_s"].to_numpy())))
-    one = build_context(case.words, on_audio, r["t_speech_s"])
+    se = float(al.curve.offset_se(r["t_chat_s"]))
+    assert 0.05 < se < 1.0
+    one = build_context(case.words, on_audio, r["t_speech_s"], end_margin=-se)
     assert (one["transcript"], one["chat_context"]) == (r["transcript"], r["chat_context"])
+    assert r["context_end_s"] <= r["t_speech_s"] - se
 
 
 def test_pairs_around_cuts() -> None:
@@ -360,8 +364,9 @@ def test_echo_gaps_bound_cut_placement() -> None:
 
 def test_cli_align_audio_places_a_loose_cut(tmp_path: Path, layout, capsys) -> None:
     """`chatlab align ... --audio REC.wav`: a cut the echoes leave 20 s loose (placed 5.7 s off from
-    chat alone) is moved to the step in the background the splice made (within 1 s); the JSON
-    says what the audio showed."""
+    chat alone), and 39 s loose if one echo beside it was chance, fails the gate from chat alone;
+    with the audio it is moved to the step in the background the splice made (within 1 s), the
+    step pins it and the gate passes; the JSON says what the audio showed."""
     from chatlab.align.bench import group_cases
     from chatlab.align.synth import splice_audio, splice_rooms
     from chatlab.asr.bench import write_wav16
@@ -374,14 +379,16 @@ def test_cli_align_audio_places_a_loose_cut(tmp_path: Path, layout, capsys) -> N
     wav = tmp_path / "rec.wav"
     write_wav16(wav, x.astype(np.float32))
     true_cut = case.params["cut_at_audio_s"][0]
-    assert main(["align", str(tr), str(ch), "--json"]) == 0
-    plain = json.loads(capsys.readouterr().out)
+    assert main(["align", str(tr), str(ch), "--json"]) == 1
+    out = capsys.readouterr()
+    plain = json.loads(out.out)
     assert abs(plain["segments"][1]["start_s"] - plain["segments"][1]["offset_s"] - true_cut) > 5.0
+    assert "if one echo beside it was chance" in out.err
     assert main(["align", str(tr), str(ch), "--json", "--audio", str(wav)]) == 0
     out = capsys.readouterr()
     doc = json.loads(out.out)
     (rep,) = doc["figures"]["audio_at_cuts"]
-    assert rep["used"] and "moved" in out.err
+    assert rep["used"] and rep["pins"] and "moved" in out.err and not doc["problems"]
     assert abs(doc["segments"][1]["start_s"] - doc["segments"][1]["offset_s"] - true_cut) <= 1.0
     assert main(["align", str(tr), str(ch), "--audio", str(tmp_path / "missing.wav")]) == 1
     assert "missing.wav: no such file" in capsys.readouterr().err

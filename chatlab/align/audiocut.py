@@ -25,6 +25,9 @@ from chatlab.align.curve import CurveSegment, OffsetCurve
 
 FRAME_S, BIN_S, STEP_S, WIN_S = 0.025, 1.0, 0.25, 10.0
 Z_MIN, MIN_DB, MIN_OCTAVES, LOOSE_S = 6.0, 2.0, 0.4, 4.0
+# a step that also pins the cut (its range becomes at_s +- PIN_S): twice the z, a level step of
+# PIN_DB, and no other change of the room (z >= Z_MIN) in the window around the range
+PIN_Z, PIN_DB, PIN_S = 12.0, 3.0, 2.0
 FLOOR_Q, QUIET_Q = 10.0, 30.0
 
 Audio = Callable[[float, float], tuple[np.ndarray, int]]  # (t0, t1) on the audio clock -> (samples, rate)
@@ -167,8 +170,10 @@ def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
         sharp = t0 + _refine(db, cent, int(round((mid - t0) * fps)), w) * FRAME_S
         # least squares is sharper, the top's centre harder to mislead: the sharp one inside the top
         at = float(np.clip(sharp if abs(sharp - mid) <= 1.5 else mid, lo, hi))
+    away = np.abs(taus - at) > WIN_S  # the next strongest change in the window, well apart from this one
+    second = float(prof[away].max()) if away.any() else 0.0
     out = {"at_s": round(at, 2), "z": round(float(prof[k]), 1), "step_db": round(float(steps[k, 0]), 2),
-           "step_octaves": round(float(steps[k, 1]), 3), "used": False}
+           "step_octaves": round(float(steps[k, 1]), 3), "second_z": round(second, 1), "used": False}
     if prof[k] < Z_MIN:
         return out | {"why": f"no step in the background (z {prof[k]:.1f} < {Z_MIN})"}
     if abs(steps[k, 0]) < MIN_DB and abs(steps[k, 1]) < MIN_OCTAVES:
@@ -177,7 +182,10 @@ def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
         return out | {"why": f"a change of spectrum only, too weak (z {prof[k]:.1f} < {2 * Z_MIN})"}
     if (~inside).any() and prof[~inside].max() > prof[k]:
         return out | {"why": "the background changes more just outside the range: another change of the room"}
-    return out | {"used": True, "why": "background step inside the range"}
+    # a step this clear and alone in the window pins the cut: the range shrinks to it (the chat
+    # there is paired again and a loose range no longer fails the gate); a weaker one only moves it
+    pins = prof[k] >= PIN_Z and abs(steps[k, 0]) >= PIN_DB and second < Z_MIN
+    return out | {"used": True, "pins": bool(pins), "why": "background step inside the range" + (", clear and alone: pins the cut" if pins else "")}
 
 
 def _chat_time(seg: CurveSegment, g: float) -> float:
@@ -188,7 +196,8 @@ def _chat_time(seg: CurveSegment, g: float) -> float:
 
 def refine_cuts(curve: OffsetCurve, audio: Audio | None) -> tuple[OffsetCurve, list[dict[str, Any]]]:
     """The curve with each loose cut moved to the background step inside its range, where there is
-    one; and per cut what the audio said. Ranges (and so the chat left unpaired) stay as they are."""
+    one; and per cut what the audio said. A range (and so the chat left unpaired) shrinks only
+    where the step pins the cut (`pins`: clear, a level step, alone in the window)."""
     if audio is None:
         return curve, []
     segs, report = list(curve.segments), []
@@ -208,7 +217,12 @@ def refine_cuts(curve: OffsetCurve, audio: Audio | None) -> tuple[OffsetCurve, l
             end, start = _chat_time(prev, g), _chat_time(s, g)
             if end > prev.start_s and start < (s.end_s if k + 1 < len(segs) else np.inf):
                 segs[k - 1] = replace(prev, end_s=end)
-                segs[k] = replace(s, start_s=start, offset_s=s.at(start))
+                lo, hi = s.cut_lo_s, s.cut_hi_s
+                if found.get("pins"):
+                    lo, hi = max(lo, g - PIN_S), min(hi, g + PIN_S)
+                    row["range_now"] = [round(lo, 1), round(hi, 1)]
+                segs[k] = replace(s, start_s=start, offset_s=s.at(start), cut_lo_s=lo, cut_hi_s=hi,
+                                  **({"cut_far_lo_s": lo, "cut_far_hi_s": hi} if found.get("pins") else {}))
                 row["moved_s"] = round(g - was, 2)
             else:
                 row |= {"used": False, "why": "moving the cut there would empty a segment"}

@@ -272,6 +272,7 @@ def run_inbox(root: Path | None = None) -> dict[str, Any]:
 # (pairs whose context runs past the moment the viewer typed).
 GROUPS = ("short", "edge_cuts", "small_jumps", "sparse", "no_echo")
 EACH_SIDE, WRONG_S, WRONG_RUN_S, LEAK_S = 8, 2.0, 30.0, 2.0
+HEARD_S = 1.0
 
 
 def group_cases(group: str, n: int, seed: int) -> list[dict[str, Any]]:
@@ -329,9 +330,10 @@ def wrong_stretch(est: OffsetCurve | None, truth: OffsetCurve, skip: list[tuple[
     return worst
 
 
-def coverage_leak(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int, int, int, int]:
+def coverage_leak(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int, int, int, int, int]:
     """(echo messages, of them paired, of those whose context holds the echoed line's end, pairs
-    with a known moment, of them leaking: context end more than LEAK_S past that moment)."""
+    with a known moment, of them leaking: context end more than LEAK_S past that moment, and any
+    at all past it: a word said after the viewer typed, however little)."""
     from chatlab.align.pairs import build_pairs
 
     chat = case.chat.with_columns(keep=pl.lit(True))
@@ -342,19 +344,24 @@ def coverage_leak(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int,
     covered = pe.filter((pl.col("echo_line_end_s") >= pl.col("context_start_s")) & (pl.col("echo_line_end_s") <= pl.col("context_end_s") + 0.5)).height
     known = j.filter(pl.col("t_speech").is_not_null())
     leak = known.filter(pl.col("context_end_s") > pl.col("t_speech") + LEAK_S).height
-    return echoes, pe.height, covered, known.height, leak
+    return echoes, pe.height, covered, known.height, leak, known.filter(pl.col("context_end_s") > pl.col("t_speech")).height
 
 
-def word_coverage(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int]:
-    """(paired echo messages, of them whose context holds the echoed word itself), where the
-    case knows when the word was said (`echo_word_s`; chatlab.align.realspeech)."""
+def word_coverage(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int, int, int]:
+    """(paired echo messages, of them whose context holds the echoed word itself, of the paired
+    ones those whose word the transcript has at all (a transcript word within HEARD_S of when it
+    was said: the ASR may drop a sentence, and no alignment can put it in a context), of those
+    the covered ones), where the case knows when the word was said (`echo_word_s`; chatlab.align.realspeech)."""
     from chatlab.align.pairs import build_pairs
 
     chat = case.chat.with_columns(keep=pl.lit(True))
     pairs, _ = build_pairs("bench", case.words, chat, curve, cfg, offsets_version="bench", asr_model="synthetic", filter_set="none")
     j = pairs.select("msg_id", "context_start_s", "context_end_s").join(case.chat.select("msg_id", "echo_word_s"), on="msg_id")
     pe = j.filter(pl.col("echo_word_s").is_not_null())
-    return pe.height, pe.filter((pl.col("echo_word_s") >= pl.col("context_start_s")) & (pl.col("echo_word_s") <= pl.col("context_end_s"))).height
+    ok = ((pe["echo_word_s"] >= pe["context_start_s"]) & (pe["echo_word_s"] <= pe["context_end_s"])).to_numpy()
+    ws, we = case.words["start_s"].to_numpy(), case.words["end_s"].to_numpy()
+    heard = np.array([bool(((ws <= x + HEARD_S) & (we >= x - HEARD_S)).any()) for x in pe["echo_word_s"].to_numpy()], bool)
+    return pe.height, int(ok.sum()), int(heard.sum()), int((ok & heard).sum())
 
 
 def _echoes_each_side(case) -> list[tuple[int, int]]:
@@ -365,18 +372,27 @@ def _echoes_each_side(case) -> list[tuple[int, int]]:
             for k in range(len(cuts) - 2)]
 
 
-def _with_audio(case, curve: OffsetCurve | None) -> dict[str, Any]:
-    """The cuts again after the audio-side evidence (chatlab.align.audiocut) on the case's rendered
-    audio (synth.splice_audio: only some splices change the room)."""
-    from chatlab.align.audiocut import refine_cuts
+def _with_audio(case, al, cfg: AlignConfig) -> dict[str, Any]:
+    """The cuts and the gate again after the audio-side evidence (estimate.with_audio, as the
+    offsets asset runs it) on the case's rendered audio (synth.splice_audio: only some splices
+    change the room, and the room changes where nothing was cut too)."""
+    from dataclasses import replace
+
+    from chatlab.align.estimate import with_audio
     from chatlab.align.synth import splice_audio, splice_rooms
 
     rooms = splice_rooms(case)
-    if curve is None:
+    if al.curve is None:
         return {"audio_cut_errs_s": [float("inf")] * len(case.params["cut_at_audio_s"]), "room_changed": rooms["cut_changed_room"], "audio": []}
-    new, rep = refine_cuts(curve, lambda a, b: splice_audio(case, a, b, rooms=rooms))
-    return {"audio_cut_errs_s": [round(float(x), 2) for x in score(new, case.truth)["cut_errs"]],
-            "room_changed": rooms["cut_changed_room"], "audio": rep}
+    new = with_audio(replace(al, figures=dict(al.figures), problems=list(al.problems)),
+                     lambda a, b: splice_audio(case, a, b, rooms=rooms), cfg)
+    passed = not verdict(new, cfg)
+    out = {"audio_cut_errs_s": [round(float(x), 2) for x in score(new.curve, case.truth)["cut_errs"]],
+           "room_changed": rooms["cut_changed_room"], "audio": new.figures["audio_at_cuts"],
+           "passed_with_audio": passed, "wrong_run_s_with_audio": wrong_stretch(new.curve, case.truth)}
+    if passed:
+        out["coverage_leak_with_audio"] = coverage_leak(case, new.curve, cfg)
+    return out
 
 
 def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, find_changes_: bool = True,
@@ -401,7 +417,7 @@ def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, fin
                         "wrong_run_s": wrong_stretch(al.curve, case.truth),
                         "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones)}
                 if audio and case.params["cut_at_audio_s"]:
-                    row |= _with_audio(case, al.curve)
+                    row |= _with_audio(case, al, cfg)
                 if passed:
                     row["coverage_leak"] = coverage_leak(case, al.curve, cfg)
             rows.append(row)
@@ -423,7 +439,12 @@ def _audio_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "within_5s_with_audio": int(sum(a <= CUT_TOL_S for _, a, _ in big)),
         "room_changed_within_5s_chat_only_vs_audio": f"{sum(c <= CUT_TOL_S for c, _, ch in big if ch)} -> {sum(a <= CUT_TOL_S for _, a, ch in big if ch)}",
         "room_same_within_5s_chat_only_vs_audio": f"{sum(c <= CUT_TOL_S for c, _, ch in big if not ch)} -> {sum(a <= CUT_TOL_S for _, a, ch in big if not ch)}",
-        "cuts_moved": len(used), "made_worse": int(sum(c <= CUT_TOL_S < a for c, a, _ in big)),
+        "cuts_moved": len(used), "cuts_pinned": sum(1 for r in rows for x in r.get("audio", []) if "range_now" in x),
+        "made_worse": int(sum(c <= CUT_TOL_S < a for c, a, _ in big)),
+        # the gate with the audio (estimate.with_audio): VODs passed, and of them any whose curve is off
+        "passed_with_audio": sum(r.get("passed_with_audio", r["passed"]) for r in rows),
+        "wrong_vods_passed_with_audio": sum(r.get("passed_with_audio", r["passed"]) and r.get("wrong_run_s_with_audio", r["wrong_run_s"]) >= WRONG_RUN_S
+                                            for r in rows),
     }}
 
 
@@ -441,7 +462,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     wrong = [r for r in rows if r["wrong_run_s"] >= WRONG_RUN_S]
     wrong_out = [r for r in rows if r["wrong_run_outside_unpaired_s"] >= WRONG_RUN_S]
     ok = [r for r in rows if r["passed"]]
-    cl = np.array([r["coverage_leak"] for r in ok]) if ok else np.zeros((0, 5))
+    cl = np.array([r["coverage_leak"] for r in ok]) if ok else np.zeros((0, 6))
     err_ok = np.concatenate([r["_errors"] for r in ok]) if ok else np.zeros(0)
     err_all = np.concatenate([r.pop("_errors") for r in rows])
     for r in ok:
@@ -461,6 +482,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "echoes_paired": round(float(cl[:, 1].sum() / max(cl[:, 0].sum(), 1)), 4) if len(cl) else None,
         "leak_pooled": round(float(cl[:, 4].sum() / max(cl[:, 3].sum(), 1)), 4) if len(cl) else None,
         "leak_max": round(float(np.max(cl[:, 4] / np.maximum(cl[:, 3], 1))), 4) if len(cl) else None,
+        "leak_any_pooled": round(float(cl[:, 5].sum() / max(cl[:, 3].sum(), 1)), 4) if len(cl) else None,
         "offset_err_median_s_passed": round(float(np.median(err_ok)), 3) if len(err_ok) else None,
         "offset_err_p95_s_passed": round(float(np.percentile(err_ok, 95)), 3) if len(err_ok) else None,
         "offset_err_median_s_all": round(float(np.median(fin)), 3) if len(fin) else None,
@@ -519,11 +541,14 @@ def _real_speech_row(case, lang: str, seed: int, cfg: AlignConfig) -> dict[str, 
 
 def _real_speech_summary(rows: list[dict[str, Any]], cfg: AlignConfig) -> dict[str, Any]:
     ok = [r for r in rows if r["passed"] and r["signed_err_median_s"] is not None]
-    wc = np.array([r["word_coverage"] for r in ok]) if ok else np.zeros((0, 2))
+    wc = np.array([r["word_coverage"] for r in ok]) if ok else np.zeros((0, 4))
     luck = {"delay_luck_abs_median_s": round(float(np.median([abs(r["delay_luck_s"]) for r in ok])), 3) if ok else None,
             # the error left once the viewers' own delay luck is taken off (what the estimator adds)
             "err_minus_luck_abs_median_s": round(float(np.median([abs(r["signed_err_median_s"] - r["delay_luck_s"]) for r in ok])), 3) if ok else None,
             # coverage as issue 13 counts it: the context holds the word itself (the line's end need not be in it)
             "word_coverage_pooled": round(float(wc[:, 1].sum() / max(wc[:, 0].sum(), 1)), 4) if len(wc) else None,
-            "word_coverage_min": round(float(np.min(wc[:, 1] / np.maximum(wc[:, 0], 1))), 4) if len(wc) else None}
+            "word_coverage_min": round(float(np.min(wc[:, 1] / np.maximum(wc[:, 0], 1))), 4) if len(wc) else None,
+            # the same over the echoes whose word the transcript has: what the alignment misses, not the ASR
+            "word_coverage_transcribed_pooled": round(float(wc[:, 3].sum() / max(wc[:, 2].sum(), 1)), 4) if len(wc) else None,
+            "echoed_words_transcribed": round(float(wc[:, 2].sum() / max(wc[:, 0].sum(), 1)), 4) if len(wc) else None}
     return {**_group_summary("real_speech", rows), **luck}

@@ -102,15 +102,14 @@ def cmd_align(args: argparse.Namespace) -> int:
     al = estimate_offsets(est_words if audio is not None else words, chat, conf, prior=prior)
     if ends is not None:
         al.figures["word_ends_from_audio"] = ends
-    problems = verdict(al, conf)
     if audio is not None and al.curve is not None:
-        from chatlab.align.audiocut import refine_cuts
+        from chatlab.align.estimate import with_audio
 
-        al.curve, rep = refine_cuts(al.curve, audio)
-        al.figures["audio_at_cuts"] = rep
-        for r in rep:
+        with_audio(al, audio, conf)  # before the gate: a cut the audio pins is no loose cut
+        for r in al.figures.get("audio_at_cuts", []):
             print(f"audio at the cut at {r['cut_s']:.1f} s: " + (f"moved {r['moved_s']:+.1f} s ({r['why']})" if "moved_s" in r else r["why"]),
                   file=sys.stderr)
+    problems = verdict(al, conf)
     doc = al.to_json()
     if args.json:
         json.dump(doc, sys.stdout)

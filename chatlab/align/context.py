@@ -58,20 +58,25 @@ def _chat_windows_at(texts: pl.Series, k: int, rows: np.ndarray) -> pl.Series:
 
 
 def build_contexts(words: pl.DataFrame, chat: pl.DataFrame, moments: np.ndarray | pl.Series | list[float], *,
-                   context_s: float = CONTEXT_S, chat_k: int = CHAT_K, not_before: np.ndarray | None = None) -> pl.DataFrame:
+                   context_s: float = CONTEXT_S, chat_k: int = CHAT_K, not_before: np.ndarray | None = None,
+                   end_margin: np.ndarray | float | None = None) -> pl.DataFrame:
     """One row per moment (in the given order), CONTEXT_COLUMNS.
 
     words: start_s, end_s, word (any order); chat: t_s (audio clock), text (any order).
     not_before: per moment, no word before this audio time (the last cut before the moment:
-    the viewer did not hear the audio on the far side of it)."""
+    the viewer did not hear the audio on the far side of it).
+    end_margin: per moment (or one for all), words ending up to this much after the moment count
+    too, or (negative) only words ending this much before it (a training pair's moment is an
+    estimate: pairs.py gives the offset's own uncertainty); the chat context stays strictly before the moment."""
     m = np.asarray(moments, dtype=np.float64)
+    m_end = m if end_margin is None else m + np.asarray(end_margin, dtype=np.float64)
     first = m - context_s if not_before is None else np.maximum(m - context_s, np.asarray(not_before, dtype=np.float64))
     w = words.select("start_s", "end_s", "word").drop_nulls(["start_s", "end_s"]).sort("start_s", "end_s", maintain_order=True)
     blob, b_start, b_end = _transcript_bytes(w)
     starts = w["start_s"].to_numpy()
     ends_max = np.maximum.accumulate(w["end_s"].to_numpy()) if w.height else np.zeros(0)
     lo = np.searchsorted(starts, first, side="left")
-    hi = np.searchsorted(ends_max, m, side="right")
+    hi = np.searchsorted(ends_max, m_end, side="right")
     n_words = np.maximum(hi - lo, 0)
     has = n_words > 0
     off = np.where(has, b_start[np.minimum(lo, max(len(b_start) - 1, 0))] if len(b_start) else 0, 0)
@@ -102,7 +107,9 @@ def build_contexts(words: pl.DataFrame, chat: pl.DataFrame, moments: np.ndarray 
 
 
 def build_context(words: pl.DataFrame, chat: pl.DataFrame, moment: float, *, context_s: float = CONTEXT_S,
-                  chat_k: int = CHAT_K, not_before: float | None = None) -> dict[str, Any]:
-    """The context at one moment (inference): the same code as the batch, so the same text."""
+                  chat_k: int = CHAT_K, not_before: float | None = None, end_margin: float | None = None) -> dict[str, Any]:
+    """The context at one moment (inference): the same code as the batch, so the same text (a live
+    moment is exact: no end_margin; a pair's, as pairs.py sets it, rebuilds that pair's text)."""
     nb = None if not_before is None else np.array([not_before])
-    return build_contexts(words, chat, [moment], context_s=context_s, chat_k=chat_k, not_before=nb).row(0, named=True)
+    return build_contexts(words, chat, [moment], context_s=context_s, chat_k=chat_k, not_before=nb,
+                          end_margin=end_margin).row(0, named=True)

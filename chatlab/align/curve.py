@@ -32,6 +32,13 @@ class CurveSegment:
     # chat-clock stretches in this segment that a few anchors fit at another offset: too little to
     # change the curve or fail the VOD, too much to trust it there, so they get no pairs
     doubt: tuple[tuple[float, float], ...] = ()
+    # the standard error of this segment's offset (its anchors' spread over their square root):
+    # how far a pair's moment may be off, which the context's end allows for (pairs.py)
+    offset_se_s: float | None = None
+    # where the cut may lie if the one echo that bounds its range most was chance (the gate weighs
+    # this: a tight range one message makes, in a long stretch nothing echoes, is no pinned cut)
+    cut_far_lo_s: float | None = None
+    cut_far_hi_s: float | None = None
 
     def at(self, t_chat: float) -> float:
         return self.offset_s + self.drift_s_per_h * (t_chat - self.start_s) / 3600.0
@@ -53,6 +60,13 @@ class OffsetCurve:
         o = np.array([s.offset_s for s in self.segments])[k]
         d = np.array([s.drift_s_per_h for s in self.segments])[k]
         return o + d * (t - starts[k]) / 3600.0
+
+    def offset_se(self, t_chat: np.ndarray | float) -> np.ndarray:
+        """Per chat-clock time, its segment's offset standard error (0 where none is known)."""
+        t = np.asarray(t_chat, dtype=np.float64)
+        ends = np.array([s.end_s for s in self.segments[:-1]])
+        se = np.array([s.offset_se_s or 0.0 for s in self.segments])
+        return se[np.searchsorted(ends, t, side="left")]
 
     def to_speech(self, t_chat: np.ndarray | float) -> np.ndarray:
         """t_speech = t_chat - offset(t_chat): when, on the audio clock, the viewer typed."""
@@ -114,7 +128,8 @@ class OffsetCurve:
             return None if r.get(k) is None else float(r[k])
 
         return cls(tuple(CurveSegment(float(r["start_s"]), float(r["end_s"]), float(r["offset_s"]), float(r["drift_s_per_h"]),
-                                      opt(r, "cut_lo_s"), opt(r, "cut_hi_s"), tuple((float(a), float(b)) for a, b in r.get("doubt", ())))
+                                      opt(r, "cut_lo_s"), opt(r, "cut_hi_s"), tuple((float(a), float(b)) for a, b in r.get("doubt", ())),
+                                      opt(r, "offset_se_s"), opt(r, "cut_far_lo_s"), opt(r, "cut_far_hi_s"))
                          for r in rows))
 
     def version(self, extra: dict[str, Any] | None = None) -> str:

@@ -113,6 +113,17 @@ def _score(al: Alignment, coarse: Coarse, anchors: Anchors, ix_tok_t: np.ndarray
         conf = float(np.clip((z - 5.0) / 10.0, 0.0, 1.0) * min(1.0, n / (2.0 * MIN_SEGMENT_ANCHORS)))
         per_seg.append({"segment": k, "start_s": round(seg.start_s, 1), "end_s": round(seg.end_s, 1), "anchors": n,
                         "anchor_z": round(float(z), 2), "confidence": round(conf, 3)})
+    # each segment's offset standard error: a weighted median of n echoes whose delays spread by
+    # sigma (MAD) is off by about 1.25 sigma / sqrt(n) (the viewers' own delay luck)
+    segs = list(al.curve.segments)
+    for k, p in enumerate(per_seg):
+        mine = inl & (anchors.segment == k)
+        r, w = anchors.lag[mine] - al.curve.offset(anchors.t_chat[mine]), anchors.weight[mine]
+        if p["anchors"] >= 2 and len(r):
+            sig = 1.4826 * _wquantile(np.abs(r - _wquantile(r, w, 0.5)), w, 0.5)
+            p["offset_se_s"] = round(1.2533 * sig / np.sqrt(p["anchors"]), 3)
+            segs[k] = replace(segs[k], offset_se_s=float(p["offset_se_s"]))
+    al.curve = OffsetCurve(tuple(segs))
     z_min = float(min(zs)) if zs else 0.0
     al.figures["anchor_z_per_segment"] = [round(float(z), 2) for z in zs]
     al.figures["anchor_z_min"] = round(z_min, 2)
@@ -202,9 +213,13 @@ def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
         if s.cut_lo_s is None or s.cut_hi_s is None:
             continue
         cut, jump = s.start_s - s.offset_s, abs(s.offset_s - prev.at(prev.end_s))
-        loose = max(cut - s.cut_lo_s, s.cut_hi_s - cut)
+        # the range one message leaves out, unless the audio has pinned the cut inside the range
+        lo = s.cut_lo_s if s.cut_far_lo_s is None else min(s.cut_lo_s, s.cut_far_lo_s)
+        hi = s.cut_hi_s if s.cut_far_hi_s is None else max(s.cut_hi_s, s.cut_far_hi_s)
+        loose = max(cut - lo, hi - cut)
         if loose > WRONG_STRETCH_S and jump > WRONG_JUMP_S:
-            out.append(f"cut before segment {k} placed at {cut:.0f} s of the audio but may lie anywhere in {s.cut_lo_s:.0f}..{s.cut_hi_s:.0f} s "
+            one = " if one echo beside it was chance" if (lo, hi) != (s.cut_lo_s, s.cut_hi_s) else ""
+            out.append(f"cut before segment {k} placed at {cut:.0f} s of the audio but may lie anywhere in {lo:.0f}..{hi:.0f} s{one} "
                        f"(nothing echoed there): the curve may be off by {jump:.0f} s over up to {loose:.0f} s "
                        f"(allowed {WRONG_STRETCH_S:.0f} s)")
     run = _sign_run(al, cfg)
@@ -238,6 +253,22 @@ def verdict(al: Alignment, cfg: AlignConfig) -> list[str]:
     if al.n_anchors < cfg.min_anchors:
         out.append(f"{al.n_anchors} anchors < {cfg.min_anchors}")
     return list(dict.fromkeys(out))
+
+
+def with_audio(al: Alignment, audio: Any, cfg: AlignConfig) -> Alignment:
+    """The estimate with its loose cuts placed by the audio (chatlab.align.audiocut.refine_cuts)
+    and the gate's structure test run again on that curve: a cut the background pins is no loose
+    cut. `audio`: (t0, t1) -> (samples, rate). figures.audio_at_cuts says what moved and why."""
+    from chatlab.align.audiocut import refine_cuts
+
+    if al.method != "estimated" or al.curve is None or audio is None:
+        return al
+    curve, rep = refine_cuts(al.curve, audio)
+    al.figures["audio_at_cuts"] = rep
+    al.curve = curve
+    if any("range_now" in r for r in rep):  # an estimate's problems are its structure's (estimate_offsets)
+        al.problems = structure_problems(al, cfg)
+    return al
 
 
 def override(cfg: AlignConfig, chat_span: tuple[float, float]) -> Alignment:
@@ -350,8 +381,8 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
     weak = [(max(u["from_s"] - DOUBT_PAD_S, span[0]), u["to_s"] + DOUBT_PAD_S if u["to_s"] < ix.tok_t[-1] else span[1] + 1.0)
             for u in al.figures["unexplained"] if not u["in_cut_zone"] and u["anchors"] < GATE_FAIL_ANCHORS]
     if weak:
-        ends = np.array([s.end_s for s in curve.segments[:-1]])
-        segs = list(curve.segments)
+        ends = np.array([s.end_s for s in al.curve.segments[:-1]])
+        segs = list(al.curve.segments)
         for z in weak:
             k = int(np.searchsorted(ends, z[0], side="left"))
             segs[k] = replace(segs[k], doubt=segs[k].doubt + (z,))

@@ -106,14 +106,16 @@ class Reaction:
 
 
 def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tuple, zone: tuple[float, float],
-               reaction: Reaction, cfg: AlignConfig, max_cells: int = 4_000_000) -> tuple[float, float, float]:
+               reaction: Reaction, cfg: AlignConfig, max_cells: int = 4_000_000) -> tuple[float, float, float, float, float]:
     """The audio-clock time of the cut between two segments, by likelihood. `offsets[s](t_chat)`
     is side s's offset; `zone` the audio range the cut lies in. A cut at g explains a candidate of
     side 0 only when its sentence ends before g, one of side 1 only when it ends after; each chat
     token is a mixture of its valid candidates' delay densities and chance (as in the EM), so a
     sentence's echoes compete with the other sentences the same message could echo. The cut goes
-    midway between the last sentence before it and the first after it. Returns (cut, lo, hi): lo..hi
-    is the audio the cut may lie in, over every place within CUT_NATS of the best."""
+    midway between the last sentence before it and the first after it. Returns (cut, lo, hi, far_lo,
+    far_hi): lo..hi is the audio the cut may lie in, over every place within CUT_NATS of the best;
+    far_lo..far_hi the same when the one message that argues most against each place is left out
+    (a chance match in a stretch nothing echoes can make a tight range far from the cut)."""
     m = cfg.reaction_median_s
     parts = []
     for s, (c, off) in enumerate(zip(sides, offsets)):
@@ -126,7 +128,7 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
     lo, hi = zone
     inside = (ref >= lo) & (ref <= hi)
     if not inside.any():
-        return (lo + hi) / 2.0, lo, hi
+        return (lo + hi) / 2.0, lo, hi, lo, hi
     grid, first = np.unique(ref[inside], return_index=True)  # sentences whose side the cut decides
     grid_start = ix.occ_start[occ[inside]][first]
     mine = np.isin(tok, np.unique(tok[inside]))  # tokens whose likelihood depends on the cut
@@ -155,7 +157,17 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
     vt = ix.tok_vocab[utok].astype(np.float64) * 1e7 + ix.tok_t[utok]
     order = np.sort(vt)
     burst = np.searchsorted(order, vt + BURST_S, side="right") - np.searchsorted(order, vt - BURST_S, side="left")
-    ll = (np.log(np.maximum(total, 1e-300)) / burst[:, None]).sum(axis=0)
+    per_tok = np.log(np.maximum(total, 1e-300)) / burst[:, None]
+    ll = per_tok.sum(axis=0)
+    # the range must not rest on one message: a chance match in a long stretch nothing echoes can
+    # make a tight range far from the cut (one token of a rare word is worth several nats), so each
+    # place's shortfall against the best is taken without the one message that argues most for the best
+    _, msg = np.unique(ix.tok_row[utok], return_inverse=True)
+    per_msg = np.zeros((int(msg.max()) + 1 if len(msg) else 0, n + 1))
+    np.add.at(per_msg, msg, per_tok)
+    j_best = int(np.argmax(ll))
+    worst_one = np.maximum((per_msg[:, j_best: j_best + 1] - per_msg).max(axis=0), 0.0) if len(per_msg) else np.zeros(n + 1)
+    shortfall = ll[j_best] - ll - worst_one
 
     def bounds(j: int) -> tuple[float, float, float]:
         """(end of the last sentence before cut place j, start of the first after it, the earliest
@@ -172,10 +184,13 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
             after = max(float(grid_start[j]), float(word_start[echoed].min())) if echoed.any() else float(grid_start[j])
         return before, max(before, after), first_echoed
 
-    before, after, _ = bounds(int(np.argmax(ll)))
-    # the range: every cut place nearly as likely as the best (a likelihood ratio of e^-CUT_NATS)
+    before, after, _ = bounds(j_best)
+    # the range: every cut place nearly as likely as the best (a likelihood ratio of e^-CUT_NATS);
+    # and again with one message left out (what the gate weighs: a range one echo makes is fragile)
     near = [bounds(int(j)) for j in np.flatnonzero(ll >= ll.max() - CUT_NATS)]
-    return (before + after) / 2.0, min(e for _, _, e in near), max(a for _, a, _ in near)
+    far = [bounds(int(j)) for j in np.flatnonzero(shortfall < CUT_NATS)]
+    return ((before + after) / 2.0, min(e for _, _, e in near), max(a for _, a, _ in near),
+            min(e for _, _, e in far), max(a for _, a, _ in far))
 
 
 def _l1_fit(t: np.ndarray, seg: np.ndarray, y: np.ndarray, w: np.ndarray, starts: np.ndarray, n_seg: int,
@@ -295,14 +310,14 @@ def fit_curve(ix: TokenIndex, pieces: list[Piece], cfg: AlignConfig, chat_span: 
     reaction = Reaction(REACTION_SIGMA0, np.full(max(ix.n_vocab, 1), 0.5))
     zones = [_cut_zone(pieces, k + 1) for k in range(n_seg - 1)]
 
-    def locate(beta: np.ndarray, starts: np.ndarray, reaction: Reaction) -> list[tuple[float, float, float]]:
+    def locate(beta: np.ndarray, starts: np.ndarray, reaction: Reaction) -> list[tuple[float, ...]]:
         return [locate_cut(ix, (per_run[k], per_run[k + 1]), (_offset_fn(beta, starts, k), _offset_fn(beta, starts, k + 1)),
                            zones[k], reaction, cfg) for k in range(n_seg - 1)]
 
     # the cuts from the coarse offsets, the fit given the cuts, then (once) the cuts again from the
     # fitted offsets, drift and reaction model, and the fit again
-    cuts = [g for g, _, _ in locate(beta, np.array([p.t_lo for p in pieces]), reaction)]
-    located: list[tuple[float, float, float]] = []
+    cuts = [x[0] for x in locate(beta, np.array([p.t_lo for p in pieces]), reaction)]
+    located: list[tuple[float, ...]] = []
     for again in (True, False):
         starts = np.array([chat_span[0]] + [g + beta[k + 1] for k, g in enumerate(cuts)])
         tok, occ, lag, seg = _segment_pairs(ix, per_run, cuts)
@@ -310,7 +325,7 @@ def fit_curve(ix: TokenIndex, pieces: list[Piece], cfg: AlignConfig, chat_span: 
         if not again or n_seg == 1:
             break
         located = locate(beta, starts, reaction)
-        cuts = [g for g, _, _ in located]
+        cuts = [x[0] for x in located]
     t = ix.tok_t[tok]
     y = lag - m
     if inlier.sum() >= 3 and span_h >= 0.25:
@@ -324,8 +339,9 @@ def fit_curve(ix: TokenIndex, pieces: list[Piece], cfg: AlignConfig, chat_span: 
     # a segment's chat-clock end is where its audio ends (the cut), at its own offset
     ends[:-1] = [(g + beta[k] - drift * starts[k] / 3600.0) / (1.0 - drift / 3600.0) for k, g in enumerate(cuts)]
     # where the cut may lie: between the sentences either side, give or take word-time error
-    window = [(None, None)] + [(float(a) - EARLY_S, float(b) + EARLY_S) for _, a, b in located]
-    curve = OffsetCurve(tuple(CurveSegment(float(starts[k]), float(ends[k]), float(beta[k]), drift, *window[k]) for k in range(n_seg)))
+    window = [(None,) * 4] + [(float(a) - EARLY_S, float(b) + EARLY_S, float(fa) - EARLY_S, float(fb) + EARLY_S) for _, a, b, fa, fb in located]
+    curve = OffsetCurve(tuple(CurveSegment(float(starts[k]), float(ends[k]), float(beta[k]), drift, *window[k][:2],
+                                           cut_far_lo_s=window[k][2], cut_far_hi_s=window[k][3]) for k in range(n_seg)))
     anchors = Anchors(t, ix.occ_ref[occ], lag, resp, seg, inlier & (resp > 0.5), ix.tok_row[tok])
     return curve, anchors, reaction
 

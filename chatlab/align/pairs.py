@@ -58,6 +58,8 @@ def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: Off
     else:
         on_audio = kept.select("text").with_columns(pl.Series("t_s", t_speech)).sort("t_s", maintain_order=True)
     not_before = curve.cut_before(t_speech)
+    # the moment is as good as the offset: words ending a little after it may be what was heard
+    margin = np.clip(cfg.context_margin_se * curve.offset_se(t_chat), -cfg.context_margin_max_s, cfg.context_margin_max_s)
     words_ready = prepare_words(words)
     user = kept["user_hash"] if "user_hash" in kept.columns else pl.Series("user_hash", [None] * kept.height, pl.String)
     # what viewers wrote while the removed audio played (and where the cut may lie) reacts to audio
@@ -72,7 +74,7 @@ def build_pairs(vod_id: str, words: pl.DataFrame, chat: pl.DataFrame, curve: Off
     for a in range(0, kept.height, PAIR_BLOCK):
         b = min(a + PAIR_BLOCK, kept.height)
         ctx = build_contexts(words_ready, on_audio, t_speech[a:b], context_s=cfg.context_s, chat_k=cfg.chat_k,
-                             not_before=not_before[a:b] if not_before is not None else None)
+                             not_before=not_before[a:b] if not_before is not None else None, end_margin=margin[a:b])
         enough = (ctx["n_context_words"] >= cfg.min_context_words).to_numpy()
         no_context += int((~enough & ~in_cut[a:b]).sum())
         keep = pl.Series(enough & ~in_cut[a:b])

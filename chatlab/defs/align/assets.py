@@ -16,10 +16,10 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from chatlab.align.audiocut import refine_cuts, wav_reader
+from chatlab.align.audiocut import wav_reader
 from chatlab.align.config import AlignConfig
 from chatlab.align.curve import OffsetCurve
-from chatlab.align.estimate import estimate_offsets, verdict
+from chatlab.align.estimate import estimate_offsets, verdict, with_audio
 from chatlab.align.pairs import build_pairs
 from chatlab.align.plot import offsets_png
 from chatlab.align.prior import Prior, prior_from_export
@@ -111,19 +111,20 @@ def _prior_figures(al: Any, prior: Prior | None, why: str, plain: Any, plain_pas
     return out
 
 
-def _audio_at_cuts(al: Any, layout: Layout, vod_id: str) -> dict[str, Any]:
+def _audio_at_cuts(al: Any, layout: Layout, vod_id: str, cfg: AlignConfig) -> dict[str, Any]:
     """Loose cuts placed by a step in the background inside their ranges (chatlab.align.audiocut),
-    from the `audio` artifact; the curve changes in place, the figures say what moved and why."""
+    from the `audio` artifact, before the gate (a cut the audio pins is no loose cut: estimate.with_audio);
+    the curve changes in place, the figures say what moved and why."""
     if al.method != "estimated" or al.curve is None or not any(s.cut_lo_s is not None for s in al.curve.segments):
         return {}
     wav = audio_path(layout, vod_id)
     if not wav.exists():
         return {"audio_at_cuts": f"not used: no audio artifact ({wav.name} of the audio asset)"}
     try:
-        al.curve, rep = refine_cuts(al.curve, wav_reader(wav))
+        with_audio(al, wav_reader(wav), cfg)
+        rep = al.figures["audio_at_cuts"]
     except Exception as e:  # noqa: BLE001 - a damaged WAV (wave.Error, ValueError, EOF) must not fail the estimate
         return {"audio_at_cuts": f"not used: {wav.name}: {type(e).__name__}: {e}"}
-    al.figures["audio_at_cuts"] = rep
     md = "| cut (audio s) | range | moved_s | z | step_db | why |\n|---|---|---|---|---|---|\n" + "\n".join(
         f"| {r['cut_s']} | {r['range'][0]}..{r['range'][1]} | {r.get('moved_s', 0.0)} | {r.get('z', '')} | {r.get('step_db', '')} | {r['why']} |"
         for r in rep)
@@ -165,6 +166,7 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
     cfg = _config(settings, vod_id)
     prior, why = (None, "manual override") if cfg.overridden else _export_prior(context, settings.layout(), vod_id)
     al = estimate_offsets(transcript_words, chat_clean, cfg, prior=prior)
+    audio_meta = _audio_at_cuts(al, settings.layout(), vod_id, cfg)
     problems = verdict(al, cfg)
     review = settings.section("review", vod_id)  # the review page's record of this VOD
     if review.get("status") == "rejected":
@@ -175,7 +177,6 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
         plain = estimate_offsets(transcript_words, chat_clean, cfg)  # the same VOD without the prior: what it changed
         plain_passed = not verdict(plain, cfg)
     prior_meta = _prior_figures(al, prior, why, plain, plain_passed)
-    audio_meta = _audio_at_cuts(al, settings.layout(), vod_id)
     asr_model = _asr_model(transcript_segments)
     version = al.curve.version({"asr": asr_model, "settings": cfg.settings()}) if al.curve else "none"
     doc = {**al.to_json(), "vod_id": vod_id, "offsets_version": version, "asr_model": asr_model, "passed": not problems}
@@ -228,7 +229,8 @@ def offsets(context: dg.AssetExecutionContext, settings: ChatlabSettings, transc
 def _filter_set(settings: ChatlabSettings, vod_id: str, cfg: AlignConfig) -> str:
     clean = settings.section("chat", vod_id).get("clean", {})
     h = hashlib.sha1(json.dumps(clean, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return f"chat_clean:{h};min_context_words={cfg.min_context_words};context_s={cfg.context_s:g};chat_k={cfg.chat_k}"
+    return f"chat_clean:{h};min_context_words={cfg.min_context_words};context_s={cfg.context_s:g};chat_k={cfg.chat_k}" + (
+        f";context_margin_se={cfg.context_margin_se:g};context_margin_max_s={cfg.context_margin_max_s:g}" if cfg.context_margin_se else "")
 
 
 @dg.asset(
