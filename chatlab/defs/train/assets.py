@@ -165,6 +165,10 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
         version, examples = pipeline.read_examples(layout)
         adir = pipeline.adapters_root(layout) / version
         model, tok, info = load_adapter_model(adir, layout.models, cfg.base_model)
+        if cfg.threads > 0:  # [train] threads holds for the evaluation's scoring too
+            import torch
+
+            torch.set_num_threads(cfg.threads)
     except (FileNotFoundError, ValueError) as e:
         raise dg.Failure(description=str(e)) from e
     split = {s: examples.filter(pl.col("split") == s) for s in ("train", "validation", "test")}
