@@ -160,3 +160,21 @@ def test_cut_near_the_end_with_few_echoes_fails_the_gate() -> None:
     assert wrong_stretch(al.curve, case.truth) >= 30.0  # what the gate must catch
     problems = verdict(al, CFG)
     assert any("at the stream's end" in x and "1314..1355 s" in x for x in problems), problems
+
+
+def test_a_tight_cut_range_one_chance_echo_makes_fails_the_gate() -> None:
+    """Bench group `sparse`, seed 7, case 7: one chance match just after a cut's likely place makes
+    its range 10 s wide, 80 s before the real cut, in a stretch nothing echoes; the curve is off
+    by 170 s over 77 s. With that message left out the range reaches past the real cut, and the
+    gate fails the VOD naming it."""
+    from chatlab.align.bench import group_cases, wrong_stretch
+
+    case = make_case(**group_cases("sparse", 12, 7)[7])
+    al = estimate_offsets(case.words, case.chat)
+    (true_cut,) = case.params["cut_at_audio_s"]
+    s = al.curve.segments[1]
+    assert s.cut_hi_s - s.cut_lo_s < 15.0 and s.cut_hi_s < true_cut - 60.0  # tight, and far from the cut
+    assert s.cut_far_lo_s <= s.cut_lo_s and s.cut_far_hi_s > true_cut
+    assert wrong_stretch(al.curve, case.truth) >= 30.0
+    problems = verdict(al, AlignConfig())
+    assert any("if one echo beside it was chance" in p for p in problems), problems
