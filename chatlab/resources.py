@@ -187,19 +187,22 @@ class TableStream:
         from chatlab.storage import connect
 
         sql, params = self._query()
-        if not self.order_by:
-            # a plain scan streams in little memory: read on the process's attached lake (no attach)
-            con = _cursor(self.lake)
-            try:
-                if self.table not in table_names(con, self.schema):
-                    raise LookupError(f"table {self.schema}.{self.table} is not in the lake ({self.lake.describe()}); materialize it first")
-                for batch in con.execute(sql, params).to_arrow_reader(rows):
-                    yield pl.from_arrow(batch)
-            finally:
-                con.close()
-            return
-        with connect(lake=self.lake) as con:  # read-only, its own memory limit for the sort
+        con = _cursor(self.lake)  # the process's attached lake: no attach for a small table
+        try:
+            if self.table not in table_names(con, self.schema):
+                raise LookupError(f"table {self.schema}.{self.table} is not in the lake ({self.lake.describe()}); materialize it first")
+            n = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+            if n <= rows:  # one batch
+                if n:
+                    yield con.execute(sql, params).pl()
+                return
+        finally:
+            con.close()
+        # A big table on a connection of its own, memory-limited and one thread: DuckDB's
+        # scan cannot run ahead of the reader (on the shared connection it buffered 3 GB).
+        with connect(lake=self.lake) as con:
             con.execute(f"SET memory_limit = '{self.MEMORY}'")
+            con.execute("SET threads = 1")
             if self.tmp_dir is not None:  # where a sort spills
                 self.tmp_dir.mkdir(parents=True, exist_ok=True)
                 con.execute("SET temp_directory = '" + str(self.tmp_dir).replace("'", "''") + "'")

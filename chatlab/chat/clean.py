@@ -206,7 +206,10 @@ def clean_to_parquet(batches: Iterable[pl.DataFrame], cfg: CleanConfig, folder: 
     for df in batches:
         if df.height == 0:
             continue
-        keys.append(_row_keys(df, cfg))
+        k = _row_keys(df, cfg)
+        # owned copies: a column passed through unchanged (t_s, emote_only) would keep the whole
+        # batch it came with alive (Arrow from DuckDB frees a batch only when all of it is released)
+        keys.append(pl.DataFrame({c: k[c].to_numpy().copy() for c in k.columns}, schema=k.schema))
         files.append(folder / f"clean-{len(files):05d}.parquet")
         prepare(df).write_parquet(files[-1])
     if not files:
