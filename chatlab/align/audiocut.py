@@ -9,7 +9,10 @@ candidate time, in robust z (medians, MAD), is evidence when it is large (Z_MIN;
 change of spectrum alone), of a size a listener would hear (MIN_DB or MIN_OCTAVES) and strongest
 inside the range (a change just outside
 it is some other change of the room). Not every splice changes the room, so a cut with no step
-keeps the echoes' placement. numpy only; the audio is read as a window around each range.
+keeps the echoes' placement. A step that is strong (PIN_Z, PIN_DB) and alone in the window pins
+the cut: its range shrinks to the step (the room also changes where nothing was cut, so a weaker
+or crowded step only moves the cut and the range stays). numpy only; the audio is read as a
+window around each range.
 """
 
 from __future__ import annotations
