@@ -40,6 +40,15 @@ def test_looks_cover_the_range_and_repeat() -> None:
         assert 0 <= x and x + w <= lk.size[0] and 0 <= y and y + h <= lk.size[1]
 
 
+def test_a_clip_made_for_a_seed_is_reused(tmp_path: Path) -> None:
+    first = make_look_clip(tmp_path, 4, 2)
+    stamp = first.video.stat().st_mtime_ns
+    again = make_look_clip(tmp_path, 4, 2)
+    assert again.video == first.video and again.video.stat().st_mtime_ns == stamp
+    other = make_look_clip(tmp_path, 5, 2)  # another seed is another clip
+    assert other.video != first.video
+
+
 def _drawn_line(name_rgb: tuple[int, int, int]) -> tuple[np.ndarray, TextLine, int]:
     """'Falcon2851: lurking' drawn like chat: the name in its colour, the rest white, on a dark
     translucent-looking ground; returns the picture, its line and the x where the name ends."""
