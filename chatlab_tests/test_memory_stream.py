@@ -58,12 +58,11 @@ def _same(a, b) -> None:
     assert (a.format, a.time_basis, a.start_time, a.stats, a.meta) == (b.format, b.time_basis, b.start_time, b.stats, b.meta)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in REAL.iterdir()) if REAL.exists() else [])
+@pytest.mark.parametrize("name", sorted(p.name for p in REAL.iterdir() if p.suffix != ".LICENSE") if REAL.exists() else [])
 def test_spilled_parse_equals_in_memory_on_real_exports(name: str, tmp_path: Path) -> None:
     path = REAL / name
     a = parse_file(path, salt="s" * 32)
-    if a.count == 0:
-        pytest.skip(f"{name}: no messages")
+    assert a.count > 0, f"{name}: a real export of the corpus gave no messages"
     _same(a, parse_file(path, salt="s" * 32, spill=tmp_path))
 
 
