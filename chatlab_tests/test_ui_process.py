@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from chatlab.cli import main
+from chatlab.process_group import process_tree
 
 CHATLAB = [sys.executable, "-m", "chatlab.cli"]
 
@@ -31,25 +32,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(d.name))
-    return kids
-
-
 def _descendants(pid: int) -> set[int]:
-    kids, out, todo = _children(), set(), [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return out
+    return set(process_tree(pid)) - {pid}
 
 
 def _alive(pid: int) -> bool:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from chatlab.chat.privacy import SALT_FILE
+from chatlab.process_group import process_tree
 from chatlab.storage.cluster import BIN, REPO_ROOT
 from chatlab.config import layout as make_layout
 from chatlab.storage.compare import digest_tables, differences
@@ -182,7 +183,7 @@ def _faults_materialize(trials: int, work: Path, inbox: Path, ref: Path, want: d
             # Every process at once (the command, its supervised run child in its own process
             # group, the watchdog), as a power cut or the OOM killer would: nothing is left to
             # stop the run cleanly, so it stays STARTED until the next command finds it dead.
-            _kill(_tree(p.pid))
+            _kill(process_tree(p.pid))
             p.wait()
             killed = True
         try:
@@ -218,24 +219,6 @@ def _slots_held(data: Path) -> set[str]:
         instance.dispose()
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and every process below it (from /proc), parents first."""
-    kids: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
-
 def _kill(pids: list[int]) -> None:
     for p in pids:
         try:
@@ -253,7 +236,7 @@ def _start_daemon(data: Path, logs: Path) -> subprocess.Popen:
 def _stop_daemon(p: subprocess.Popen) -> None:
     """At the end of a trial, when no run is left: the data directory is thrown away, so the
     daemon and everything under it are killed rather than stopped."""
-    _kill(_tree(p.pid) if p.poll() is None else [])
+    _kill(process_tree(p.pid) if p.poll() is None else [])
     try:
         os.killpg(p.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -323,11 +306,11 @@ def _faults_daemon(trials: int, work: Path, inbox: Path, ref: Path, want: dict, 
                 row["killed_in"] = steps[-1].step_key if steps else "before any step"
                 row["killed"] = True
                 if kind == "run worker and its steps":
-                    _kill(_tree(pid))
+                    _kill(process_tree(pid))
                 elif kind == "run worker alone":
                     _kill([pid])
                 else:
-                    _kill(_tree(daemon.pid) + _tree(pid))
+                    _kill(process_tree(daemon.pid) + process_tree(pid))
                     daemon.wait()
                     daemon = _start_daemon(data, logs)
             # 2. The dead run is marked failed (run monitoring), its slots freed, a retry started.

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chatlab.chat.privacy import SALT_FILE
+from chatlab.process_group import children, process_tree
 from chatlab.storage.compare import digest_tables, differences
 from chatlab.storage.lake import LakeConfig, lake_config
 from chatlab.config import layout as make_layout
@@ -92,13 +93,7 @@ def _proc(pid: int) -> tuple[int, float, str] | None:
 
 
 def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            info = _proc(int(d.name))
-            if info and info[0] == pid:
-                out.append(int(d.name))
-    return out
+    return children().get(pid, [])
 
 
 def _pool_processes(worker_pid: int) -> list[int]:
@@ -115,15 +110,6 @@ def _pool_processes(worker_pid: int) -> list[int]:
     if main is None:  # the CLI exec'd celery itself
         main = worker_pid
     return _children(main)
-
-
-def _tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(_children(p))
-    return out
 
 
 def _busy_worker(workers: dict[str, int], logs: Path) -> tuple[str, int, str] | None:
@@ -202,7 +188,7 @@ def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: 
                              for r in runs if r.status == dg.DagsterRunStatus.STARTED}
                     during = ", ".join(f"{v}: {s[-1].step_key}" for v, s in steps.items() if s) or "?"
                     if whole_worker is not None:
-                        for p in _tree(workers[name]):
+                        for p in process_tree(workers[name]):
                             try:
                                 os.kill(p, signal.SIGKILL)
                             except ProcessLookupError:
