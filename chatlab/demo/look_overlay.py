@@ -84,6 +84,12 @@ class LookOverlay:
         pieces: list[tuple] = []  # (kind, x, line, payload)
         x, line = 0, 0
         em = lk.font_px + 2
+        if lk.stamp:  # the arrival time on a clock that started at a random hour, dimmer than the text
+            t = 3600 * (lk.seed % 11 + 8) + 60 * (lk.seed % 53) + m.t_speech
+            stamp = f"{int(t // 3600) % 24:02d}:{int(t // 60) % 60:02d}" + (f":{int(t) % 60:02d}" if lk.stamp == "clock_s" else "")
+            dim = tuple(int(v * 0.62 + (128 * 0.38)) for v in lk.text_rgb)
+            pieces.append(("text", x, line, (stamp, dim, self.font)))
+            x += int(self.font.getlength(stamp + " "))
         if lk.badges:
             for badge, _ in m.user.badges:
                 if badge in BADGE_COLORS:
@@ -92,8 +98,11 @@ class LookOverlay:
         name = m.user.display_name
         pieces.append(("text", x, line, (name, name_color(m.user.color, lk), self.name_font)))
         x += int(self.name_font.getlength(name))
-        pieces.append(("text", x, line, (":", lk.text_rgb, self.font)))
-        x += int(self.font.getlength(": "))
+        if lk.name_above:  # no colon: the text starts on the next line
+            line, x = line + 1, 0
+        else:
+            pieces.append(("text", x, line, (":", lk.text_rgb, self.font)))
+            x += int(self.font.getlength(": "))
         space = self.font.getlength(" ")
         for word in m.text.split():
             if lk.emote_images and word in EMOTE_WORDS:

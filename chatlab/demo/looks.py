@@ -83,12 +83,16 @@ class Look:
     fade_after_s: float
     rate_per_min: float
     scene_seed: int
+    # drawn apart from the rest (round 4), so the other parts of a seed's look stay as they were
+    stamp: str = ""  # "" | "clock" (HH:MM before the name) | "clock_s" (HH:MM:SS)
+    name_above: bool = False  # the name on a line of its own, the text on the lines below it
 
     def describe(self) -> str:
         effect = "" if self.effect == "plain" else f" {self.effect}"
         panel = f"{self.panel}{'' if self.panel != 'translucent' else f' {self.panel_alpha / 255:.0%}'}{effect}"
         weight = "bold" if self.text_bold else "bold names" if self.name_bold else "regular"
-        extras = ",".join(x for x, on in (("badges", self.badges), ("emote pics", self.emote_images)) if on)
+        extras = ",".join(x for x, on in (("badges", self.badges), ("emote pics", self.emote_images),
+                                          ("time stamps", bool(self.stamp)), ("name above text", self.name_above)) if on)
         return (f"{panel}, {self.side} {self.box[2]}px, {self.family} {self.font_px}px {weight}, "
                 f"{self.mode}{f' {self.fade_after_s:.0f}s' if self.mode == 'fade' else ''}"
                 f"{', ' + extras if extras else ''}")
@@ -145,4 +149,13 @@ def draw_look(seed: int, size: tuple[int, int] = FRAME) -> Look:
         emote_images=bool(rng.random() < 0.5), mode=str(rng.choice(["scroll", "fade"], p=[0.6, 0.4])),
         fade_after_s=float(rng.uniform(6, 20)), rate_per_min=float(rng.uniform(12, 45)),
         scene_seed=int(rng.integers(1 << 30)),
+        **_layout_extras(seed),
     )
+
+
+def _layout_extras(seed: int) -> dict[str, Any]:
+    """What real chat layouts add: a time stamp before the name, the name above the text."""
+    rng = np.random.default_rng([seed, 1202])
+    u = rng.random()
+    stamp = "clock" if u < 0.2 else "clock_s" if u < 0.28 else ""
+    return {"stamp": stamp, "name_above": bool(rng.random() < 0.2)}

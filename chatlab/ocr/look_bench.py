@@ -24,25 +24,31 @@ TUNING = tuple(range(0, 12))
 # too; FRESH (3000-) was fixed before any tuning of round 3 and is scored once, at its end.
 SEEN_ONCE = tuple(range(1000, 1010))
 SEEN_TWICE = tuple(range(2000, 2010))
-FRESH = tuple(range(3000, 3012))
-HELD_APART = FRESH
-SETS = {"tuning": TUNING, "fresh": FRESH, "held": FRESH, "seen": SEEN_ONCE + SEEN_TWICE, "seen1": SEEN_ONCE,
-        "seen2": SEEN_TWICE}
+# Round 4: 3000- was scored once at the end of round 3 and is "seen" now; FRESH2 (4000-) was fixed
+# before any tuning of round 4 (with the look's new time stamps and names above the text) and is
+# scored once, at its end.
+SEEN_THRICE = tuple(range(3000, 3012))
+FRESH2 = tuple(range(4000, 4012))
+SEEN = SEEN_ONCE + SEEN_TWICE + SEEN_THRICE
+HELD_APART = FRESH2
+SETS = {"tuning": TUNING, "fresh2": FRESH2, "held": FRESH2, "seen": SEEN, "seen1": SEEN_ONCE,
+        "seen2": SEEN_TWICE, "seen3": SEEN_THRICE, "fresh": SEEN_THRICE}
 
 
 def parse_seeds(value: str) -> dict[str, tuple[int, ...]]:
-    """'tuning', 'fresh' (= 'held': held apart), 'seen' (1000- and 2000-, held apart once and looked at
-    since), 'all' (tuning, seen and fresh, reported apart), or seeds '3,5,1001' (a set named 'chosen')."""
+    """'tuning', 'fresh2' (= 'held': held apart), 'seen' (1000-, 2000- and 3000-, each held apart once
+    and looked at since; 'fresh' is 3000- alone, its old name), 'all' (tuning, seen and fresh2,
+    reported apart), or seeds '3,5,1001' (a set named 'chosen')."""
     if value == "all":
-        return {"tuning": TUNING, "seen": SEEN_ONCE + SEEN_TWICE, "fresh": FRESH}
+        return {"tuning": TUNING, "seen": SEEN, "fresh2": FRESH2}
     if value == "held":
-        return {"fresh": FRESH}
+        return {"fresh2": FRESH2}
     if value in SETS:
         return {value: SETS[value]}
     try:
         return {"chosen": tuple(int(x) for x in value.split(",") if x.strip())}
     except ValueError as e:
-        raise ValueError(f"--looks {value!r}: expected tuning, fresh, seen, all or seeds like 3,5,1001") from e
+        raise ValueError(f"--looks {value!r}: expected tuning, fresh2, seen, all or seeds like 3,5,1001") from e
 
 
 def bench_look(seed: int, workdir: Path, seconds: float, *, engine: Any, auto_region: bool = True,
@@ -114,8 +120,9 @@ def print_report(res: dict[str, Any], write: Callable[[str], None] = print) -> N
           "time spread over 2 cores (cpu/2)")
     head = f"{'seed':>5} {'recall':>7} {'prec':>6} {'<=2s':>6} {'speed':>7} {'cpu/2':>7} {'region conf':>11}  look"
     for name, part in res["sets"].items():
-        label = {"fresh": " (held apart: never looked at while tuning)",
-                 "seen": " (held apart in rounds 1 and 2, looked at since: not held apart any more)"}.get(name, "")
+        label = {"fresh2": " (held apart: never looked at while tuning)",
+                 "fresh": " (3000-: held apart in round 3, looked at since: not held apart any more)",
+                 "seen": " (held apart in rounds 1-3, looked at since: not held apart any more)"}.get(name, "")
         write(f"\n{name} seeds{label}")
         write(head)
         for r in part["looks"]:
