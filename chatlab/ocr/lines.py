@@ -43,6 +43,8 @@ class PanelMessage:
     text: str = ""
     confidence: float = 0.0
     problem: str | None = None
+    name_line: bool = False  # the first line is the user name alone (the text is on the lines below)
+    given_user: str | None = None  # the user, from the message above (a second bubble of the same name)
 
     @property
     def top(self) -> int:
@@ -193,6 +195,19 @@ _NAME_FIX = str.maketrans({"-": "_", "—": "_", "｜": "l", "|": "l"})
 # what a badge picture before the name reads as: a lone symbol or letter-like blot
 _LEAD_JUNK = re.compile(r"^(?:[^A-Za-z0-9_\s]{1,3}\s*|[A-Za-z0-9][^A-Za-z0-9\s]?\s(?=[A-Za-z0-9_]{2,25}\s?[:;]))+")
 START_RE = re.compile(r"^([A-Za-z0-9_]{2,25})\s?[:;：]")
+# a name whose underscore was read as a space (or with a space next to it): "orbital _cat:", "Halcyon_ Tv:"
+_SPLIT_NAME_RE = re.compile(r"^([A-Za-z0-9]{1,24}_? _?[A-Za-z0-9]{1,24})\s?[:;：]")
+_SPLIT_NAME_FIX = re.compile(r"^([A-Za-z0-9]{1,24})(_? _?)([A-Za-z0-9]{1,24})(?=\s?[:;：])")
+
+
+# a clock time before the message ("18:35", "[14:50:41]", "9:05 PM"); the recogniser may put a space
+# after its colon ("18: 35")
+_STAMP = re.compile(r"^\s*[\[(]?\d{1,2}\s?:\s?\d{2}(?:\s?:\s?\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?[\])]?(?=\D|$)\s*")
+
+
+def strip_stamp(text: str) -> str:
+    """The line without a clock time at its start."""
+    return _STAMP.sub("", text, count=1)
 
 
 def strip_badges(text: str) -> str:
@@ -202,7 +217,21 @@ def strip_badges(text: str) -> str:
 
 def starts_message(text: str) -> bool:
     """A line that opens a message: a Twitch-style user name and a colon first."""
-    return bool(START_RE.match(strip_badges(text)))
+    t = strip_badges(text)
+    if START_RE.match(t):
+        return True
+    m = _SPLIT_NAME_RE.match(t)
+    # with nothing after the colon (a message of emote pictures) no underscore is needed
+    return bool(m and ("_" in m.group(1) or not t[m.end():].strip()))
+
+
+def join_split_name(text: str) -> str:
+    """'Halcyon_ Tv: hi' -> 'Halcyon_Tv: hi' (the space the recogniser put next to an underscore)."""
+    t = strip_badges(text)
+    m = _SPLIT_NAME_FIX.match(t)
+    if not m:
+        return text
+    return f"{m.group(1)}_{m.group(3)}{t[m.end():]}"
 
 
 def split_user(first_line: str) -> tuple[str, str] | None:
@@ -243,11 +272,27 @@ def fix_text(text: str, emotes: dict[str, str] | None = None) -> str:
     return _ZERO_IN_CAPS.sub(lambda m: m.group(1) + "O" * len(m.group(2)), " ".join(words))
 
 
+NAME_ALONE_RE = re.compile(r"^@?[A-Za-z0-9_]{2,25}$")
+
+
+def name_alone(text: str) -> str | None:
+    """The user name of a line that holds nothing else (no colon: the text is below it)."""
+    t = strip_badges(strip_stamp(text)).strip()
+    if not NAME_ALONE_RE.match(t) or t.lstrip("@").lower() in _EMOTE_BY_LOWER:
+        return None
+    return t.lstrip("@")
+
+
 def finish(msg: PanelMessage) -> PanelMessage:
     """Join a message's recognised lines and split off the user name."""
-    first = msg.lines[0].text.strip()
+    first = join_split_name(msg.lines[0].text.strip())
     rest = " ".join(ln.text.strip() for ln in msg.lines[1:] if ln.text.strip())
     parts = split_user(first)
+    if msg.name_line:
+        parts = (split_user(f"{name_alone(first) or first}:") or (first, ""))[0], rest
+        rest = ""
+    elif msg.given_user is not None:
+        parts, rest = (msg.given_user, first), rest
     if parts is None:
         msg.user, msg.text = "", " ".join(x for x in (first, rest) if x)
         msg.problem = "no 'user:' at the start of the message"

@@ -236,6 +236,7 @@ class ChatReader:
                     a = next((a for a in prev if TL.same_line(a, b, 0) and alike(a, b)), None)
                 if a is not None and a.text:
                     b.text, b.confidence, b.reused, b.colour_start = a.text, a.confidence, True, a.colour_start
+                    b.name_colour = getattr(a, "name_colour", None)
                     self.stats["lines_reused"] += 1
                 else:
                     todo.append(b)
@@ -300,6 +301,29 @@ class ChatReader:
             used = [(k, t, c) for k, t, c in parts if k != "line" and (k == "full") == (end is not None and ln.text == full)]
             n = sum(len(t) for _, t, _ in used)
             ln.confidence = sum(len(t) * c for _, t, c in used) / n if n else 0.0
+        self._reread_whole(img, [ln for ln in todo if not ln.colour_start])
+        for ln in todo:
+            ln.text = L.strip_stamp(ln.text)
+            # a name alone on its line is in a colour of its own (a text line of one word is not)
+            ln.name_colour = None if text_rgb is None or L.name_alone(ln.text) is None else \
+                C.body_is_picture(img, ln, (ln.x0, ln.top, ln.x1, ln.bottom), text_rgb, pol)
+
+    def _reread_whole(self, img: np.ndarray, lines: list[TL.TextLine]) -> None:
+        """Lines the colour did not split, read once more whole: where the pieces lost the name (the
+        badge cut took a dark name for a picture, every piece looked like an emote because the text
+        colour was taken from them), the whole line still opens with 'name:'."""
+        todo = [ln for ln in lines if not L.starts_message(L.strip_stamp(ln.text))]
+        if not todo:
+            return
+        t0 = time.perf_counter()
+        res = self.engine.recognize([c for ln in todo
+                                     for c in TL.crops(img, ln, scale=self.opt.scale, pieces=[(ln.x0, ln.top, ln.x1, ln.bottom)])])
+        self.stats["ocr_s"] += time.perf_counter() - t0
+        self.stats["lines_reread"] = self.stats.get("lines_reread", 0) + len(todo)
+        for ln, (t, c) in zip(todo, res):
+            t = t.strip()
+            if t and (not ln.text.strip() or L.starts_message(L.strip_stamp(t))):
+                ln.text, ln.confidence = t, c
 
     def finish(self) -> list[OcrMessage]:
         fix = canonical_users(self.history)
@@ -333,29 +357,71 @@ def _recut_name(name: str, body: str, whole: str) -> str | None:
 
 
 def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessage], list[TL.TextLine]]:
-    """Lines -> messages: a line that starts with a user name and a colon opens one; a line just
-    below the previous one of a message, starting at the chat's left edge, continues it; lines
-    before any message's start (its first line scrolled away) or apart from one are orphans."""
+    """Lines -> messages. A line that starts with a user name and a colon opens one; so does a line
+    holding a name alone with text right under it (the name above the text). A line continues the
+    message above when it is its wrapped rest: right under its last line, as tall, from the chat's
+    left edge, and that line was full (its end plus this line's first word reach the chat's right
+    edge; chat wraps only then, so packed lines of short messages are not run together). Under a
+    name-above message, a line apart from it (a bubble of its own) is another message of the same
+    user. Lines before any message's start (its first line scrolled away) or apart from one are
+    orphans."""
     msgs: list[L.PanelMessage] = []
     orphans: list[TL.TextLine] = []
     if not lines:
         return msgs, orphans
+
+    def opens(ln: TL.TextLine) -> bool:
+        return bool(ln.colour_start) or L.starts_message(L.strip_stamp(ln.text))
+
+    def close_under(a: TL.TextLine, b: TL.TextLine, k: float = 0.9) -> bool:
+        return b.top - a.bottom <= k * max(a.height, b.height) and abs(a.height - b.height) <= max(4, 0.35 * a.height)
+
+    # a name alone with a line right under it takes that line as its text (so that line is no name)
+    alone = [False] * len(lines)
+    i = 0
+    while i + 1 < len(lines):
+        ln, nxt = lines[i], lines[i + 1]
+        # (a name in a bubble of its own may be smaller than the text under it)
+        if not opens(ln) and L.name_alone(ln.text) is not None and nxt.top - ln.bottom <= 0.8 * max(ln.height, nxt.height) \
+                and max(ln.height, nxt.height) <= 1.8 * min(ln.height, nxt.height) and not opens(nxt) \
+                and not (getattr(ln, "name_colour", None) is False and getattr(nxt, "name_colour", None)):
+            alone[i] = True
+            i += 2
+        else:
+            i += 1
     # the chat's left edge: where its messages start (scene text in the region must not move it)
-    starts = [ln.x0 for ln in lines if ln.colour_start or L.starts_message(ln.text)]
+    starts = [ln.x0 for ln, a in zip(lines, alone) if a or opens(ln)]
     left = min(starts) if starts else min(ln.x0 for ln in lines)
-    for ln in lines:
-        if ln.colour_start or L.starts_message(ln.text):
+    right = max(ln.x1 for ln in lines)
+    for ln, is_name in zip(lines, alone):
+        if opens(ln):
             msgs.append(L.PanelMessage([ln]))  # type: ignore[list-item]
             continue
+        if is_name:
+            msgs.append(L.PanelMessage([ln], name_line=True))  # type: ignore[list-item]
+            continue
         if msgs:
-            last = msgs[-1].lines[-1]
-            gap = ln.top - last.bottom
-            # a wrapped line: right under the last one, as tall, from the chat's left edge (a ticker or
-            # caption crossing the region is taller or shorter, or starts elsewhere)
-            if gap <= 0.9 * max(ln.height, last.height) and abs(ln.x0 - left) <= max(6, 0.4 * ln.height) \
-                    and abs(ln.height - last.height) <= max(4, 0.35 * last.height):
-                msgs[-1].lines.append(ln)  # type: ignore[arg-type]
+            m = msgs[-1]
+            last = m.lines[-1]
+            if ln.x0 >= last.x1 - 2 and min(ln.bottom, last.bottom) - max(ln.top, last.top) >= 0.5 * min(ln.height, last.height):
+                m.lines.append(ln)  # type: ignore[arg-type]  # the same row, after a wide gap (emote pictures)
                 continue
+            if m.name_line and len(m.lines) == 1:
+                m.lines.append(ln)  # type: ignore[arg-type]  # the text under the name
+                continue
+            words = ln.text.split()
+            first_w = (len(words[0]) + 1) / max(1, len(ln.text)) * (ln.x1 - ln.x0) if words else 0.0
+            text_x0 = m.lines[1].x0 if m.name_line and len(m.lines) > 1 else left
+            full = last.x1 + first_w >= right - (0.6 * ln.height + 4)
+            if close_under(last, ln) and abs(ln.x0 - text_x0) <= max(6, 0.4 * ln.height) and full:
+                m.lines.append(ln)  # type: ignore[arg-type]  # a wrapped line
+                continue
+            if (m.name_line or m.given_user is not None) and len(m.lines) > 1 and \
+                    abs(ln.x0 - m.lines[-1].x0) <= max(6, 0.4 * ln.height) and ln.top - last.bottom <= 1.8 * ln.height:
+                user = L.name_alone(m.lines[0].text) if m.name_line else m.given_user
+                if user:
+                    msgs.append(L.PanelMessage([ln], given_user=user))  # type: ignore[list-item]
+                    continue
         orphans.append(ln)
     return msgs, orphans
 
