@@ -193,11 +193,13 @@ _NAME_FIX = str.maketrans({"-": "_", "—": "_", "｜": "l", "|": "l"})
 
 
 # what a badge picture before the name reads as: a lone symbol or letter-like blot
-_LEAD_JUNK = re.compile(r"^(?:[^A-Za-z0-9_\s]{1,3}\s*|[A-Za-z0-9][^A-Za-z0-9\s]?\s(?=[A-Za-z0-9_]{2,25}\s?[:;]))+")
-START_RE = re.compile(r"^([A-Za-z0-9_]{2,25})\s?[:;：]")
+_LEAD_JUNK = re.compile(r"^(?:(?!@[A-Za-z0-9_])[^A-Za-z0-9_\s@]{1,3}\s*|[A-Za-z0-9][^A-Za-z0-9\s]?\s(?=[A-Za-z0-9_]{2,25}\s?[:;]))+")
+START_RE = re.compile(r"^@?([A-Za-z0-9_]{2,25})\s?[:;：]")
 # a name whose underscore was read as a space (or with a space next to it): "orbital _cat:", "Halcyon_ Tv:"
-_SPLIT_NAME_RE = re.compile(r"^([A-Za-z0-9]{1,24}_? _?[A-Za-z0-9]{1,24})\s?[:;：]")
-_SPLIT_NAME_FIX = re.compile(r"^([A-Za-z0-9]{1,24})(_? _?)([A-Za-z0-9]{1,24})(?=\s?[:;：])")
+_SPLIT_NAME_RE = re.compile(r"^(@?[A-Za-z0-9_]{1,24}_? _?[A-Za-z0-9_]{1,24})\s?[:;：]")
+_SPLIT_NAME_FIX = re.compile(r"^(@?[A-Za-z0-9_]{1,24}?)(_? _?)([A-Za-z0-9_]{1,24})(?=\s?[:;：])")
+# a YouTube handle opening a line with no colon after it (an event row: "@name sent a gift")
+HANDLE_START_RE = re.compile(r"^@([A-Za-z0-9_.-]{3,30})\s+(\S.*)$")
 
 
 # a clock time before the message ("18:35", "[14:50:41]", "9:05 PM"); the recogniser may put a space
@@ -222,7 +224,7 @@ def starts_message(text: str) -> bool:
         return True
     m = _SPLIT_NAME_RE.match(t)
     # with nothing after the colon (a message of emote pictures) no underscore is needed
-    return bool(m and ("_" in m.group(1) or not t[m.end():].strip()))
+    return bool(m and ("_" in m.group(1) or m.group(1).startswith("@") or not t[m.end():].strip()))
 
 
 def join_split_name(text: str) -> str:
@@ -297,7 +299,7 @@ def finish(msg: PanelMessage) -> PanelMessage:
         msg.user, msg.text = "", " ".join(x for x in (first, rest) if x)
         msg.problem = "no 'user:' at the start of the message"
     else:
-        msg.user, msg.text = parts[0], " ".join(x for x in (parts[1], rest) if x)
+        msg.user, msg.text = parts[0].lstrip("@") or parts[0], " ".join(x for x in (parts[1], rest) if x)
     msg.text = fix_text(re.sub(r"\s+", " ", msg.text).strip())
     confs = [ln.confidence for ln in msg.lines]
     msg.confidence = float(min(confs)) if confs else 0.0

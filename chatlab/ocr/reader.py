@@ -376,14 +376,20 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     def close_under(a: TL.TextLine, b: TL.TextLine, k: float = 0.9) -> bool:
         return b.top - a.bottom <= k * max(a.height, b.height) and abs(a.height - b.height) <= max(4, 0.35 * a.height)
 
+    def near_under(a: TL.TextLine, b: TL.TextLine) -> bool:
+        # (a name in a bubble of its own may be smaller than the text under it)
+        return b.top - a.bottom <= 0.8 * max(a.height, b.height) and max(a.height, b.height) <= 1.8 * min(a.height, b.height)
+
+    def name_colon_alone(ln: TL.TextLine) -> bool:
+        parts = L.split_user(L.join_split_name(L.strip_stamp(ln.text)))
+        return parts is not None and not parts[1]
+
     # a name alone with a line right under it takes that line as its text (so that line is no name)
     alone = [False] * len(lines)
     i = 0
     while i + 1 < len(lines):
         ln, nxt = lines[i], lines[i + 1]
-        # (a name in a bubble of its own may be smaller than the text under it)
-        if not opens(ln) and L.name_alone(ln.text) is not None and nxt.top - ln.bottom <= 0.8 * max(ln.height, nxt.height) \
-                and max(ln.height, nxt.height) <= 1.8 * min(ln.height, nxt.height) and not opens(nxt) \
+        if not opens(ln) and L.name_alone(ln.text) is not None and near_under(ln, nxt) and not opens(nxt) \
                 and not (getattr(ln, "name_colour", None) is False and getattr(nxt, "name_colour", None)):
             alone[i] = True
             i += 2
@@ -393,6 +399,14 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     starts = [ln.x0 for ln, a in zip(lines, alone) if a or opens(ln)]
     left = min(starts) if starts else min(ln.x0 for ln in lines)
     right = max(ln.x1 for ln in lines)
+    def handle_start(ln: TL.TextLine) -> bool:
+        h = L.HANDLE_START_RE.match(L.strip_badges(ln.text))
+        if not h or abs(ln.x0 - left) > max(8, 1.5 * ln.height):
+            return False
+        msgs.append(L.PanelMessage([ln], given_user=h.group(1)))  # type: ignore[list-item]
+        ln.text = h.group(2)
+        return True
+
     for ln, is_name in zip(lines, alone):
         if opens(ln):
             msgs.append(L.PanelMessage([ln]))  # type: ignore[list-item]
@@ -406,13 +420,16 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
             if ln.x0 >= last.x1 - 2 and min(ln.bottom, last.bottom) - max(ln.top, last.top) >= 0.5 * min(ln.height, last.height):
                 m.lines.append(ln)  # type: ignore[arg-type]  # the same row, after a wide gap (emote pictures)
                 continue
-            if m.name_line and len(m.lines) == 1:
+            if len(m.lines) == 1 and (m.name_line or name_colon_alone(last) and near_under(last, ln)):
                 m.lines.append(ln)  # type: ignore[arg-type]  # the text under the name
                 continue
             words = ln.text.split()
             first_w = (len(words[0]) + 1) / max(1, len(ln.text)) * (ln.x1 - ln.x0) if words else 0.0
             text_x0 = m.lines[1].x0 if m.name_line and len(m.lines) > 1 else left
             full = last.x1 + first_w >= right - (0.6 * ln.height + 4)
+            # where names are handles ('@name'), a line opening with one is a row of its own
+            if msgs[-1].lines[0].text.lstrip().startswith("@") and handle_start(ln):
+                continue
             if close_under(last, ln) and abs(ln.x0 - text_x0) <= max(6, 0.4 * ln.height) and full:
                 m.lines.append(ln)  # type: ignore[arg-type]  # a wrapped line
                 continue
@@ -422,6 +439,8 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
                 if user:
                     msgs.append(L.PanelMessage([ln], given_user=user))  # type: ignore[list-item]
                     continue
+        if handle_start(ln):
+            continue
         orphans.append(ln)
     return msgs, orphans
 

@@ -38,7 +38,10 @@ TARGET = 0.95  # issue 12: recall and precision with the region found
 # Round 4 tunes the reader on some of the corpus: the split was fixed by source repository (the
 # repositories sorted, every other one) before any picture's figures were looked at, so that no
 # overlay's look is on both sides. Only "apart" is evidence of how the reader does on real chat.
-TUNE_SOURCES = ("chatterino2", "crow", "ngc7052_chat_overlay", "stream_overlay", "vladiantio_chat_overlay")
+# compact_chat_overlay was moved to "tune" after the split: test_ocr_capture reads one of its
+# pictures (and did since round 1), so it could not stay unseen.
+TUNE_SOURCES = ("chatterino2", "compact_chat_overlay", "crow", "ngc7052_chat_overlay", "stream_overlay",
+                "vladiantio_chat_overlay")
 PARTS = ("tune", "apart", "all")
 
 
