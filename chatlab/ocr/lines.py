@@ -44,7 +44,8 @@ class PanelMessage:
     confidence: float = 0.0
     problem: str | None = None
     name_line: bool = False  # the first line is the user name alone (the text is on the lines below)
-    given_user: str | None = None  # the user, from the message above (a second bubble of the same name)
+    given_user: str | None = None  # the user when it is not on the first line (name above, a handle's event row)
+    bubble: bool = False  # a second bubble of the name-above message before it (same user)
 
     @property
     def top(self) -> int:
@@ -213,8 +214,19 @@ def strip_stamp(text: str) -> str:
 
 
 def strip_badges(text: str) -> str:
-    """The line without what badge pictures before the name were read as."""
-    return _LEAD_JUNK.sub("", text.strip())
+    """The line without what badge pictures before the name were read as (up to three short
+    blots: 'W $ mattyeast: hi' -> 'mattyeast: hi', when what is left opens with 'name:')."""
+    t = _LEAD_JUNK.sub("", text.strip())
+    words = t.split(" ")
+    for k in range(1, min(4, len(words))):
+        w = words[k - 1]
+        if len(w) > 2 or w.isalpha() and (len(w) > 1 or w in "IaA"):
+            break
+        rest = " ".join(words[k:]).lstrip()
+        m = _SPLIT_NAME_RE.match(rest)
+        if START_RE.match(rest) or m and "_" in m.group(1):
+            return rest
+    return t
 
 
 def starts_message(text: str) -> bool:
@@ -277,12 +289,16 @@ def fix_text(text: str, emotes: dict[str, str] | None = None) -> str:
 NAME_ALONE_RE = re.compile(r"^@?[A-Za-z0-9_]{2,25}$")
 
 
-def name_alone(text: str) -> str | None:
-    """The user name of a line that holds nothing else (no colon: the text is below it)."""
+def name_alone(text: str, coloured: bool = False) -> str | None:
+    """The user name of a line that holds nothing else (no colon: the text is below it). A line
+    in a name colour may have a space read into the name ('xXFuzzyToas tXx')."""
     t = strip_badges(strip_stamp(text)).strip()
+    if coloured and t.count(" ") == 1:
+        t = t.replace(" ", "")
     if not NAME_ALONE_RE.match(t) or t.lstrip("@").lower() in _EMOTE_BY_LOWER:
         return None
-    return t.lstrip("@")
+    name = split_user(f"{t}:")
+    return (name[0] if name else t).lstrip("@")
 
 
 def finish(msg: PanelMessage) -> PanelMessage:
@@ -291,8 +307,7 @@ def finish(msg: PanelMessage) -> PanelMessage:
     rest = " ".join(ln.text.strip() for ln in msg.lines[1:] if ln.text.strip())
     parts = split_user(first)
     if msg.name_line:
-        parts = (split_user(f"{name_alone(first) or first}:") or (first, ""))[0], rest
-        rest = ""
+        parts, rest = (msg.given_user or name_alone(first) or first, rest), ""
     elif msg.given_user is not None:
         parts, rest = (msg.given_user, first), rest
     if parts is None:

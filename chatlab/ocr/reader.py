@@ -305,7 +305,7 @@ class ChatReader:
         for ln in todo:
             ln.text = L.strip_stamp(ln.text)
             # a name alone on its line is in a colour of its own (a text line of one word is not)
-            ln.name_colour = None if text_rgb is None or L.name_alone(ln.text) is None else \
+            ln.name_colour = None if text_rgb is None or len(ln.text.split()) > 3 else \
                 C.body_is_picture(img, ln, (ln.x0, ln.top, ln.x1, ln.bottom), text_rgb, pol)
 
     def _reread_whole(self, img: np.ndarray, lines: list[TL.TextLine]) -> None:
@@ -389,8 +389,10 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     i = 0
     while i + 1 < len(lines):
         ln, nxt = lines[i], lines[i + 1]
-        if not opens(ln) and L.name_alone(ln.text) is not None and near_under(ln, nxt) and not opens(nxt) \
-                and not (getattr(ln, "name_colour", None) is False and getattr(nxt, "name_colour", None)):
+        lc, nc = getattr(ln, "name_colour", None), getattr(nxt, "name_colour", None)
+        # (the line under a name is not itself in a name colour, unless the name's is unknown)
+        if not opens(ln) and L.name_alone(ln.text, lc is True) is not None and near_under(ln, nxt) and not opens(nxt) \
+                and not (nc is True and lc is not True):
             alone[i] = True
             i += 2
         else:
@@ -412,7 +414,8 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
             msgs.append(L.PanelMessage([ln]))  # type: ignore[list-item]
             continue
         if is_name:
-            msgs.append(L.PanelMessage([ln], name_line=True))  # type: ignore[list-item]
+            msgs.append(L.PanelMessage([ln], name_line=True,  # type: ignore[list-item]
+                                       given_user=L.name_alone(ln.text, getattr(ln, "name_colour", None) is True)))
             continue
         if msgs:
             m = msgs[-1]
@@ -433,11 +436,11 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
             if close_under(last, ln) and abs(ln.x0 - text_x0) <= max(6, 0.4 * ln.height) and full:
                 m.lines.append(ln)  # type: ignore[arg-type]  # a wrapped line
                 continue
-            if (m.name_line or m.given_user is not None) and len(m.lines) > 1 and \
+            if (m.name_line and len(m.lines) > 1 or m.bubble) and \
                     abs(ln.x0 - m.lines[-1].x0) <= max(6, 0.4 * ln.height) and ln.top - last.bottom <= 1.8 * ln.height:
-                user = L.name_alone(m.lines[0].text) if m.name_line else m.given_user
+                user = m.given_user
                 if user:
-                    msgs.append(L.PanelMessage([ln], given_user=user))  # type: ignore[list-item]
+                    msgs.append(L.PanelMessage([ln], given_user=user, bubble=True))  # type: ignore[list-item]
                     continue
         if handle_start(ln):
             continue
