@@ -239,6 +239,13 @@ def starts_message(text: str) -> bool:
     return bool(m and ("_" in m.group(1) or m.group(1).startswith("@") or not t[m.end():].strip()))
 
 
+def strong_start(text: str) -> bool:
+    """Opens a message beyond doubt: 'name:' whole, or a name split only next to an underscore or after '@'."""
+    t = strip_badges(text)
+    m = _SPLIT_NAME_RE.match(t)
+    return bool(START_RE.match(t) or m and ("_" in m.group(1) or m.group(1).startswith("@")))
+
+
 def join_split_name(text: str) -> str:
     """'Halcyon_ Tv: hi' -> 'Halcyon_Tv: hi' (the space the recogniser put next to an underscore)."""
     t = strip_badges(text)

@@ -285,7 +285,12 @@ class ChatReader:
             body = re.sub(r"^[:;.,1|]\s+", "", body)  # the colon read as a mark of its own
             full = " ".join(t for k, t, _ in parts if k == "full")
             whole_line = " ".join(t for k, t, _ in parts if k == "line")
-            if ln.colour_start and not (re.fullmatch(r"[A-Za-z0-9_]{3,25}", name) and re.search(r"[A-Za-z]", name)):
+            alone = L.name_alone(whole_line, True) if ln.colour_start and ":" not in whole_line else None
+            if alone and (not body.strip() or fuzz.ratio((name + body).replace(" ", "").lower(),
+                                                         whole_line.replace(" ", "").lower()) >= 80):
+                ln.colour_start = None  # a name alone on its line, its text below it (the colour split fell inside it)
+                ln.text = whole_line
+            elif ln.colour_start and not (re.fullmatch(r"[A-Za-z0-9_]{3,25}", name) and re.search(r"[A-Za-z]", name)):
                 ln.colour_start = None  # no user name in that colour: a HUD figure, a ticker, an emote
                 ln.text = full
             elif ln.colour_start and L.starts_message(full):
@@ -370,15 +375,31 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     if not lines:
         return msgs, orphans
 
+    right = max(ln.x1 for ln in lines)
+
     def opens(ln: TL.TextLine) -> bool:
         return bool(ln.colour_start) or L.starts_message(L.strip_stamp(ln.text))
+
+    def full(last: TL.TextLine, ln: TL.TextLine) -> bool:
+        # the line above reached the right edge less this line's first word: chat wraps only then
+        words = ln.text.split()
+        first_w = (len(words[0]) + 1) / max(1, len(ln.text)) * (ln.x1 - ln.x0) if words else 0.0
+        return last.x1 + first_w >= right - (0.6 * ln.height + 4)
+
+    def weak_wrap(prev: TL.TextLine | None, ln: TL.TextLine) -> bool:
+        """A line that reads like a start only loosely ('two words:' alone, a name alone not in a
+        name colour) right under a full line is its wrapped rest."""
+        return prev is not None and close_under(prev, ln) and full(prev, ln) and abs(ln.x0 - prev.x0) <= 0.5 * right \
+            and getattr(ln, "name_colour", None) is not True and not ln.colour_start \
+            and not L.strong_start(L.strip_stamp(ln.text))
 
     def close_under(a: TL.TextLine, b: TL.TextLine, k: float = 0.9) -> bool:
         return b.top - a.bottom <= k * max(a.height, b.height) and abs(a.height - b.height) <= max(4, 0.35 * a.height)
 
     def near_under(a: TL.TextLine, b: TL.TextLine) -> bool:
         # (a name in a bubble of its own may be smaller than the text under it)
-        return b.top - a.bottom <= 0.8 * max(a.height, b.height) and max(a.height, b.height) <= 1.8 * min(a.height, b.height)
+        return -0.3 * a.height <= b.top - a.bottom <= 0.8 * max(a.height, b.height) \
+            and max(a.height, b.height) <= 1.8 * min(a.height, b.height)
 
     def name_colon_alone(ln: TL.TextLine) -> bool:
         parts = L.split_user(L.join_split_name(L.strip_stamp(ln.text)))
@@ -392,7 +413,7 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
         lc, nc = getattr(ln, "name_colour", None), getattr(nxt, "name_colour", None)
         # (the line under a name is not itself in a name colour, unless the name's is unknown)
         if not opens(ln) and L.name_alone(ln.text, lc is True) is not None and near_under(ln, nxt) and not opens(nxt) \
-                and not (nc is True and lc is not True):
+                and not (nc is True and lc is not True) and not weak_wrap(lines[i - 1] if i else None, ln):
             alone[i] = True
             i += 2
         else:
@@ -400,7 +421,7 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     # the chat's left edge: where its messages start (scene text in the region must not move it)
     starts = [ln.x0 for ln, a in zip(lines, alone) if a or opens(ln)]
     left = min(starts) if starts else min(ln.x0 for ln in lines)
-    right = max(ln.x1 for ln in lines)
+
     def handle_start(ln: TL.TextLine) -> bool:
         h = L.HANDLE_START_RE.match(L.strip_badges(ln.text))
         if not h or abs(ln.x0 - left) > max(8, 1.5 * ln.height):
@@ -409,7 +430,10 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
         ln.text = h.group(2)
         return True
 
-    for ln, is_name in zip(lines, alone):
+    for k, (ln, is_name) in enumerate(zip(lines, alone)):
+        if msgs and opens(ln) and weak_wrap(lines[k - 1], ln) and lines[k - 1] is msgs[-1].lines[-1]:
+            msgs[-1].lines.append(ln)  # type: ignore[arg-type]
+            continue
         if opens(ln):
             msgs.append(L.PanelMessage([ln]))  # type: ignore[list-item]
             continue
@@ -426,17 +450,14 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
             if len(m.lines) == 1 and (m.name_line or name_colon_alone(last) and near_under(last, ln)):
                 m.lines.append(ln)  # type: ignore[arg-type]  # the text under the name
                 continue
-            words = ln.text.split()
-            first_w = (len(words[0]) + 1) / max(1, len(ln.text)) * (ln.x1 - ln.x0) if words else 0.0
             text_x0 = m.lines[1].x0 if m.name_line and len(m.lines) > 1 else left
-            full = last.x1 + first_w >= right - (0.6 * ln.height + 4)
             # where names are handles ('@name'), a line opening with one is a row of its own
             if msgs[-1].lines[0].text.lstrip().startswith("@") and handle_start(ln):
                 continue
-            if close_under(last, ln) and abs(ln.x0 - text_x0) <= max(6, 0.4 * ln.height) and full:
+            if close_under(last, ln) and abs(ln.x0 - text_x0) <= max(6, 0.4 * ln.height) and full(last, ln):
                 m.lines.append(ln)  # type: ignore[arg-type]  # a wrapped line
                 continue
-            if (m.name_line and len(m.lines) > 1 or m.bubble) and \
+            if (m.name_line and len(m.lines) > 1 or m.bubble) and getattr(ln, "name_colour", None) is not True and \
                     abs(ln.x0 - m.lines[-1].x0) <= max(6, 0.4 * ln.height) and ln.top - last.bottom <= 1.8 * ln.height:
                 user = m.given_user
                 if user:
