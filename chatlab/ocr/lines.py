@@ -205,7 +205,7 @@ HANDLE_START_RE = re.compile(r"^@([A-Za-z0-9_.-]{3,30})\s+(\S.*)$")
 
 # a clock time before the message ("18:35", "[14:50:41]", "9:05 PM"); the recogniser may put a space
 # after its colon ("18: 35")
-_STAMP = re.compile(r"^\s*[\[(]?\d{1,2}\s?:\s?\d{2}(?:\s?:\s?\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?[\])]?(?=\D|$)\s*")
+_STAMP = re.compile(r"^\s*[\[(]?\d{1,2}\s?:\s?\d{2}\d?(?:\s?:\s?\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?[\])]?(?=\D|$)\s*")
 
 
 def strip_stamp(text: str) -> str:

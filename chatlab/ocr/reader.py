@@ -407,17 +407,33 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
 
     # a name alone with a line right under it takes that line as its text (so that line is no name)
     alone = [False] * len(lines)
-    i = 0
-    while i + 1 < len(lines):
-        ln, nxt = lines[i], lines[i + 1]
+
+    x_min = min(ln.x0 for ln in lines)
+
+    def below(i: int) -> int | None:
+        """The next line under line i (not one beside it on its row)."""
+        return next((j for j in range(i + 1, len(lines)) if lines[j].top >= lines[i].bottom - 0.3 * lines[i].height), None)
+
+    def name_over(i: int, wraps: bool) -> bool:
+        j = below(i)
+        if j is None or abs(lines[i].x0 - x_min) > 2 * lines[i].height:
+            return False
+        ln, nxt = lines[i], lines[j]
         lc, nc = getattr(ln, "name_colour", None), getattr(nxt, "name_colour", None)
         # (the line under a name is not itself in a name colour, unless the name's is unknown)
-        if not opens(ln) and L.name_alone(ln.text, lc is True) is not None and near_under(ln, nxt) and not opens(nxt) \
-                and not (nc is True and lc is not True) and not weak_wrap(lines[i - 1] if i else None, ln):
+        return not opens(ln) and L.name_alone(ln.text, lc is True) is not None and near_under(ln, nxt) \
+            and not opens(nxt) and not (nc is True and lc is not True) \
+            and not (wraps and weak_wrap(lines[i - 1] if i else None, ln))
+
+    # where names stand above their text all over the panel (and hardly any line opens with 'name:'),
+    # a name alone under a full line is still a name
+    above = sum(name_over(i, True) for i in range(len(lines)))
+    names_first = above >= 2 and sum(L.strong_start(L.strip_stamp(ln.text)) for ln in lines) <= above / 2
+    taken: set[int] = set()  # lines taken as a name's text (so they are no names)
+    for i in range(len(lines)):
+        if i not in taken and name_over(i, not names_first):
             alone[i] = True
-            i += 2
-        else:
-            i += 1
+            taken.add(below(i))  # type: ignore[arg-type]
     # the chat's left edge: where its messages start (scene text in the region must not move it)
     starts = [ln.x0 for ln, a in zip(lines, alone) if a or opens(ln)]
     left = min(starts) if starts else min(ln.x0 for ln in lines)
@@ -444,10 +460,11 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
         if msgs:
             m = msgs[-1]
             last = m.lines[-1]
-            if ln.x0 >= last.x1 - 2 and min(ln.bottom, last.bottom) - max(ln.top, last.top) >= 0.5 * min(ln.height, last.height):
+            if not m.name_line and ln.x0 >= last.x1 - 2 and min(ln.bottom, last.bottom) - max(ln.top, last.top) >= 0.5 * min(ln.height, last.height):
                 m.lines.append(ln)  # type: ignore[arg-type]  # the same row, after a wide gap (emote pictures)
                 continue
-            if len(m.lines) == 1 and (m.name_line or name_colon_alone(last) and near_under(last, ln)):
+            if len(m.lines) == 1 and ln.top >= last.bottom - 0.3 * last.height and \
+                    (m.name_line or name_colon_alone(last) and near_under(last, ln)):
                 m.lines.append(ln)  # type: ignore[arg-type]  # the text under the name
                 continue
             text_x0 = m.lines[1].x0 if m.name_line and len(m.lines) > 1 else left
