@@ -118,12 +118,41 @@ def _union(a: Region, b: Region, size: tuple[int, int]) -> Region:
     return fit_region(Region(x0, y0, x1 - x0, y1 - y0), *size)[0]
 
 
+def clusters(cands: tuple[Candidate, ...] | list[Candidate], size: tuple[int, int], gap: int = 32,
+             limit: int = 8) -> list[Candidate]:
+    """Candidates that touch (within `gap` px) joined into one: the motion of a wide chat with no
+    panel can break into pieces (each line's words moved apart), none of which reads like chat."""
+    boxes = [c.region for c in cands[:limit]]
+    groups: list[list[int]] = []
+    for i, b in enumerate(boxes):
+        hit = [g for g in groups if any(_near(b, boxes[j], gap) for j in g)]
+        merged = [i] + [j for g in hit for j in g]
+        groups = [g for g in groups if g not in hit] + [merged]
+    out = []
+    for g in groups:
+        if len(g) < 2:
+            continue
+        r = boxes[g[0]]
+        for j in g[1:]:
+            r = _union(r, boxes[j], size)
+        out.append(Candidate(r, round(sum(cands[j].evidence for j in g), 3), False))
+    return sorted(out, key=lambda c: -c.evidence)
+
+
+def _near(a: Region, b: Region, gap: int) -> bool:
+    return a.x - gap <= b.x + b.w and b.x - gap <= a.x + a.w and a.y - gap <= b.y + b.h and b.y - gap <= a.y + a.h
+
+
 def choose(video: Path, det: Detection, engine: Any, size: tuple[int, int], span_s: float, top: int = 3) -> Detection:
-    """The detection with the candidate that reads most like chat, fitted, with its confidence."""
+    """The detection with the candidate that reads most like chat, fitted, with its confidence.
+    When none of the top candidates reads like chat, the pieces that touch are read joined."""
     times = [round(span_s * f, 2) for f in (0.35, 0.6, 0.9)]
     best: tuple[Verdict, Candidate] | None = None
     verdicts = []
-    for c in det.candidates[:top]:
+    tried = list(det.candidates[:top])
+    for c in tried + clusters(det.candidates, size)[:2]:
+        if c not in tried and best is not None and best[0].confidence >= MIN_CONFIDENCE:
+            break  # the joined pieces only when no single candidate read like chat
         if c.evidence < 0.05 and best is not None:
             continue
         v = verify(video, c.region, engine, times, size, c.panel)
