@@ -375,7 +375,9 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     if not lines:
         return msgs, orphans
 
-    right = max(ln.x1 for ln in lines)
+    # the chat's right edge: its longest line, but not scene text running out of the region (a ticker)
+    inside = [ln.x1 for ln in lines if ln.x1 < width - 3]
+    right = max(inside) if inside else max(ln.x1 for ln in lines)
 
     def opens(ln: TL.TextLine) -> bool:
         return bool(ln.colour_start) or L.starts_message(L.strip_stamp(ln.text))
