@@ -135,14 +135,11 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from chatlab import config as cfg
-    from chatlab.align.export import read_dataset, write_export
+    from chatlab.align.export import export_dataset
 
     layout = cfg.layout()
-    ds = read_dataset(layout)
-    out = args.out or layout.artifacts / "dataset_export" / ds.version
-    res = write_export(out, ds.pairs, ds.splits, ds.offsets, {"name": f"chatlab {ds.version}", "dataset_version": ds.version,
-                                                              "lake_snapshot": ds.lake_snapshot, "settings": cfg.section(cfg.load_config(), "align")})
-    print(json.dumps({"dataset_version": ds.version, "lake_snapshot": ds.lake_snapshot, "out": str(out), **res}, indent=2))
+    res = export_dataset(layout, layout.artifacts / "dataset_export", {"settings": cfg.section(cfg.load_config(), "align")}, out_dir=args.out)
+    print(json.dumps({**res, "out": str(res["out"])}, indent=2))
     return 0
 
 
