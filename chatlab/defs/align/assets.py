@@ -328,7 +328,7 @@ def aligned_pairs(context: dg.AssetExecutionContext, settings: ChatlabSettings, 
         yield dg.Output(out, metadata={
             "dagster/row_count": n, "filter_report": dg.MetadataValue.md(report_md),
             **{f"filter_{k}": v for k, v in report.items()}, "offsets_version": o["offsets_version"],
-            "preview": dg.MetadataValue.json(preview), "blocks": len(parts) or 1,
+            "preview": dg.MetadataValue.json(preview), "parts": len(parts),
         })  # the IO manager writes the parts before the generator goes on (and removes them)
     problems = [f"{leaks} contexts end after t_speech"] if leaks else []
     problems += [f"{missing} rows without provenance"] if missing else []
