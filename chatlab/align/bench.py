@@ -415,7 +415,8 @@ def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, fin
                 row |= {"median_err_s": float(np.median(s["errors"])), "_errors": s["errors"], "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]],
                         "echoes_each_side": _echoes_each_side(case), "echo_gaps_s": [round(x, 1) for x in echo_gaps(case)],
                         "wrong_run_s": wrong_stretch(al.curve, case.truth),
-                        "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones)}
+                        "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones),
+                        "splices": case.params.get("splices", []), "words_at_cuts": al.figures.get("words_at_cuts", [])}
                 if audio and case.params["cut_at_audio_s"]:
                     row |= _with_audio(case, al, cfg)
                 if passed:
@@ -448,6 +449,23 @@ def _audio_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }}
 
 
+def _splice_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cuts with >= EACH_SIDE echoes each side, per kind of splice the generator made (synth.SPLICE_KINDS:
+    in a pause, no trace in the words; mid-sentence, with or without marks): found within 5 s, and
+    how many the words moved or pinned (splice.place_cuts_by_words)."""
+    out: dict[str, Any] = {}
+    for r in rows:
+        for e, c, sp in zip(r.get("echoes_each_side", []), r.get("cut_errs_s", []), r.get("splices", [])):
+            if min(e) < EACH_SIDE:
+                continue
+            kind = sp["kind"] if sp["kind"] == "pause" else "mid_marked" if (sp["trail"] or sp["low"] or sp["new_segment"]) else "mid_unmarked"
+            o = out.setdefault(kind, {"cuts": 0, "within_5s": 0})
+            o["cuts"] += 1
+            o["within_5s"] += int(c <= CUT_TOL_S)
+    moved = [x for r in rows for x in r.get("words_at_cuts", []) if x.get("used")]
+    return {"splices": out, "words_moved": len(moved), "words_pinned": sum(1 for x in moved if "range_now" in x)} if out else {}
+
+
 def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"cases": len(rows), "passed": sum(r["passed"] for r in rows)}
     if g == "no_echo":
@@ -475,6 +493,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "of_them_found_at_all": int(sum(np.isfinite(c) for c in big)),
         "cuts_found_within_5s_all": int(sum(c <= CUT_TOL_S for _, c in cuts)),
         **_audio_summary(rows),
+        **_splice_summary(rows),
         "wrong_vods": len(wrong), "wrong_vods_passed": sum(r["passed"] for r in wrong),
         "wrong_outside_unpaired_zones": len(wrong_out), "wrong_outside_unpaired_zones_passed": sum(r["passed"] for r in wrong_out),
         "coverage_pooled": round(float(cl[:, 2].sum() / max(cl[:, 1].sum(), 1)), 4) if len(cl) else None,
