@@ -17,7 +17,7 @@ CUT = 180.0
 
 
 def _case(seed: int):
-    case = make_case(seed, 6.0, offset_s=30.0, drift_s_per_h=0.0, cut_at_s=(CUT,), cut_len_s=(40.0,))
+    case = make_case(seed, 6.0, offset_s=30.0, drift_s_per_h=0.0, cut_at_s=(CUT,), cut_len_s=(40.0,), splice="bare")
     rooms = splice_rooms(case)
     return case, rooms, (lambda a, b: splice_audio(case, a, b, rooms=rooms))
 

@@ -79,11 +79,13 @@ def _typo(w: str, rng: np.random.Generator) -> str:
 def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None, drift_s_per_h: float | None = None,
               cuts: int = 0, noise: float = 0.3, msgs_per_min: float = 40.0, chat_seed: int | None = None,
               asr_bias: bool = True, cut_at_s: tuple[float, ...] | None = None, cut_len_s: tuple[float, ...] | None = None,
-              echo_p: float = 0.65) -> Case:
+              echo_p: float = 0.65, splice: str | None = None) -> Case:
     """A case of `minutes` of audio. chat_seed: the chat comes from that seed's stream instead (unrelated chat).
     asr_bias: word times early as Whisper's are against the demo's TTS truth (False: jitter only).
     cut_at_s / cut_len_s: the cuts at these audio-clock times, removing these lengths (instead of
-    `cuts` random ones). echo_p: the share of reactions that echo a word of the line."""
+    `cuts` random ones). echo_p: the share of reactions that echo a word of the line. splice: every
+    cut of this kind (SPLICE_KINDS, or "bare": anywhere, with no mark in the words and the stream's
+    own segments, as the generator made them before splices had a trace); None: drawn per cut."""
     rng = np.random.default_rng([seed, 1])
     offset = float(rng.uniform(-3600, 3600)) if offset_s is None else float(offset_s)
     drift = float(rng.uniform(-5, 5)) if drift_s_per_h is None else float(drift_s_per_h)
@@ -99,7 +101,7 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
         cut_at = np.linspace(0.3, 0.7, cuts) * real_len
     words, seg_ends, seg_kw, line_starts = _speech(np.random.default_rng([seed, 2]), real_len, asr_bias)
     srng = np.random.default_rng([seed, 6])
-    kinds = [str(srng.choice(SPLICE_KINDS, p=SPLICE_KIND_P)) for _ in range(cuts)]
+    kinds = [str(srng.choice(SPLICE_KINDS, p=SPLICE_KIND_P)) if splice is None else splice for _ in range(cuts)]
     cut_at, cut_len = _snap_pauses(cut_at, cut_len, kinds, seg_ends, line_starts)
     # chat on the real timeline (as if the stream had not been cut)
     crng = np.random.default_rng([chat_seed if chat_seed is not None else seed, 3])
