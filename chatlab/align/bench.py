@@ -458,7 +458,8 @@ def _splice_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for e, c, sp in zip(r.get("echoes_each_side", []), r.get("cut_errs_s", []), r.get("splices", [])):
             if min(e) < EACH_SIDE:
                 continue
-            kind = sp["kind"] if sp["kind"] == "pause" else "mid_marked" if (sp["trail"] or sp["low"] or sp["new_segment"]) else "mid_unmarked"
+            kind = sp["kind"] if sp["kind"] == "pause" or "trail" not in sp else \
+                "mid_marked" if (sp["trail"] or sp["low"] or sp["new_segment"]) else "mid_unmarked"
             o = out.setdefault(kind, {"cuts": 0, "within_5s": 0})
             o["cuts"] += 1
             o["within_5s"] += int(c <= CUT_TOL_S)
@@ -524,8 +525,8 @@ def run_real_speech(seed: int = 0, langs: tuple[str, ...] | None = None) -> dict
     rows: list[dict[str, Any]] = []
     rows_ends: list[dict[str, Any]] = []
     for lang in langs or LANGUAGES:
-        for cut in (False, True):
-            case, audio = make_real_case(lang, seed, cut=cut)
+        for cut in (None, "pause", "mid"):  # no cut, a cut in a pause, a real mid-sentence splice
+            case, audio = make_real_case(lang, seed, cut=cut is not None, splice=cut or "pause")
             case = replace(case, words=transcribe_audio(audio, lang, engine))
             rows.append(_real_speech_row(case, lang, seed, cfg))
             read = lambda a, b, x=audio: (x[max(0, int(a * SAMPLE_RATE)): max(0, int(b * SAMPLE_RATE))].astype(np.float64), SAMPLE_RATE)  # noqa: E731
@@ -545,7 +546,8 @@ def _real_speech_row(case, lang: str, seed: int, cfg: AlignConfig) -> dict[str, 
            "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]], "echoes_each_side": _echoes_each_side(case),
            "echo_gaps_s": [round(x, 1) for x in echo_gaps(case)], "wrong_run_s": wrong_stretch(al.curve, case.truth),
            "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones),
-           "problems": verdict(al, cfg),
+           "problems": verdict(al, cfg), "splices": case.params.get("splices", []), "words_at_cuts": al.figures.get("words_at_cuts", []),
+           "marks_at_splice": _marks_at(case.words, case.params["cut_at_audio_s"]),
            # how far these viewers' own median delay sits from the pinned one: the part of the
            # offset error no estimator working from this chat can remove (see score_real)
            "delay_luck_s": round(float(case.chat.filter(pl.col("echo_line_end_s").is_not_null())["reaction_delay_s"].median()
@@ -556,6 +558,19 @@ def _real_speech_row(case, lang: str, seed: int, cfg: AlignConfig) -> dict[str, 
         row["coverage_leak"] = coverage_leak(case, al.curve, cfg)
         row["word_coverage"] = word_coverage(case, al.curve, cfg)
     return row
+
+
+def _marks_at(words: pl.DataFrame, cuts: list[float]) -> list[list[str]]:
+    """Per true cut, the marks (chatlab.align.splice) on the gap between words nearest it (within
+    1 s; none: []): what the ASR left at a real splice."""
+    from chatlab.align.splice import MARKS, gap_marks
+
+    t, marks = gap_marks(words)
+    out = []
+    for g in cuts:
+        near = np.flatnonzero(np.abs(t - g) <= 1.0)
+        out.append(sorted({m for j in near for m, x in zip(MARKS, marks[j]) if x}))
+    return out
 
 
 def _real_speech_summary(rows: list[dict[str, Any]], cfg: AlignConfig) -> dict[str, Any]:
@@ -570,4 +585,14 @@ def _real_speech_summary(rows: list[dict[str, Any]], cfg: AlignConfig) -> dict[s
             # the same over the echoes whose word the transcript has: what the alignment misses, not the ASR
             "word_coverage_transcribed_pooled": round(float(wc[:, 3].sum() / max(wc[:, 2].sum(), 1)), 4) if len(wc) else None,
             "echoed_words_transcribed": round(float(wc[:, 2].sum() / max(wc[:, 0].sum(), 1)), 4) if len(wc) else None}
-    return {**_group_summary("real_speech", rows), **luck}
+    by_kind: dict[str, Any] = {}
+    for r in rows:
+        for sp, mk, c in zip(r["splices"], r["marks_at_splice"], r["cut_errs_s"]):
+            o = by_kind.setdefault(sp["kind"], {"cuts": 0, "marked": 0, "two_marks": 0, "within_5s": 0, "words_moved": 0, "words_pinned": 0})
+            o["cuts"] += 1
+            o["marked"] += bool(mk)
+            o["two_marks"] += len(mk) >= 2
+            o["within_5s"] += c <= CUT_TOL_S
+            o["words_moved"] += sum(1 for x in r["words_at_cuts"] if x.get("used"))
+            o["words_pinned"] += sum(1 for x in r["words_at_cuts"] if "range_now" in x)
+    return {**_group_summary("real_speech", rows), **luck, "real_splices": by_kind}
