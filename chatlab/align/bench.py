@@ -596,3 +596,33 @@ def _real_speech_summary(rows: list[dict[str, Any]], cfg: AlignConfig) -> dict[s
             o["words_moved"] += sum(1 for x in r["words_at_cuts"] if x.get("used"))
             o["words_pinned"] += sum(1 for x in r["words_at_cuts"] if "range_now" in x)
     return {**_group_summary("real_speech", rows), **luck, "real_splices": by_kind}
+
+
+def run_cut_sweep(n: int = 15, seed: int = 0) -> dict[str, Any]:
+    """Issue 13, Deliver 1: does the change search find a jump wherever about 8 anchors sit on
+    each side, in a 3-minute stream? One cut (8-120 s removed) 85 s in, chat at several densities,
+    plain (30% noise) and sparse (80% noise, 30% of reactions echo); per bucket of echo messages on
+    the thinner side: cases, the jump found within 30 s, placed within 5 s, of those the echoes pin
+    (an echoed sentence within 10 s either side) placed within 5 s, and VODs the gate passes."""
+    cfg = AlignConfig()
+    buckets: dict[str, dict[str, int]] = {}
+    for kind, kw, densities in (("plain", {"noise": 0.3}, (10, 16, 24, 32)), ("sparse", {"noise": 0.8, "echo_p": 0.3}, (40, 70, 100))):
+        for mpm in densities:
+            for i in range(n):
+                sd = seed * 1_000_000 + 770_000 + mpm * 100 + i
+                length = float(np.random.default_rng([sd, 8]).uniform(8, 120))
+                case = make_case(sd, 3.0, offset_s=100.0, cut_at_s=(85.0,), cut_len_s=(length,), msgs_per_min=float(mpm), **kw)
+                e = min(_echoes_each_side(case)[0])
+                b = "<5" if e < 5 else "5-7" if e < 8 else "8-11" if e < 12 else "12+"
+                al = estimate_offsets(case.words, case.chat, cfg)
+                ce = score(al.curve, case.truth)["cut_errs"][0]
+                pinned = echo_gaps(case)[0] <= 2 * CUT_TOL_S
+                o = buckets.setdefault(f"{kind} {b}", {"cases": 0, "found_within_30s": 0, "within_5s": 0, "echo_pinned": 0,
+                                                       "echo_pinned_within_5s": 0, "passed": 0})
+                o["cases"] += 1
+                o["found_within_30s"] += int(ce <= 30.0)
+                o["within_5s"] += int(ce <= CUT_TOL_S)
+                o["echo_pinned"] += int(pinned)
+                o["echo_pinned_within_5s"] += int(pinned and ce <= CUT_TOL_S)
+                o["passed"] += int(not verdict(al, cfg))
+    return {"seed": seed, "per_density": n, "by_echoes_each_side": dict(sorted(buckets.items()))}
