@@ -500,6 +500,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "leak_pooled": round(float(cl[:, 4].sum() / max(cl[:, 3].sum(), 1)), 4) if len(cl) else None,
         "leak_max": round(float(np.max(cl[:, 4] / np.maximum(cl[:, 3], 1))), 4) if len(cl) else None,
         "leak_any_pooled": round(float(cl[:, 5].sum() / max(cl[:, 3].sum(), 1)), 4) if len(cl) else None,
+        "leak_any_max": round(float(np.max(cl[:, 5] / np.maximum(cl[:, 3], 1))), 4) if len(cl) else None,  # the worst passing VOD
         "offset_err_median_s_passed": round(float(np.median(err_ok)), 3) if len(err_ok) else None,
         "offset_err_p95_s_passed": round(float(np.percentile(err_ok, 95)), 3) if len(err_ok) else None,
         "offset_err_median_s_all": round(float(np.median(fin)), 3) if len(fin) else None,
