@@ -114,8 +114,11 @@ def _keywords(text: str) -> list[str]:
 
 
 def make_real_case(lang: str, seed: int, *, cut: bool, offset_s: float | None = None, echoes_per_line: float = 4.0,
-                   noise_per_min: float = 20.0, folder: Path | None = None) -> tuple[Case, np.ndarray]:
-    """(case with words left empty, the stream's audio): the words come from transcribing it."""
+                   noise_per_min: float = 20.0, folder: Path | None = None, splice: str = "pause") -> tuple[Case, np.ndarray]:
+    """(case with words left empty, the stream's audio): the words come from transcribing it.
+    splice: where the cut falls: "pause" (it removes whole sentences and the pauses around them),
+    "mid" (from inside one sentence's speech to inside a later one's: the ASR hears a broken
+    sentence and a word cut off, a real splice for chatlab.align.splice)."""
     rng = np.random.default_rng([seed, 17, LANGUAGES.index(lang)])
     clips = load_clips(lang, folder)
     pieces, starts, ends, t = [], [], [], 0.0
@@ -138,6 +141,11 @@ def make_real_case(lang: str, seed: int, *, cut: bool, offset_s: float | None = 
         m = int(rng.integers(1, 3))
         cut_at = float(ends_a[k] + 0.3)
         cut_len = float(starts_a[k + m + 1] - 0.3 - cut_at)
+        if splice == "mid":  # its own draws: the pause cases stay as they were
+            srng = np.random.default_rng([seed, 18, LANGUAGES.index(lang)])
+            cut_at = float(starts_a[k] + srng.uniform(0.3, 0.7) * (ends_a[k] - starts_a[k]))
+            end = float(starts_a[k + m] + srng.uniform(0.3, 0.7) * (ends_a[k + m] - starts_a[k + m]))
+            cut_len = end - cut_at
         a, b = int(cut_at * SAMPLE_RATE), int((cut_at + cut_len) * SAMPLE_RATE)
         audio = np.concatenate([audio[:a], audio[b:]])
     offset = float(rng.uniform(-600, 600)) if offset_s is None else float(offset_s)
@@ -193,7 +201,7 @@ def make_real_case(lang: str, seed: int, *, cut: bool, offset_s: float | None = 
         cuts_audio = [cut_at]
     params = {"lang": lang, "seed": seed, "minutes": round(real_len / 60, 2), "offset_s": offset, "cut_len_s": [round(cut_len, 2)] if cut else [],
               "cut_at_audio_s": cuts_audio, "sentences": len(clips), "messages": len(rows),
-              "delay_law": law.describe()}
+              "delay_law": law.describe(), "splices": [{"kind": splice}] if cut else []}
     return Case(pl.DataFrame(), chat, truth, params), audio
 
 
