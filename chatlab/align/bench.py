@@ -8,6 +8,7 @@ when an estimated segment start lies within 5 s of the true one.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -272,7 +273,7 @@ def run_inbox(root: Path | None = None) -> dict[str, Any]:
 # (pairs whose context runs past the moment the viewer typed).
 GROUPS = ("short", "edge_cuts", "small_jumps", "sparse", "no_echo")
 EACH_SIDE, WRONG_S, WRONG_RUN_S, LEAK_S = 8, 2.0, 30.0, 2.0
-HEARD_S = 1.0
+SAID_S, WORD_MATCH = 1.0, 80.0  # word_coverage: where an echoed word is looked for in the transcript, and how alike
 
 
 def group_cases(group: str, n: int, seed: int) -> list[dict[str, Any]]:
@@ -347,21 +348,37 @@ def coverage_leak(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int,
     return echoes, pe.height, covered, known.height, leak, known.filter(pl.col("context_end_s") > pl.col("t_speech")).height
 
 
-def word_coverage(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int, int, int]:
-    """(paired echo messages, of them whose context holds the echoed word itself, of the paired
-    ones those whose word the transcript has at all (a transcript word within HEARD_S of when it
-    was said: the ASR may drop a sentence, and no alignment can put it in a context), of those
-    the covered ones), where the case knows when the word was said (`echo_word_s`; chatlab.align.realspeech)."""
+def word_coverage(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, ...]:
+    """Coverage by the echoed word itself, on real speech (chatlab.align.realspeech: the case knows
+    the word, `echo_word`, and about when it was said, `echo_word_s`). (paired echo messages; of
+    them whose context holds the word by time (said inside the context's span); whose transcript
+    has the word at all (a transcript word that matches it, rapidfuzz ratio >= WORD_MATCH, inside
+    the sentence it was said in, SAID_S either side: the ASR may drop or garble it, and no alignment
+    can put a word the transcript lacks into a context); of those, the ones whose context text
+    holds it; whose context text holds it, over all)."""
+    from rapidfuzz import fuzz
+
     from chatlab.align.pairs import build_pairs
 
     chat = case.chat.with_columns(keep=pl.lit(True))
     pairs, _ = build_pairs("bench", case.words, chat, curve, cfg, offsets_version="bench", asr_model="synthetic", filter_set="none")
-    j = pairs.select("msg_id", "context_start_s", "context_end_s").join(case.chat.select("msg_id", "echo_word_s"), on="msg_id")
+    j = pairs.select("msg_id", "context_start_s", "context_end_s", "transcript").join(case.chat.select("msg_id", "echo_word_s", "echo_word", "echo_line_start_s", "echo_line_end_s"), on="msg_id")
     pe = j.filter(pl.col("echo_word_s").is_not_null())
     ok = ((pe["echo_word_s"] >= pe["context_start_s"]) & (pe["echo_word_s"] <= pe["context_end_s"])).to_numpy()
     ws, we = case.words["start_s"].to_numpy(), case.words["end_s"].to_numpy()
-    heard = np.array([bool(((ws <= x + HEARD_S) & (we >= x - HEARD_S)).any()) for x in pe["echo_word_s"].to_numpy()], bool)
-    return pe.height, int(ok.sum()), int(heard.sum()), int((ok & heard).sum())
+    tw = case.words["word"].str.to_lowercase().str.extract(r"(\w+)", 1).fill_null("").to_list()
+
+    def match(a: str, b: str) -> bool:
+        return fuzz.ratio(a, b) >= WORD_MATCH
+
+    heard, in_text = [], []
+    for a, b, word, text in zip(pe["echo_line_start_s"].to_numpy(), pe["echo_line_end_s"].to_numpy(), pe["echo_word"].to_list(),
+                                pe["transcript"].fill_null("").to_list()):
+        near = np.flatnonzero((ws <= b + SAID_S) & (we >= a - SAID_S))
+        heard.append(any(match(word, tw[i]) for i in near))
+        in_text.append(any(match(word, t) for t in re.findall(r"\w+", text.lower())))
+    heard_a, text_a = np.array(heard, bool), np.array(in_text, bool)
+    return pe.height, int(ok.sum()), int(heard_a.sum()), int((text_a & heard_a).sum()), int(text_a.sum())
 
 
 def _echoes_each_side(case) -> list[tuple[int, int]]:
@@ -503,6 +520,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "leak_pooled": round(float(cl[:, 4].sum() / max(cl[:, 3].sum(), 1)), 4) if len(cl) else None,
         "leak_max": round(float(np.max(cl[:, 4] / np.maximum(cl[:, 3], 1))), 4) if len(cl) else None,
         "leak_any_pooled": round(float(cl[:, 5].sum() / max(cl[:, 3].sum(), 1)), 4) if len(cl) else None,
+        "leak_any_max": round(float(np.max(cl[:, 5] / np.maximum(cl[:, 3], 1))), 4) if len(cl) else None,  # the worst passing VOD
         "offset_err_median_s_passed": round(float(np.median(err_ok)), 3) if len(err_ok) else None,
         "offset_err_p95_s_passed": round(float(np.percentile(err_ok, 95)), 3) if len(err_ok) else None,
         "offset_err_median_s_all": round(float(np.median(fin)), 3) if len(fin) else None,
@@ -575,16 +593,24 @@ def _marks_at(words: pl.DataFrame, cuts: list[float]) -> list[list[str]]:
 
 def _real_speech_summary(rows: list[dict[str, Any]], cfg: AlignConfig) -> dict[str, Any]:
     ok = [r for r in rows if r["passed"] and r["signed_err_median_s"] is not None]
-    wc = np.array([r["word_coverage"] for r in ok]) if ok else np.zeros((0, 4))
+    wc = np.array([r["word_coverage"] for r in ok]) if ok else np.zeros((0, 5))
+
+    def share(a: int, b: int) -> float | None:
+        return round(float(wc[:, a].sum() / max(wc[:, b].sum(), 1)), 4) if len(wc) else None
+
     luck = {"delay_luck_abs_median_s": round(float(np.median([abs(r["delay_luck_s"]) for r in ok])), 3) if ok else None,
             # the error left once the viewers' own delay luck is taken off (what the estimator adds)
             "err_minus_luck_abs_median_s": round(float(np.median([abs(r["signed_err_median_s"] - r["delay_luck_s"]) for r in ok])), 3) if ok else None,
-            # coverage as issue 13 counts it: the context holds the word itself (the line's end need not be in it)
-            "word_coverage_pooled": round(float(wc[:, 1].sum() / max(wc[:, 0].sum(), 1)), 4) if len(wc) else None,
+            # coverage as issue 13 counts it: the context holds the word itself (the line's end need not be in it),
+            # by when it was said, and by the context's text
+            "word_coverage_pooled": share(1, 0),
             "word_coverage_min": round(float(np.min(wc[:, 1] / np.maximum(wc[:, 0], 1))), 4) if len(wc) else None,
-            # the same over the echoes whose word the transcript has: what the alignment misses, not the ASR
-            "word_coverage_transcribed_pooled": round(float(wc[:, 3].sum() / max(wc[:, 2].sum(), 1)), 4) if len(wc) else None,
-            "echoed_words_transcribed": round(float(wc[:, 2].sum() / max(wc[:, 0].sum(), 1)), 4) if len(wc) else None}
+            "word_coverage_text_pooled": share(4, 0),
+            # the alignment's own figure: over the echoes whose word the transcript has (in the sentence it was
+            # said), the share whose context text holds it; what the ASR drops is counted apart
+            "word_coverage_transcribed_pooled": share(3, 2),
+            "word_coverage_transcribed_min": round(float(np.min(wc[:, 3] / np.maximum(wc[:, 2], 1))), 4) if len(wc) else None,
+            "echoed_words_transcribed": share(2, 0)}
     by_kind: dict[str, Any] = {}
     for r in rows:
         for sp, mk, c in zip(r["splices"], r["marks_at_splice"], r["cut_errs_s"]):
