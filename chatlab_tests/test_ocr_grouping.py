@@ -63,3 +63,12 @@ def test_badge_blots_and_split_names() -> None:
     assert L.strip_badges("W $ mattyeast:") == "mattyeast:"
     assert L.split_user(L.join_split_name("Halcyon_ Tv: thanks")) == ("Halcyon_Tv", "thanks")
     assert not L.starts_message("community discord: discord.gg/x")  # a wrapped 'two words:' with text after
+
+
+def test_a_ticker_running_out_of_the_region_moves_neither_chat_edge() -> None:
+    # scene text scrolling out on the left ends right of the chat, and one running out on the right
+    # opens like 'name:' left of the chat: neither is where the chat's lines start or end
+    got = _read([(30, 300, 0, "PixelGoose: good evening"), (30, 85, 21, "chat"),
+                 (0, 395, 60, "elcome to the stream! Follow for more"),
+                 (9, 399, 90, "Use: code COZY for 10% off * Next goal")])
+    assert got[0] == ("PixelGoose", "good evening chat")

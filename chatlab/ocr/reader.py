@@ -375,12 +375,16 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     if not lines:
         return msgs, orphans
 
-    # the chat's right edge: its longest line, but not scene text running out of the region (a ticker)
-    inside = [ln.x1 for ln in lines if ln.x1 < width - 3]
-    right = max(inside) if inside else max(ln.x1 for ln in lines)
-
     def opens(ln: TL.TextLine) -> bool:
         return bool(ln.colour_start) or L.starts_message(L.strip_stamp(ln.text))
+
+    def runs_out(ln: TL.TextLine) -> bool:  # scene text (a ticker) running out of the region at a side
+        return ln.x0 <= 1 or ln.x1 >= width - 3
+
+    # the chat's right edge: its longest line, but not scene text running out of the region at either
+    # side (a ticker scrolling out on the left ends inside the region, far right of the chat)
+    ends = [ln.x1 for ln in lines if not runs_out(ln)]
+    right = max(ends) if ends else max(ln.x1 for ln in lines)
 
     def full(last: TL.TextLine, ln: TL.TextLine) -> bool:
         # the line above reached the right edge less this line's first word: chat wraps only then
@@ -437,7 +441,7 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
             alone[i] = True
             taken.add(below(i))  # type: ignore[arg-type]
     # the chat's left edge: where its messages start (scene text in the region must not move it)
-    starts = [ln.x0 for ln, a in zip(lines, alone) if a or opens(ln)]
+    starts = [ln.x0 for ln, a in zip(lines, alone) if (a or opens(ln)) and not runs_out(ln)]
     left = min(starts) if starts else min(ln.x0 for ln in lines)
 
     def handle_start(ln: TL.TextLine) -> bool:
