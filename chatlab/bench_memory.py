@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--work", type=Path, help="scratch folder (default data/bench/memory; the inputs are reused when their size matches)")
     p.add_argument("--stages", nargs="+", choices=STAGES, help="only these stages (default: all, in job order)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--speech-hours", type=float, default=None,
+                   help="a generated transcript over the first this many hours (default: the whole VOD; 0: none, "
+                        "the noise's own): Whisper finds no speech in noise, so without it no pair is made")
     p.set_defaults(func=cmd_bench_memory)
 
 
@@ -77,6 +80,43 @@ def make_vod(path: Path, hours: float) -> dict[str, Any]:
                     "-c:a", "aac", "-b:a", "24k", "-f", "mp4", str(tmp)], check=True)
     tmp.replace(path)
     return {"hours": hours, "bytes": path.stat().st_size}
+
+
+# the stages that read the transcript tables: the generated transcript is written before the first of them
+AFTER_TRANSCRIPT = STAGES[STAGES.index("transcript_segments") + 1:]
+
+
+def write_generated_transcript(speech_hours: float, seed: int = 0) -> dict[str, Any]:
+    """Replace the bench VOD's transcript_words and transcript_segments rows (Whisper's, on noise)
+    by generated ones: words of 0.2-0.5 s from the bench's vocabulary, 0.02-0.1 s apart and one in
+    ten followed by a 0.5-1.5 s pause (about 2 words a second), in segments of 8-16 words, over the
+    first ``speech_hours`` hours, in one transaction."""
+    import numpy as np
+    import polars as pl
+
+    from chatlab.asr.tables import SEGMENTS_SCHEMA, WORDS_SCHEMA
+    from chatlab.storage import lake_config, replace_tables
+
+    rng = np.random.default_rng([seed, 7])
+    end = speech_hours * 3600.0
+    n = int(end * 2.625) + 16  # more words than fit (about 2 a second): cut at the end
+    dur = rng.uniform(0.2, 0.5, n)
+    gap = np.where(rng.random(n) < 0.1, rng.uniform(0.5, 1.5, n), rng.uniform(0.02, 0.1, n))  # sentence pauses
+    start = np.concatenate([[0.0], np.cumsum(dur + gap)[:-1]])
+    keep = start + dur <= end
+    start, dur = start[keep], dur[keep]
+    seg = np.cumsum(rng.integers(8, 17, len(start)))  # segment ends
+    seg_id = np.searchsorted(seg, np.arange(len(start)), side="right")
+    vocab = np.array(WORDS)
+    words = pl.DataFrame({"vod_id": VOD, "seg_id": seg_id.astype(np.int64), "word_idx": np.arange(len(start), dtype=np.int32),
+                          "start_s": start, "end_s": start + dur, "word": vocab[rng.integers(0, len(vocab), len(start))],
+                          "probability": 0.9}).select([pl.col(c).cast(t) for c, t in WORDS_SCHEMA.items()])
+    segs = words.group_by("seg_id", maintain_order=True).agg(pl.col("start_s").min(), pl.col("end_s").max(), pl.col("word").str.join(" ").alias("text"))
+    segs = segs.with_columns(pl.lit(VOD).alias("vod_id"), pl.lit(-0.2).alias("avg_logprob"), pl.lit(0.01).alias("no_speech_prob"),
+                             pl.lit(1.3).alias("compression_ratio"), pl.lit("generated").alias("asr_model"),
+                             pl.lit("bench_memory").alias("asr_version")).select([pl.col(c).cast(t) for c, t in SEGMENTS_SCHEMA.items()])
+    replace_tables(lake_config(), {"transcript_words": words, "transcript_segments": segs}, "vod_id", [VOD])
+    return {"speech_hours": speech_hours, "words": words.height, "segments": segs.height}
 
 
 def _inputs(work: Path, chat_gb: float, hours: float, seed: int) -> dict[str, Any]:
@@ -120,10 +160,17 @@ def run_stage(stage: str) -> int:
         # measured: the stage's table was written (a check that fails after it, such as
         # asr_quality on noise, does not undo that); a stage that never got there measured nothing
         written = {e.asset_key for e in result.all_events if e.is_step_materialization}
+        made = {}  # what the stage made: rows (pairs per split for the export)
+        for e in result.get_asset_materialization_events():
+            if e.asset_key == dg.AssetKey(stage):
+                md = e.materialization.metadata
+                made = {k: md[k].value for k in md if k in ("dagster/row_count", "row_count", "streamed", "parts")
+                        or k.startswith("pairs_")}
     print(json.dumps({"stage": stage, "success": result.success, "measured": dg.AssetKey(stage) in written,
                       "seconds": round(time.perf_counter() - t0, 1),
                       "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "children_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "problem": error}))
+                      "children_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "problem": error,
+                      "made": made}))
     return 0
 
 
@@ -134,7 +181,7 @@ def _baseline(env: dict[str, str]) -> int:
 
 
 def bench_memory(chat_gb: float, hours: float, work: Path | None = None, stages: list[str] | None = None,
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = 0, speech_hours: float | None = None) -> dict[str, Any]:
     from chatlab import config as cfg
 
     work = Path(work or cfg.layout().root / "bench" / "memory").resolve()
@@ -152,8 +199,19 @@ def bench_memory(chat_gb: float, hours: float, work: Path | None = None, stages:
           f"VOD {info['vod']['hours']:g} h ({info['vod']['bytes'] / 1e6:.0f} MB)", flush=True)
     base = _baseline(env)
     print(f"baseline (Python + Dagster + chatlab's definitions loaded): {base / 1e6:.2f} GB", flush=True)
+    speech_hours = hours if speech_hours is None else min(speech_hours, hours)
+    speech: dict[str, Any] = {"speech_hours": 0, "note": "the noise's own transcript (Whisper's)"}
     rows = []
     for stage in stages or STAGES:
+        if speech_hours > 0 and stage in AFTER_TRANSCRIPT and not speech.get("words"):
+            r = subprocess.run([sys.executable, "-m", "chatlab.bench_memory", "--generated-transcript", str(speech_hours), str(seed)],
+                               env=env, capture_output=True, text=True)
+            if r.returncode:
+                raise RuntimeError(f"writing the generated transcript failed: {r.stderr.strip()[-2000:]}")
+            speech = json.loads(r.stdout.strip().splitlines()[-1])
+            print(f"transcript: GENERATED, not Whisper's: {speech['words']:,} words ({speech['words'] / (speech_hours * 3600):.2f} a second, "
+                  f"from {len(WORDS)} bench words, {speech['segments']:,} segments) over the first {speech_hours:g} h, written "
+                  "into transcript_words/transcript_segments before the stages after transcript_segments", flush=True)
         r = subprocess.run([sys.executable, "-m", "chatlab.bench_memory", stage], env=env, capture_output=True, text=True)
         try:
             row = json.loads(r.stdout.strip().splitlines()[-1])
@@ -167,9 +225,10 @@ def bench_memory(chat_gb: float, hours: float, work: Path | None = None, stages:
         state = "ok" if row["success"] else "written, a check failed" if row["measured"] else "NOT MEASURED (failed)"
         print(f"{stage:20s} peak {row['rss_kb'] / 1e6:6.2f} GB (largest child {row['children_rss_kb'] / 1e6:5.2f} GB) "
               f"{row['seconds']} s  {state}  {row['problem']}  "
-              f"ratio to the {TARGET_GB:g} GB target {peak_gb / TARGET_GB:.2f}", flush=True)
+              f"ratio to the {TARGET_GB:g} GB target {peak_gb / TARGET_GB:.2f}"
+              + (f"  made {json.dumps(row.get('made'))}" if row.get("made") else ""), flush=True)
     worst = max(rows, key=lambda r: r["peak_gb"]) if rows else None
-    out = {"inputs": info, "baseline_gb": round(base / 1e6, 3), "stages": rows,
+    out = {"inputs": info, "transcript": speech, "baseline_gb": round(base / 1e6, 3), "stages": rows,
            "worst": worst and {"stage": worst["stage"], "peak_gb": worst["peak_gb"]},
            "all_within_target": all(r["within_target"] for r in rows)}
     (work / "result.json").write_text(json.dumps(out, indent=1))
@@ -177,7 +236,7 @@ def bench_memory(chat_gb: float, hours: float, work: Path | None = None, stages:
 
 
 def cmd_bench_memory(args: argparse.Namespace) -> int:
-    out = bench_memory(args.chat_gb, args.hours, args.work, args.stages, args.seed)
+    out = bench_memory(args.chat_gb, args.hours, args.work, args.stages, args.seed, args.speech_hours)
     w = out["worst"]
     missing = [r["stage"] for r in out["stages"] if not r["measured"]]
     print(f"worst: {w['stage']} at {w['peak_gb']:.2f} GB (target {TARGET_GB:g} GB): "
@@ -187,4 +246,7 @@ def cmd_bench_memory(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--generated-transcript":
+        print(json.dumps(write_generated_transcript(float(sys.argv[2]), int(sys.argv[3]))))
+        sys.exit(0)
     sys.exit(run_stage(sys.argv[1]))

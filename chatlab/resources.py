@@ -91,13 +91,14 @@ class DuckLakeIOManager(ConfigurableIOManager):
             return column, _vod_keys(context.asset_partition_keys)
         return None, None
 
-    def handle_output(self, context: OutputContext, obj: pl.DataFrame | pl.LazyFrame) -> None:
-        """A frame, or a LazyFrame (e.g. a scan of Parquet files bigger than memory): the lazy one
-        is streamed to one Parquet file under the data directory's tmp/, and DuckDB inserts from
-        that file batch by batch, in the same one-transaction partition replace."""
-        if not isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
+    def handle_output(self, context: OutputContext, obj: pl.DataFrame | pl.LazyFrame | ParquetFiles) -> None:
+        """A frame, a LazyFrame (e.g. a scan of Parquet files bigger than memory), or Parquet files
+        the step wrote (``ParquetFiles``, e.g. its rows a block at a time; they stay the step's to
+        remove): the lazy one is streamed to one Parquet file under the data directory's tmp/, and
+        DuckDB inserts from the files batch by batch, in the same one-transaction partition replace."""
+        if not isinstance(obj, (pl.DataFrame, pl.LazyFrame, ParquetFiles)):
             raise TypeError(f"{context.asset_key.to_user_string()}: the DuckLake IO manager stores Polars frames "
-                            f"(DataFrame or LazyFrame), got {type(obj).__name__}")
+                            f"(DataFrame or LazyFrame) or ParquetFiles, got {type(obj).__name__}")
         table = context.asset_key.path[-1]
         if (context.definition_metadata or {}).get(WRITTEN_BY_STEP):
             # The step wrote this table itself, together with others, in one transaction
@@ -122,7 +123,7 @@ class DuckLakeIOManager(ConfigurableIOManager):
         })
 
     @contextmanager
-    def _staged(self, obj: pl.DataFrame | pl.LazyFrame) -> Iterator[tuple[Any, int, dict[str, Any]]]:
+    def _staged(self, obj: pl.DataFrame | pl.LazyFrame | ParquetFiles) -> Iterator[tuple[Any, int, dict[str, Any]]]:
         """(rows for replace_rows, row count, schema): a DataFrame as it is; a LazyFrame sunk to
         Parquet (Polars' streaming engine), which DuckDB then reads itself, row group by row group
         (an Arrow dataset read ahead so far that its memory grew with the table)."""
@@ -130,6 +131,12 @@ class DuckLakeIOManager(ConfigurableIOManager):
             yield obj, obj.height, dict(obj.schema)
             return
         import pyarrow.parquet as pq
+
+        if isinstance(obj, ParquetFiles):
+            if not obj.paths:
+                raise ValueError("ParquetFiles with no file: write at least one (an empty one carries the schema)")
+            yield obj, sum(pq.ParquetFile(p).metadata.num_rows for p in obj.paths), dict(pl.read_parquet_schema(obj.paths[0]))
+            return
 
         tmp_root = cfg.layout(self.data_dir or None).root / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
@@ -169,8 +176,29 @@ class TableStream:
                  tmp_dir: Path | None = None, where: str | None = None) -> None:
         self.lake, self.table, self.column, self.keys, self.columns, self.schema = lake, table, column, keys, columns, schema
         self.order_by, self.tmp_dir, self.where = order_by, tmp_dir, where
+        self.range: tuple[str, float | None, float | None] | None = None
 
-    def _query(self) -> tuple[str, list[str]]:
+    def between(self, column: str, lo: float | None, hi: float | None) -> "TableStream":
+        """The same rows with lo <= column < hi (None: no bound), e.g. one time block of a chat."""
+        import copy
+
+        out = copy.copy(self)
+        out.range = (column, lo, hi)
+        return out
+
+    def aggregate(self, select: str, tail: str = "") -> pl.DataFrame:
+        """``SELECT <select> FROM`` the rows (unsorted) ``<tail>`` (e.g. GROUP BY), on the process's
+        lake connection: counts, bounds, histograms of a table without reading it."""
+        sql, params = self._query(order=False)
+        con = _cursor(self.lake)
+        try:
+            if self.table not in table_names(con, self.schema):
+                raise LookupError(f"table {self.schema}.{self.table} is not in the lake ({self.lake.describe()}); materialize it first")
+            return con.execute(f"SELECT {select} FROM ({sql}) {tail}", params).pl()
+        finally:
+            con.close()
+
+    def _query(self, order: bool = True) -> tuple[str, list]:
         cols = ", ".join(f'"{c}"' for c in self.columns) if self.columns else "*"
         sql, params = f'SELECT {cols} FROM {self.schema}."{self.table}"', []
         if self.column and self.keys is not None:
@@ -178,7 +206,13 @@ class TableStream:
             sql += f' WHERE "{self.column}" IN ({", ".join("?" for _ in params)})' if params else " WHERE false"
         if self.where:
             sql += (" AND " if " WHERE " in sql else " WHERE ") + f"({self.where})"
-        if self.order_by:
+        if self.range is not None:
+            col, lo, hi = self.range
+            for op, v in ((">=", lo), ("<", hi)):
+                if v is not None:
+                    sql += (" AND " if " WHERE " in sql else " WHERE ") + f'"{col}" {op} ?'
+                    params.append(float(v))
+        if self.order_by and order:
             sql += " ORDER BY " + ", ".join(f'"{c}"' for c in self.order_by)
         return sql, params
 

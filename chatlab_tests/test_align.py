@@ -171,16 +171,20 @@ def test_pairs_columns_and_provenance() -> None:
     assert report["pairs"] + report["no_context"] + report["in_cut"] == chat.height - report["dropped_by_chat_clean"]
     assert (pairs["context_end_s"] <= pairs["t_speech_s"]).all()
     assert pairs["user_hash"].null_count() == 0 and set(pairs["offsets_version"]) == {"v1"}
-    # the pair's context is what inference builds at that moment, its end one offset standard
-    # error earlier (the moment is an estimate: a word the viewer may not have heard stays out)
+    # the pair's context is what inference builds at that moment, its end -context_margin_se
+    # offset standard errors earlier, at most context_margin_max_s (the moment is an estimate: a
+    # word the viewer may not have heard stays out)
     r = pairs.row(100, named=True)
     kept = chat.filter("keep").sort("t_s")
     on_audio = kept.with_columns(pl.Series("t_s", al.curve.to_speech(kept["t_s"].to_numpy())))
     se = float(al.curve.offset_se(r["t_chat_s"]))
     assert 0.05 < se < 1.0
-    one = build_context(case.words, on_audio, r["t_speech_s"], end_margin=-se)
+    cfg = AlignConfig()
+    margin = max(cfg.context_margin_se * se, -cfg.context_margin_max_s)
+    assert cfg.context_margin_se < -1.0 and margin < -se
+    one = build_context(case.words, on_audio, r["t_speech_s"], end_margin=margin)
     assert (one["transcript"], one["chat_context"]) == (r["transcript"], r["chat_context"])
-    assert r["context_end_s"] <= r["t_speech_s"] - se
+    assert r["context_end_s"] <= r["t_speech_s"] + margin
 
 
 def test_pairs_around_cuts() -> None:
@@ -372,7 +376,7 @@ def test_cli_align_audio_places_a_loose_cut(tmp_path: Path, layout, capsys) -> N
     from chatlab.asr.bench import write_wav16
     from chatlab.cli import main
 
-    p = group_cases("short", 12, 0)[11] | {"offset_s": 20.0, "drift_s_per_h": 0.0}
+    p = group_cases("short", 12, 0)[11] | {"offset_s": 20.0, "drift_s_per_h": 0.0, "splice": "bare"}  # no mark in the words
     case = make_case(**p)
     tr, ch = _write_inputs(tmp_path, case)
     x, sr = splice_audio(case, 0.0, p["minutes"] * 60.0, sr=16000, rooms=splice_rooms(case))

@@ -17,7 +17,7 @@ CUT = 180.0
 
 
 def _case(seed: int):
-    case = make_case(seed, 6.0, offset_s=30.0, drift_s_per_h=0.0, cut_at_s=(CUT,), cut_len_s=(40.0,))
+    case = make_case(seed, 6.0, offset_s=30.0, drift_s_per_h=0.0, cut_at_s=(CUT,), cut_len_s=(40.0,), splice="bare")
     rooms = splice_rooms(case)
     return case, rooms, (lambda a, b: splice_audio(case, a, b, rooms=rooms))
 
@@ -83,3 +83,20 @@ def test_wav_reader(tmp_path) -> None:
         w.setnchannels(1), w.setsampwidth(1), w.setframerate(8000), w.writeframes(bytes(800))
     with pytest.raises(ValueError, match="u8.wav: expected 16-bit"):
         wav_reader(bad)
+
+
+def test_a_step_and_the_words_agree_or_pin_nothing() -> None:
+    """A cut the transcript's broken sentence placed (`placed`): a background step at the same
+    place pins it there; a step 12 s away, however clear, neither moves nor pins it (two kinds of
+    evidence that disagree)."""
+    case, rooms, audio = _case(5)
+    agree = _curve(CUT + 0.5, CUT - 17.0, CUT + 9.0)
+    new, rep = refine_cuts(agree, audio, placed=frozenset({1}))
+    b = new.segments[1]
+    assert rep[0]["used"] and rep[0]["pins"] and abs((b.start_s - b.offset_s) - (CUT + 0.5)) < 1e-6, rep
+    assert (b.cut_lo_s, b.cut_hi_s) == (CUT + 0.5 - PIN_S, CUT + 0.5 + PIN_S)
+    apart = _curve(CUT - 12.0, CUT - 17.0, CUT + 9.0)
+    same, rep = refine_cuts(apart, audio, placed=frozenset({1}))
+    assert same == apart and not rep[0]["used"] and "disagree" in rep[0]["why"], rep
+    moved, rep = refine_cuts(apart, audio)  # the same step with no words' place: it pins the cut
+    assert rep[0]["pins"] and abs(moved.segments[1].start_s - moved.segments[1].offset_s - CUT) <= 1.0

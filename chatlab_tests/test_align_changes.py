@@ -87,7 +87,7 @@ def test_last_seconds_after_a_cut_get_no_pairs() -> None:
     from chatlab.align.bench import wrong_stretch
     from chatlab.align.pairs import build_pairs
 
-    case = make_case(40, 6.0, offset_s=50.0, drift_s_per_h=0.0, cut_at_s=(335.0,), cut_len_s=(30.0,), msgs_per_min=30.0)
+    case = make_case(40, 6.0, offset_s=50.0, drift_s_per_h=0.0, cut_at_s=(335.0,), cut_len_s=(30.0,), msgs_per_min=30.0, splice="bare")
     al = estimate_offsets(case.words, case.chat, CFG)
     assert not verdict(al, CFG) and len(al.curve.segments) == 1
     assert wrong_stretch(al.curve, case.truth) >= 20.0  # the curve is wrong over the tail ...
@@ -150,7 +150,7 @@ def test_gate_fails_a_curve_off_over_a_stretch(shift: float) -> None:
 
 def test_cut_near_the_end_with_few_echoes_fails_the_gate() -> None:
     """A cut 67 s long, 30 s before the end of a 36-minute stream: 4 messages echo the audio after
-    it, too few for a segment, and they fit an offset 66 s off the curve over the last 40 s of chat.
+    it, too few for a segment, and they fit offsets 66-92 s off the curve over the last 57 s of chat.
     The curve is wrong there (by the cut's length), so the VOD must fail, naming the stretch."""
     from chatlab.align.bench import group_cases, wrong_stretch
 
@@ -159,22 +159,35 @@ def test_cut_near_the_end_with_few_echoes_fails_the_gate() -> None:
     al = estimate_offsets(case.words, case.chat, CFG)
     assert wrong_stretch(al.curve, case.truth) >= 30.0  # what the gate must catch
     problems = verdict(al, CFG)
-    assert any("at the stream's end" in x and "1314..1355 s" in x for x in problems), problems
+    # the search splits the far side into two thin stretches (3 anchors at +92 s, then 1 at +66 s):
+    # touching, they are one stretch at the stream's end, from its first
+    assert any("at the stream's end" in x and "1298..1355 s" in x and "4 anchors" in x for x in problems), problems
 
 
 def test_a_tight_cut_range_one_chance_echo_makes_fails_the_gate() -> None:
-    """Bench group `sparse`, seed 7, case 7: one chance match just after a cut's likely place makes
-    its range 10 s wide, 80 s before the real cut, in a stretch nothing echoes; the curve is off
-    by 170 s over 77 s. With that message left out the range reaches past the real cut, and the
-    gate fails the VOD naming it."""
+    """Bench group `sparse`, seed 7, case 7 (a splice with no mark in the words), plus one chance
+    match: a message that repeats a word of a sentence 50 s before the real cut, typed as if that
+    sentence came after it. With the echoes already sparse there, it makes the cut's range 10 s wide,
+    75 s before the real cut, and the curve is off by 170 s over 77 s. With that message left out
+    the range is 40 s wide, and the gate fails the VOD naming it (seed 7's 79-s miss, issue 13)."""
     from chatlab.align.bench import group_cases, wrong_stretch
+    from chatlab.align.inputs import prepare_words
+    from chatlab.align.synth import FILLER
 
-    case = make_case(**group_cases("sparse", 12, 7)[7])
-    al = estimate_offsets(case.words, case.chat)
+    case = make_case(**group_cases("sparse", 12, 7)[7] | {"splice": "bare"})
     (true_cut,) = case.params["cut_at_audio_s"]
+    w = prepare_words(case.words)
+    line = w.filter((pl.col("sent_start_s") > true_cut - 52.0) & ~pl.col("word").str.strip_chars(".?!").is_in(FILLER)).row(0, named=True)
+    after = case.truth.segments[1]
+    t = line["sent_end_s"] + 4.0 + after.offset_s
+    for _ in range(3):
+        t = line["sent_end_s"] + 4.0 + after.at(t)
+    chance = pl.DataFrame({"msg_id": ["chance"], "t_s": [float(t)], "text": [f"the {line['word'].strip('.?!')} again"], "user_hash": ["u9999"]})
+    chat = pl.concat([case.chat, chance], how="diagonal_relaxed").sort("t_s")
+    al = estimate_offsets(case.words, chat)
     s = al.curve.segments[1]
     assert s.cut_hi_s - s.cut_lo_s < 15.0 and s.cut_hi_s < true_cut - 60.0  # tight, and far from the cut
-    assert s.cut_far_lo_s <= s.cut_lo_s and s.cut_far_hi_s > true_cut
+    assert s.cut_far_lo_s <= s.cut_lo_s and s.cut_far_hi_s > s.cut_hi_s + 25.0  # loose without that one message
     assert wrong_stretch(al.curve, case.truth) >= 30.0
     problems = verdict(al, AlignConfig())
     assert any("if one echo beside it was chance" in p for p in problems), problems

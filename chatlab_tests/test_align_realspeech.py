@@ -11,10 +11,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from chatlab.align.bench import score, wrong_stretch
+from chatlab.align.bench import score, word_coverage, wrong_stretch
 from chatlab.align.config import AlignConfig
 from chatlab.align.estimate import estimate_offsets, verdict
-from chatlab.align.realspeech import load_clips, make_real_case, speech_folder, transcribe_audio
+from chatlab.align.realspeech import LANGUAGES, DelayLaw, delay_law, load_clips, make_real_case, speech_folder, transcribe_audio
+from chatlab.align.synth import DELAY_MEDIAN_S
 
 CFG = AlignConfig()
 
@@ -40,6 +41,23 @@ def test_clips_and_their_texts_are_there() -> None:
     assert 80 < sum(len(c.audio) for c in clips) / 16_000 < 100  # ~1.5 min of English
 
 
+def test_delay_laws_differ_by_stream_and_keep_the_pinned_median() -> None:
+    """The bench does not hand the fitter its own assumption: streams draw lognormal, gamma and
+    floor-plus-lognormal laws of random spread; all share the median the setting pins."""
+    laws = [delay_law(seed, lang) for seed in range(6) for lang in LANGUAGES]
+    assert {law.family for law in laws} == {"lognormal", "gamma", "floor+lognormal"}
+    assert len({round(law.spread, 3) for law in laws}) > 20
+    rng = np.random.default_rng(0)
+    for law in (DelayLaw("gamma", 2.0), DelayLaw("floor+lognormal", 0.9, 2.0), DelayLaw("lognormal", 0.8), DelayLaw("lognormal", 0.35)):
+        d = np.array([law.sample(rng) for _ in range(20_000)])
+        assert abs(np.median(d) - DELAY_MEDIAN_S) < 0.1, law
+        assert d.min() >= 1.0 and (law.floor_s == 0 or d.min() >= law.floor_s)
+    # the stream's audio (and so its transcript) does not depend on the law
+    a, x = make_real_case("en", 0, cut=True)
+    b, y = make_real_case("en", 0, cut=True)
+    assert np.array_equal(x, y) and a.params["delay_law"] == delay_law(0, "en").describe()
+
+
 def test_real_speech_stream_aligned(engine) -> None:
     case, audio = make_real_case("en", 0, cut=False)
     case = replace(case, words=transcribe_audio(audio, "en", engine))
@@ -47,6 +65,11 @@ def test_real_speech_stream_aligned(engine) -> None:
     al = estimate_offsets(case.words, case.chat, CFG)
     assert not verdict(al, CFG), al.problems
     assert np.median(score(al.curve, case.truth)["errors"]) < 0.5
+    # coverage by the echoed word: of the echoes whose word the transcript has, the context text
+    # holds nearly all; the counts nest (text-covered among transcribed <= transcribed <= paired)
+    paired, by_time, heard, heard_in_text, in_text = word_coverage(case, al.curve, CFG)
+    assert paired >= 30 and heard_in_text <= heard <= paired and heard_in_text <= in_text <= paired
+    assert heard >= 0.8 * paired and heard_in_text >= 0.95 * heard
 
 
 def test_real_speech_with_a_cut_is_right_or_refused(engine) -> None:

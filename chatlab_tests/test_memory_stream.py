@@ -7,6 +7,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -182,3 +183,106 @@ def test_table_stream_reads_what_a_whole_read_gives(tmp_path: Path) -> None:
     assert_frame_equal(got.sort("t_s", "msg_id", maintain_order=True), want)  # the same rows
     assert got.select("t_s", "msg_id").equals(want.select("t_s", "msg_id"))  # in prepare_chat's order
     assert TableStream(lake, "t", "vod_id", [], None).frame().height == 0
+
+
+def _chat_to_pair(seed: int, base: float = 30.0) -> tuple[pl.DataFrame, pl.DataFrame, "object"]:
+    """Words and a chat of 40 minutes with what block reading must get right: a cut whose chat
+    runs back on the audio clock, drift, a doubtful stretch, a long silent stretch (a block's chat
+    context lies far back), a burst of messages at one time, dropped messages, rows with no time
+    or no text, and messages before the audio starts."""
+    from chatlab.align.curve import CurveSegment, OffsetCurve
+    from chatlab.align.synth import make_case
+
+    case = make_case(seed, 40.0, offset_s=base, drift_s_per_h=2.0)
+    rng = np.random.default_rng(seed)
+    chat = case.chat.select("msg_id", "t_s", "text").with_columns(
+        pl.Series("user_hash", [f"u{i}" for i in rng.integers(0, 50, case.chat.height)]))
+    chat = chat.filter((pl.col("t_s") < 300) | (pl.col("t_s") > 800))  # eight quiet minutes
+    burst = pl.DataFrame({"msg_id": [f"b{i:03d}" for i in range(300)], "t_s": [1000.0] * 300,
+                          "text": [f"same moment {i}" for i in range(300)], "user_hash": ["ub"] * 300})
+    early = pl.DataFrame({"msg_id": ["e1", "e2"], "t_s": [-40.0, -3.0], "text": ["before", "the start"], "user_hash": ["x", "y"]})
+    chat = pl.concat([chat, burst, early]).with_columns(keep=pl.Series(rng.random(chat.height + 302) > 0.1))
+    chat = chat.with_columns(
+        pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("t_s")).alias("t_s"),
+        pl.when(pl.int_range(pl.len()) % 89 == 7).then(None).otherwise(pl.col("text")).alias("text"))
+    # offset jumps up by 400 s at 1900 s (removed audio: that chat goes back on the audio clock)
+    cut = 1900.0 - (base + 400.0)
+    curve = OffsetCurve((CurveSegment(-100.0, 1800.0, base, 2.0, offset_se_s=0.4),
+                         CurveSegment(1900.0, 2500.0, base + 400.0, -1.0, cut_lo_s=cut - 15.0, cut_hi_s=cut + 10.0,
+                                      doubt=((2200.0, 2230.0),), offset_se_s=1.5)))
+    return case.words, chat.sort("t_s", "msg_id", maintain_order=True), curve
+
+
+@pytest.mark.parametrize(("seed", "base"), [(3, 30.0), (8, -700.0)])
+@pytest.mark.parametrize("margin", [-1.0, 1.0])
+def test_pairs_made_block_by_block_equal_the_whole_chat_in_memory(seed: int, base: float, margin: float) -> None:
+    """iter_pairs over small time blocks (what aligned_pairs does with a big chat) gives the rows
+    of build_pairs over the whole chat, in the same order, and the same filter report."""
+    from chatlab.align.config import AlignConfig
+    from chatlab.align.pairs import FrameChat, build_pairs, iter_pairs
+
+    words, chat, curve = _chat_to_pair(seed, base)
+    cfg = AlignConfig(context_margin_se=margin)
+    prov = {"offsets_version": "v", "asr_model": "m", "filter_set": "f"}
+    whole, want = build_pairs("vod", words, chat, curve, cfg, **prov)
+    assert whole.height > 500 and want["in_cut"] > 50 and want["dropped_by_chat_clean"] > 100
+    for block_rows in (1, 37, 400, 10**9):
+        got: dict = {}
+        parts = list(iter_pairs("vod", words, FrameChat(chat), curve, cfg, report=got, block_rows=block_rows, **prov))
+        assert len(parts) > (10 if block_rows < 400 else 0)
+        assert_frame_equal(pl.concat(parts), whole)
+        assert got == want
+
+
+def test_pairs_block_reading_equals_whole_with_no_chat_context_and_no_chat() -> None:
+    from chatlab.align.config import AlignConfig
+    from chatlab.align.pairs import FrameChat, build_pairs, iter_pairs
+
+    words, chat, curve = _chat_to_pair(5)
+    for cfg, c in ((AlignConfig(chat_k=0), chat), (AlignConfig(chat_k=1), chat), (AlignConfig(), chat.head(0)),
+                   (AlignConfig(), chat.with_columns(keep=pl.lit(False)))):
+        whole, want = build_pairs("vod", words, c, curve, cfg, offsets_version="v", asr_model="m", filter_set="f")
+        got: dict = {}
+        parts = list(iter_pairs("vod", words, FrameChat(c), curve, cfg, report=got, block_rows=50,
+                                offsets_version="v", asr_model="m", filter_set="f"))
+        assert_frame_equal(pl.concat(parts) if parts else whole.head(0), whole)
+        assert got == want
+
+
+def test_aligned_pairs_streamed_stores_the_rows_of_the_in_memory_path(layout, instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """aligned_pairs over a chat above STREAM_ABOVE (read a time block at a time from the lake,
+    pairs written to Parquet parts) stores exactly the rows, order and figures of the in-memory
+    path, in one partition replace; the parts are removed."""
+    from chatlab.defs.align import assets as align_assets
+    from chatlab_tests.test_align_dagster import _query, _run, _write
+    from chatlab.align.synth import make_case
+    from chatlab.storage import connect
+
+    _write(layout, {"cut": make_case(41, 25.0, offset_s=-60.0, drift_s_per_h=1.5, cuts=1, msgs_per_min=50.0),
+                    "other": make_case(42, 6.0, offset_s=20.0, drift_s_per_h=0.0)})
+    with connect(layout, read_only=False) as con:  # dropped messages, and a quiet stretch
+        con.execute("UPDATE chatlab.chat_clean SET keep = false WHERE vod_id = 'cut' AND hash(msg_id) % 7 = 0")
+        con.execute("DELETE FROM chatlab.chat_clean WHERE vod_id = 'cut' AND t_s BETWEEN 200 AND 500")
+
+    def table() -> pl.DataFrame:
+        with connect(layout) as con:
+            # a table has no row order of its own (DuckDB scans in parallel): compared by message
+            return con.execute("SELECT * FROM chatlab.aligned_pairs WHERE vod_id = 'cut' ORDER BY t_chat_s, msg_id").pl()
+
+    assert _run(layout, instance, "other").success
+    r1 = _run(layout, instance, "cut")
+    assert r1.success
+    whole = table()
+    monkeypatch.setattr(align_assets, "STREAM_ABOVE", 10)
+    monkeypatch.setattr(align_assets, "BLOCK_ROWS", 90)
+    r2 = _run(layout, instance, "cut")
+    assert r2.success
+    m1, m2 = (r.asset_materializations_for_node("aligned_pairs")[0].metadata for r in (r1, r2))
+    assert m2["parts"].value > 10 and m1["parts"].value == 0  # streamed: Parquet parts; in memory: none
+    assert whole.height > 500
+    assert_frame_equal(table(), whole)
+    for k in m1:
+        if k.startswith("filter_") or k in ("dagster/row_count", "preview"):
+            assert m1[k] == m2[k], k
+    assert _query(layout, "SELECT count(*) FROM chatlab.aligned_pairs WHERE vod_id = 'other'")[0][0] > 50
+    assert not list((layout.root / "tmp").glob("pairs-*"))

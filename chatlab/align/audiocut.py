@@ -18,13 +18,13 @@ window around each range.
 from __future__ import annotations
 
 import wave
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from chatlab.align.curve import CurveSegment, OffsetCurve
+from chatlab.align.curve import OffsetCurve
+from chatlab.align.splice import move_cut
 
 FRAME_S, BIN_S, STEP_S, WIN_S = 0.025, 1.0, 0.25, 10.0
 Z_MIN, MIN_DB, MIN_OCTAVES, LOOSE_S = 6.0, 2.0, 0.4, 4.0
@@ -191,21 +191,17 @@ def place_cut(audio: Audio, lo: float, hi: float) -> dict[str, Any]:
     return out | {"used": True, "pins": bool(pins), "why": "background step inside the range" + (", clear and alone: pins the cut" if pins else "")}
 
 
-def _chat_time(seg: CurveSegment, g: float) -> float:
-    """The chat-clock time whose audio time (t - offset(t)) is g on this segment's line."""
-    d = seg.drift_s_per_h / 3600.0
-    return (g + seg.offset_s - d * seg.start_s) / (1.0 - d)
-
-
-def refine_cuts(curve: OffsetCurve, audio: Audio | None) -> tuple[OffsetCurve, list[dict[str, Any]]]:
+def refine_cuts(curve: OffsetCurve, audio: Audio | None, placed: frozenset[int] = frozenset()) -> tuple[OffsetCurve, list[dict[str, Any]]]:
     """The curve with each loose cut moved to the background step inside its range, where there is
     one; and per cut what the audio said. A range (and so the chat left unpaired) shrinks only
-    where the step pins the cut (`pins`: clear, a level step, alone in the window)."""
+    where the step pins the cut (`pins`: clear, a level step, alone in the window). placed: the
+    segments whose cut the transcript's broken sentence has placed (chatlab.align.splice): a step
+    moves those only when it pins them."""
     if audio is None:
         return curve, []
     segs, report = list(curve.segments), []
     for k in range(1, len(segs)):
-        s, prev = segs[k], segs[k - 1]
+        s = segs[k]
         if s.cut_lo_s is None or s.cut_hi_s is None:
             continue
         was = s.start_s - s.offset_s
@@ -215,19 +211,20 @@ def refine_cuts(curve: OffsetCurve, audio: Audio | None) -> tuple[OffsetCurve, l
             continue
         found = place_cut(audio, s.cut_lo_s, s.cut_hi_s)
         row |= found
+        if found["used"] and k in placed:  # the transcript's broken sentence placed this cut already
+            if abs(float(found["at_s"]) - was) <= PIN_S:  # two kinds of evidence at one place: pinned
+                found = row = row | {"at_s": round(was, 2), "pins": True, "why": "background step at the broken sentence: pins the cut"}
+            else:  # they disagree: neither pins, the words' placement stays
+                found = {**found, "used": False, "pins": False}
+                row |= {"used": False, "pins": False, "why": f"the step ({found['at_s']:.1f} s) and the broken sentence ({was:.1f} s) disagree"}
         if found["used"]:
             g = float(found["at_s"])
-            end, start = _chat_time(prev, g), _chat_time(s, g)
-            if end > prev.start_s and start < (s.end_s if k + 1 < len(segs) else np.inf):
-                segs[k - 1] = replace(prev, end_s=end)
-                lo, hi = s.cut_lo_s, s.cut_hi_s
-                if found.get("pins"):
-                    lo, hi = max(lo, g - PIN_S), min(hi, g + PIN_S)
-                    row["range_now"] = [round(lo, 1), round(hi, 1)]
-                segs[k] = replace(s, start_s=start, offset_s=s.at(start), cut_lo_s=lo, cut_hi_s=hi,
-                                  **({"cut_far_lo_s": lo, "cut_far_hi_s": hi} if found.get("pins") else {}))
-                row["moved_s"] = round(g - was, 2)
-            else:
+            now = move_cut(segs, k, g, PIN_S if found.get("pins") else None)
+            if now is None:
                 row |= {"used": False, "why": "moving the cut there would empty a segment"}
+            else:
+                row["moved_s"] = round(g - was, 2)
+                if found.get("pins"):
+                    row["range_now"] = [round(now[0], 1), round(now[1], 1)]
         report.append(row)
     return OffsetCurve(tuple(segs)), report

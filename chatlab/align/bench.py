@@ -8,6 +8,7 @@ when an estimated segment start lies within 5 s of the true one.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -272,7 +273,7 @@ def run_inbox(root: Path | None = None) -> dict[str, Any]:
 # (pairs whose context runs past the moment the viewer typed).
 GROUPS = ("short", "edge_cuts", "small_jumps", "sparse", "no_echo")
 EACH_SIDE, WRONG_S, WRONG_RUN_S, LEAK_S = 8, 2.0, 30.0, 2.0
-HEARD_S = 1.0
+SAID_S, WORD_MATCH = 1.0, 80.0  # word_coverage: where an echoed word is looked for in the transcript, and how alike
 
 
 def group_cases(group: str, n: int, seed: int) -> list[dict[str, Any]]:
@@ -347,21 +348,37 @@ def coverage_leak(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int,
     return echoes, pe.height, covered, known.height, leak, known.filter(pl.col("context_end_s") > pl.col("t_speech")).height
 
 
-def word_coverage(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, int, int, int]:
-    """(paired echo messages, of them whose context holds the echoed word itself, of the paired
-    ones those whose word the transcript has at all (a transcript word within HEARD_S of when it
-    was said: the ASR may drop a sentence, and no alignment can put it in a context), of those
-    the covered ones), where the case knows when the word was said (`echo_word_s`; chatlab.align.realspeech)."""
+def word_coverage(case, curve: OffsetCurve, cfg: AlignConfig) -> tuple[int, ...]:
+    """Coverage by the echoed word itself, on real speech (chatlab.align.realspeech: the case knows
+    the word, `echo_word`, and about when it was said, `echo_word_s`). (paired echo messages; of
+    them whose context holds the word by time (said inside the context's span); whose transcript
+    has the word at all (a transcript word that matches it, rapidfuzz ratio >= WORD_MATCH, inside
+    the sentence it was said in, SAID_S either side: the ASR may drop or garble it, and no alignment
+    can put a word the transcript lacks into a context); of those, the ones whose context text
+    holds it; whose context text holds it, over all)."""
+    from rapidfuzz import fuzz
+
     from chatlab.align.pairs import build_pairs
 
     chat = case.chat.with_columns(keep=pl.lit(True))
     pairs, _ = build_pairs("bench", case.words, chat, curve, cfg, offsets_version="bench", asr_model="synthetic", filter_set="none")
-    j = pairs.select("msg_id", "context_start_s", "context_end_s").join(case.chat.select("msg_id", "echo_word_s"), on="msg_id")
+    j = pairs.select("msg_id", "context_start_s", "context_end_s", "transcript").join(case.chat.select("msg_id", "echo_word_s", "echo_word", "echo_line_start_s", "echo_line_end_s"), on="msg_id")
     pe = j.filter(pl.col("echo_word_s").is_not_null())
     ok = ((pe["echo_word_s"] >= pe["context_start_s"]) & (pe["echo_word_s"] <= pe["context_end_s"])).to_numpy()
     ws, we = case.words["start_s"].to_numpy(), case.words["end_s"].to_numpy()
-    heard = np.array([bool(((ws <= x + HEARD_S) & (we >= x - HEARD_S)).any()) for x in pe["echo_word_s"].to_numpy()], bool)
-    return pe.height, int(ok.sum()), int(heard.sum()), int((ok & heard).sum())
+    tw = case.words["word"].str.to_lowercase().str.extract(r"(\w+)", 1).fill_null("").to_list()
+
+    def match(a: str, b: str) -> bool:
+        return fuzz.ratio(a, b) >= WORD_MATCH
+
+    heard, in_text = [], []
+    for a, b, word, text in zip(pe["echo_line_start_s"].to_numpy(), pe["echo_line_end_s"].to_numpy(), pe["echo_word"].to_list(),
+                                pe["transcript"].fill_null("").to_list()):
+        near = np.flatnonzero((ws <= b + SAID_S) & (we >= a - SAID_S))
+        heard.append(any(match(word, tw[i]) for i in near))
+        in_text.append(any(match(word, t) for t in re.findall(r"\w+", text.lower())))
+    heard_a, text_a = np.array(heard, bool), np.array(in_text, bool)
+    return pe.height, int(ok.sum()), int(heard_a.sum()), int((text_a & heard_a).sum()), int(text_a.sum())
 
 
 def _echoes_each_side(case) -> list[tuple[int, int]]:
@@ -415,7 +432,8 @@ def run_groups(n: int = 10, seed: int = 0, groups: tuple[str, ...] = GROUPS, fin
                 row |= {"median_err_s": float(np.median(s["errors"])), "_errors": s["errors"], "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]],
                         "echoes_each_side": _echoes_each_side(case), "echo_gaps_s": [round(x, 1) for x in echo_gaps(case)],
                         "wrong_run_s": wrong_stretch(al.curve, case.truth),
-                        "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones)}
+                        "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones),
+                        "splices": case.params.get("splices", []), "words_at_cuts": al.figures.get("words_at_cuts", [])}
                 if audio and case.params["cut_at_audio_s"]:
                     row |= _with_audio(case, al, cfg)
                 if passed:
@@ -448,6 +466,24 @@ def _audio_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }}
 
 
+def _splice_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cuts with >= EACH_SIDE echoes each side, per kind of splice the generator made (synth.SPLICE_KINDS:
+    in a pause, no trace in the words; mid-sentence, with or without marks): found within 5 s, and
+    how many the words moved or pinned (splice.place_cuts_by_words)."""
+    out: dict[str, Any] = {}
+    for r in rows:
+        for e, c, sp in zip(r.get("echoes_each_side", []), r.get("cut_errs_s", []), r.get("splices", [])):
+            if min(e) < EACH_SIDE:
+                continue
+            kind = sp["kind"] if sp["kind"] == "pause" or "trail" not in sp else \
+                "mid_marked" if (sp["trail"] or sp["low"] or sp["new_segment"]) else "mid_unmarked"
+            o = out.setdefault(kind, {"cuts": 0, "within_5s": 0})
+            o["cuts"] += 1
+            o["within_5s"] += int(c <= CUT_TOL_S)
+    moved = [x for r in rows for x in r.get("words_at_cuts", []) if x.get("used")]
+    return {"splices": out, "words_moved": len(moved), "words_pinned": sum(1 for x in moved if "range_now" in x)} if out else {}
+
+
 def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"cases": len(rows), "passed": sum(r["passed"] for r in rows)}
     if g == "no_echo":
@@ -475,6 +511,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "of_them_found_at_all": int(sum(np.isfinite(c) for c in big)),
         "cuts_found_within_5s_all": int(sum(c <= CUT_TOL_S for _, c in cuts)),
         **_audio_summary(rows),
+        **_splice_summary(rows),
         "wrong_vods": len(wrong), "wrong_vods_passed": sum(r["passed"] for r in wrong),
         "wrong_outside_unpaired_zones": len(wrong_out), "wrong_outside_unpaired_zones_passed": sum(r["passed"] for r in wrong_out),
         "coverage_pooled": round(float(cl[:, 2].sum() / max(cl[:, 1].sum(), 1)), 4) if len(cl) else None,
@@ -483,6 +520,7 @@ def _group_summary(g: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "leak_pooled": round(float(cl[:, 4].sum() / max(cl[:, 3].sum(), 1)), 4) if len(cl) else None,
         "leak_max": round(float(np.max(cl[:, 4] / np.maximum(cl[:, 3], 1))), 4) if len(cl) else None,
         "leak_any_pooled": round(float(cl[:, 5].sum() / max(cl[:, 3].sum(), 1)), 4) if len(cl) else None,
+        "leak_any_max": round(float(np.max(cl[:, 5] / np.maximum(cl[:, 3], 1))), 4) if len(cl) else None,  # the worst passing VOD
         "offset_err_median_s_passed": round(float(np.median(err_ok)), 3) if len(err_ok) else None,
         "offset_err_p95_s_passed": round(float(np.percentile(err_ok, 95)), 3) if len(err_ok) else None,
         "offset_err_median_s_all": round(float(np.median(fin)), 3) if len(fin) else None,
@@ -505,8 +543,8 @@ def run_real_speech(seed: int = 0, langs: tuple[str, ...] | None = None) -> dict
     rows: list[dict[str, Any]] = []
     rows_ends: list[dict[str, Any]] = []
     for lang in langs or LANGUAGES:
-        for cut in (False, True):
-            case, audio = make_real_case(lang, seed, cut=cut)
+        for cut in (None, "pause", "mid"):  # no cut, a cut in a pause, a real mid-sentence splice
+            case, audio = make_real_case(lang, seed, cut=cut is not None, splice=cut or "pause")
             case = replace(case, words=transcribe_audio(audio, lang, engine))
             rows.append(_real_speech_row(case, lang, seed, cfg))
             read = lambda a, b, x=audio: (x[max(0, int(a * SAMPLE_RATE)): max(0, int(b * SAMPLE_RATE))].astype(np.float64), SAMPLE_RATE)  # noqa: E731
@@ -526,7 +564,8 @@ def _real_speech_row(case, lang: str, seed: int, cfg: AlignConfig) -> dict[str, 
            "cut_errs_s": [round(float(x), 2) for x in s["cut_errs"]], "echoes_each_side": _echoes_each_side(case),
            "echo_gaps_s": [round(x, 1) for x in echo_gaps(case)], "wrong_run_s": wrong_stretch(al.curve, case.truth),
            "wrong_run_outside_unpaired_s": wrong_stretch(al.curve, case.truth, zones),
-           "problems": verdict(al, cfg),
+           "problems": verdict(al, cfg), "splices": case.params.get("splices", []), "words_at_cuts": al.figures.get("words_at_cuts", []),
+           "marks_at_splice": _marks_at(case.words, case.params["cut_at_audio_s"]),
            # how far these viewers' own median delay sits from the pinned one: the part of the
            # offset error no estimator working from this chat can remove (see score_real)
            "delay_luck_s": round(float(case.chat.filter(pl.col("echo_line_end_s").is_not_null())["reaction_delay_s"].median()
@@ -539,16 +578,77 @@ def _real_speech_row(case, lang: str, seed: int, cfg: AlignConfig) -> dict[str, 
     return row
 
 
+def _marks_at(words: pl.DataFrame, cuts: list[float]) -> list[list[str]]:
+    """Per true cut, the marks (chatlab.align.splice) on the gap between words nearest it (within
+    1 s; none: []): what the ASR left at a real splice."""
+    from chatlab.align.splice import MARKS, gap_marks
+
+    t, marks = gap_marks(words)
+    out = []
+    for g in cuts:
+        near = np.flatnonzero(np.abs(t - g) <= 1.0)
+        out.append(sorted({m for j in near for m, x in zip(MARKS, marks[j]) if x}))
+    return out
+
+
 def _real_speech_summary(rows: list[dict[str, Any]], cfg: AlignConfig) -> dict[str, Any]:
     ok = [r for r in rows if r["passed"] and r["signed_err_median_s"] is not None]
-    wc = np.array([r["word_coverage"] for r in ok]) if ok else np.zeros((0, 4))
+    wc = np.array([r["word_coverage"] for r in ok]) if ok else np.zeros((0, 5))
+
+    def share(a: int, b: int) -> float | None:
+        return round(float(wc[:, a].sum() / max(wc[:, b].sum(), 1)), 4) if len(wc) else None
+
     luck = {"delay_luck_abs_median_s": round(float(np.median([abs(r["delay_luck_s"]) for r in ok])), 3) if ok else None,
             # the error left once the viewers' own delay luck is taken off (what the estimator adds)
             "err_minus_luck_abs_median_s": round(float(np.median([abs(r["signed_err_median_s"] - r["delay_luck_s"]) for r in ok])), 3) if ok else None,
-            # coverage as issue 13 counts it: the context holds the word itself (the line's end need not be in it)
-            "word_coverage_pooled": round(float(wc[:, 1].sum() / max(wc[:, 0].sum(), 1)), 4) if len(wc) else None,
+            # coverage as issue 13 counts it: the context holds the word itself (the line's end need not be in it),
+            # by when it was said, and by the context's text
+            "word_coverage_pooled": share(1, 0),
             "word_coverage_min": round(float(np.min(wc[:, 1] / np.maximum(wc[:, 0], 1))), 4) if len(wc) else None,
-            # the same over the echoes whose word the transcript has: what the alignment misses, not the ASR
-            "word_coverage_transcribed_pooled": round(float(wc[:, 3].sum() / max(wc[:, 2].sum(), 1)), 4) if len(wc) else None,
-            "echoed_words_transcribed": round(float(wc[:, 2].sum() / max(wc[:, 0].sum(), 1)), 4) if len(wc) else None}
-    return {**_group_summary("real_speech", rows), **luck}
+            "word_coverage_text_pooled": share(4, 0),
+            # the alignment's own figure: over the echoes whose word the transcript has (in the sentence it was
+            # said), the share whose context text holds it; what the ASR drops is counted apart
+            "word_coverage_transcribed_pooled": share(3, 2),
+            "word_coverage_transcribed_min": round(float(np.min(wc[:, 3] / np.maximum(wc[:, 2], 1))), 4) if len(wc) else None,
+            "echoed_words_transcribed": share(2, 0)}
+    by_kind: dict[str, Any] = {}
+    for r in rows:
+        for sp, mk, c in zip(r["splices"], r["marks_at_splice"], r["cut_errs_s"]):
+            o = by_kind.setdefault(sp["kind"], {"cuts": 0, "marked": 0, "two_marks": 0, "within_5s": 0, "words_moved": 0, "words_pinned": 0})
+            o["cuts"] += 1
+            o["marked"] += bool(mk)
+            o["two_marks"] += len(mk) >= 2
+            o["within_5s"] += c <= CUT_TOL_S
+            o["words_moved"] += sum(1 for x in r["words_at_cuts"] if x.get("used"))
+            o["words_pinned"] += sum(1 for x in r["words_at_cuts"] if "range_now" in x)
+    return {**_group_summary("real_speech", rows), **luck, "real_splices": by_kind}
+
+
+def run_cut_sweep(n: int = 15, seed: int = 0) -> dict[str, Any]:
+    """Issue 13, Deliver 1: does the change search find a jump wherever about 8 anchors sit on
+    each side, in a 3-minute stream? One cut (8-120 s removed) 85 s in, chat at several densities,
+    plain (30% noise) and sparse (80% noise, 30% of reactions echo); per bucket of echo messages on
+    the thinner side: cases, the jump found within 30 s, placed within 5 s, of those the echoes pin
+    (an echoed sentence within 10 s either side) placed within 5 s, and VODs the gate passes."""
+    cfg = AlignConfig()
+    buckets: dict[str, dict[str, int]] = {}
+    for kind, kw, densities in (("plain", {"noise": 0.3}, (10, 16, 24, 32)), ("sparse", {"noise": 0.8, "echo_p": 0.3}, (40, 70, 100))):
+        for mpm in densities:
+            for i in range(n):
+                sd = seed * 1_000_000 + 770_000 + mpm * 100 + i
+                length = float(np.random.default_rng([sd, 8]).uniform(8, 120))
+                case = make_case(sd, 3.0, offset_s=100.0, cut_at_s=(85.0,), cut_len_s=(length,), msgs_per_min=float(mpm), **kw)
+                e = min(_echoes_each_side(case)[0])
+                b = "<5" if e < 5 else "5-7" if e < 8 else "8-11" if e < 12 else "12+"
+                al = estimate_offsets(case.words, case.chat, cfg)
+                ce = score(al.curve, case.truth)["cut_errs"][0]
+                pinned = echo_gaps(case)[0] <= 2 * CUT_TOL_S
+                o = buckets.setdefault(f"{kind} {b}", {"cases": 0, "found_within_30s": 0, "within_5s": 0, "echo_pinned": 0,
+                                                       "echo_pinned_within_5s": 0, "passed": 0})
+                o["cases"] += 1
+                o["found_within_30s"] += int(ce <= 30.0)
+                o["within_5s"] += int(ce <= CUT_TOL_S)
+                o["echo_pinned"] += int(pinned)
+                o["echo_pinned_within_5s"] += int(pinned and ce <= CUT_TOL_S)
+                o["passed"] += int(not verdict(al, cfg))
+    return {"seed": seed, "per_density": n, "by_echoes_each_side": dict(sorted(buckets.items()))}

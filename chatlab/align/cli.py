@@ -42,10 +42,12 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     b.add_argument("--no-asr-bias", action="store_true",
                    help="generated word times without the early bias Whisper shows against the demo's TTS truth (jitter only)")
     b.add_argument("--groups", type=int, default=0, metavar="N",
-                   help="also N cases per hard group (short streams, edge cuts, small jumps, sparse echoes, no echo); --seed 0 is tuned on, 1 was looked at, 7 and 8 were held apart and have been seen since; 9 and 10 are held apart (chosen before any run on them)")
+                   help="also N cases per hard group (short streams, edge cuts, small jumps, sparse echoes, no echo); --seed 0 is tuned on, 1 was looked at, 7-10 were held apart and have been seen since; 11 and 12 are held apart for the cut work (chosen before any run on them), 13 and 14 for the offset work")
     b.add_argument("--no-accuracy", action="store_true", help="skip the 40-case suite (with --groups)")
     b.add_argument("--real-speech", action="store_true",
-                   help="also real read sentences (FLEURS, 5 languages, with and without a cut) through the bundled Whisper (~2 min)")
+                   help="also real read sentences (FLEURS, 5 languages: no cut, a cut in a pause, a mid-sentence splice) through the bundled Whisper (~3 min)")
+    b.add_argument("--cut-sweep", type=int, default=0, metavar="N",
+                   help="also N 3-minute streams per chat density with one cut (plain and sparse echoes): the change search by echoes each side")
     b.add_argument("--json", action="store_true", help="print everything as JSON (with per-case rows)")
     b.set_defaults(func=cmd_bench)
 
@@ -135,14 +137,11 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from chatlab import config as cfg
-    from chatlab.align.export import read_dataset, write_export
+    from chatlab.align.export import export_dataset
 
     layout = cfg.layout()
-    ds = read_dataset(layout)
-    out = args.out or layout.artifacts / "dataset_export" / ds.version
-    res = write_export(out, ds.pairs, ds.splits, ds.offsets, {"name": f"chatlab {ds.version}", "dataset_version": ds.version,
-                                                              "lake_snapshot": ds.lake_snapshot, "settings": cfg.section(cfg.load_config(), "align")})
-    print(json.dumps({"dataset_version": ds.version, "lake_snapshot": ds.lake_snapshot, "out": str(out), **res}, indent=2))
+    res = export_dataset(layout, layout.artifacts / "dataset_export", {"settings": cfg.section(cfg.load_config(), "align")}, out_dir=args.out)
+    print(json.dumps({**res, "out": str(res["out"])}, indent=2))
     return 0
 
 
@@ -160,6 +159,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from chatlab.align.bench import run_real_speech
 
         report["real_speech"] = run_real_speech(args.seed)
+    if args.cut_sweep:
+        from chatlab.align.bench import run_cut_sweep
+
+        report["cut_sweep"] = run_cut_sweep(args.cut_sweep, args.seed)
     if not args.no_speed:
         report["speed"] = run_speed(args.speed_hours, args.speed_messages, args.seed)
     if args.real:

@@ -40,11 +40,13 @@ class AlignConfig:
     min_context_words: int = 1
     # a pair's moment is an estimate, off by about the offset's standard error (per segment, from
     # its anchors): its context ends this many of them after the moment (negative: before it), at
-    # most context_margin_max_s either way. -1: a word the viewer may not have heard yet stays out
-    # (on the bench: words said after the viewer typed in 0.00-0.08 of contexts, against 0.05-0.22
-    # at 0, for 0-1 point of coverage; a positive margin adds coverage only on real speech, 1 point
-    # per standard error, and leaks 0.15-0.5)
-    context_margin_se: float = -1.0
+    # most context_margin_max_s either way. -3: a word the viewer may not have heard yet stays out.
+    # The viewers' own delay luck has heavier tails than the standard error says (a 5-minute
+    # stream's echoes 2.5-4 standard errors early, now and then), so one standard error leaked in
+    # up to 0.11 of a group's contexts; on the bench's groups -3 keeps that at 0.00-0.03 (pooled)
+    # for at most 2 points of coverage, and costs nothing on real speech (the echoed word ends a
+    # second or more before the viewer types)
+    context_margin_se: float = -3.0
     context_margin_max_s: float = 1.0
     # manual override (per VOD): a fixed offset (+ drift), or [[t_chat, t_speech], ...] anchors
     offset_s: float | None = None

@@ -18,6 +18,7 @@ from chatlab.align.curve import OffsetCurve
 from chatlab.align.fit import EARLY_S, Anchors, fit_curve, pieces_from_runs
 from chatlab.align.inputs import prepare_chat, prepare_words
 from chatlab.align.prior import Prior
+from chatlab.align.splice import place_cuts_by_words
 
 MIN_MESSAGES = 10
 MIN_WORDS = 20
@@ -33,6 +34,7 @@ RUN_P = 1e-3  # a one-sign run of residuals this unlikely says the curve is off 
 # the end or start with too few echoes to become a segment), or a cut whose placement leaves this
 # much chat on either side of it that could belong to the other segment, fails the VOD
 WRONG_STRETCH_S, WRONG_JUMP_S = 30.0, 2.0
+EDGE_JOIN_S = 15.0  # stretches off the curve this close together are one (structure_problems' edge rule)
 
 
 @dataclass
@@ -176,6 +178,27 @@ def _sign_run(al: Alignment, cfg: AlignConfig) -> dict[str, Any] | None:
             "median_residual_s": round(float(np.median(med[seg])), 2), "p": float(f"{p:.2g}")}
 
 
+def _edge_runs(changes: list) -> list:
+    """The stretches off the curve that reach the stream's start or end, each joined with the ones
+    touching it (less than EDGE_JOIN_S of chat between them): the search may split a cut near the
+    end's far side into two thin stretches at two deltas, each on too few anchors, and together
+    they are one stretch the curve gets wrong."""
+    cs = sorted(changes, key=lambda c: c.t_from)
+    out = []
+    for seq, edge_free in ((cs, lambda c: c.zone_from is None), (cs[::-1], lambda c: c.zone_to is None)):
+        if not seq or not edge_free(seq[0]):
+            continue
+        run = [seq[0]]
+        for c in seq[1:]:
+            if max(c.t_from - run[-1].t_to, run[-1].t_from - c.t_to) > EDGE_JOIN_S:
+                break
+            run.append(c)
+        run.sort(key=lambda c: c.t_from)
+        out.append(replace(seq[0], t_from=run[0].t_from, t_to=run[-1].t_to, anchors=sum(c.anchors for c in run),
+                           gain_nats=sum(c.gain_nats for c in run), zone_from=run[0].zone_from, zone_to=run[-1].zone_to))
+    return out
+
+
 def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
     """What the curve leaves unexplained, for the verdict: stretches another offset explains
     better (the change search with a lower bar), a one-sign run of residuals, thin segments.
@@ -194,8 +217,8 @@ def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
     al.figures["unexplained"] = [{"from_s": round(c.t_from, 1), "to_s": round(c.t_to, 1), "delta_s": round(c.delta_s, 1),
                                   "anchors": c.anchors, "gain_nats": round(c.gain_nats, 1), "in_cut_zone": ins} for c, ins in zip(changes, inside)]
     t_first, t_last = float(ix.tok_t[0]), float(ix.tok_t[-1])
-    for c, ins in zip(changes, inside):
-        if ins or not 2 <= c.anchors < GATE_FAIL_ANCHORS or (c.zone_from is not None and c.zone_to is not None):
+    for c in _edge_runs([c for c, ins in zip(changes, inside) if not ins]):
+        if not 2 <= c.anchors or (c.zone_from is not None and c.zone_to is not None):
             continue
         # a thin stretch at an edge: mid-stream two or three anchors at another offset are what
         # chance gives, but a stretch reaching the first or last message is a cut near the edge
@@ -263,7 +286,8 @@ def with_audio(al: Alignment, audio: Any, cfg: AlignConfig) -> Alignment:
 
     if al.method != "estimated" or al.curve is None or audio is None:
         return al
-    curve, rep = refine_cuts(al.curve, audio)
+    placed = frozenset(r["segment"] for r in al.figures.get("words_at_cuts", []) if r.get("used"))
+    curve, rep = refine_cuts(al.curve, audio, placed)
     al.figures["audio_at_cuts"] = rep
     al.curve = curve
     if any("range_now" in r for r in rep):  # an estimate's problems are its structure's (estimate_offsets)
@@ -374,6 +398,8 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
                                  "gain_nats": round(c.gain_nats, 1), "anchors": c.anchors} for c in found]
     nan = float("nan")
     al = Alignment(curve, "estimated", 0.0, nan, 0, nan, nan, nan, [], figures, coarse, anchors, ix, reaction)
+    # a cut the echoes leave loose, moved (or pinned) to the broken sentence inside its range
+    al.curve, figures["words_at_cuts"] = place_cuts_by_words(al.curve, words)
     _score(al, coarse, anchors, ix.tok_t, cfg)
     al.problems += structure_problems(al, cfg)
     # stretches a few anchors fit at another offset: two or three echoes cannot fail a VOD (chance

@@ -8,6 +8,7 @@ card (README.md with the `configs` header `load_dataset` reads)."""
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,13 @@ def _write_split(rows: pl.DataFrame, path: Path) -> None:
 
 
 def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.DataFrame, info: dict[str, Any]) -> str:
-    counts = {s: f.height for s, f in frames.items()}
+    asr = sorted(set(f for fr in frames.values() for f in fr["asr_model"].unique().to_list()))
+    filters = sorted(set(f for fr in frames.values() for f in fr["filter_set"].unique().to_list()))
+    return _card({s: f.height for s, f in frames.items()}, asr, filters, splits, offsets, info)
+
+
+def _card(counts: dict[str, int], asr: list[str], filters: list[str], splits: pl.DataFrame, offsets: pl.DataFrame,
+          info: dict[str, Any]) -> str:
     vods = {s: sorted(splits.filter(pl.col("split") == s)["vod_id"].to_list()) for s in SPLITS}
     header = ["---", "configs:", "- config_name: default", "  data_files:"]
     header += [f"  - split: {s}\n    path: data/{s}-00000-of-00001.parquet" for s in SPLITS]
@@ -89,8 +96,6 @@ def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.Data
     ]
     for r in offsets.sort("vod_id").iter_rows(named=True):
         lines.append(f"| {r['vod_id']} | {r['offset_s']} | {r['drift_s_per_h']} | {r['n_segments']} | {r['confidence']} | {r['method']} | {r['offsets_version']} |")
-    asr = sorted(set(f for fr in frames.values() for f in fr["asr_model"].unique().to_list()))
-    filters = sorted(set(f for fr in frames.values() for f in fr["filter_set"].unique().to_list()))
     lines += ["", "## Provenance", "",
               *([f"- dataset version: {info['dataset_version']}, read at lake snapshot {info['lake_snapshot']} "
                  "(`chatlab.align.export.read_dataset(layout, snapshot=N)` reads the same pairs again)"]
@@ -187,3 +192,139 @@ def dataset_version(pairs: pl.DataFrame, splits: pl.DataFrame) -> str:
         h.update("\n".join(lines.slice(start, HASH_BATCH_ROWS).to_list()).encode())
         h.update(b"\n")
     return "ds-" + h.hexdigest()[:16]
+
+
+# Above this many pairs dataset_export streams them: DuckDB sorts them (memory-limited, spilling
+# under data/tmp/) and hands them over a batch at a time; fewer are read whole (read_dataset).
+STREAM_ABOVE_PAIRS = 500_000
+STREAM_MEMORY = "512MB"  # DuckDB's limit while it sorts the pairs
+
+
+def _pairs_sql(schema: str = SCHEMA) -> str:
+    """load_tables' pairs: only those built with the VOD's current offsets, of VODs that passed."""
+    return (f"SELECT p.* FROM {schema}.aligned_pairs p JOIN {schema}.offsets o "
+            "ON p.vod_id = o.vod_id AND p.offsets_version = o.offsets_version WHERE o.passed")
+
+
+def _limited(con: duckdb.DuckDBPyConnection, tmp: Path) -> None:
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET memory_limit = '{STREAM_MEMORY}'")
+    con.execute("SET threads = 1")  # the scan cannot run ahead of the reader
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET temp_directory = '" + str(tmp).replace("'", "''") + "'")
+
+
+def stream_dataset_version(con: duckdb.DuckDBPyConnection, splits: pl.DataFrame, tmp: Path, schema: str = SCHEMA) -> str:
+    """dataset_version(pairs, splits) of the pairs in the lake (con: at one snapshot, limits set),
+    never all in memory: each batch's JSON lines go to Parquet, DuckDB sorts them (byte order, as
+    Polars does) and they are hashed in that order. The same version as the in-memory function."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    s = splits.select("vod_id", "split").unique("vod_id", keep="last")
+    con.register("chatlab_splits_one", s.to_arrow())
+    try:
+        reader = con.execute(f"SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q LEFT JOIN chatlab_splits_one s ON q.vod_id = s.vod_id").to_arrow_reader(HASH_BATCH_ROWS)
+        cols: list[str] | None = None
+        parts = []
+        for batch in reader:
+            j = pl.from_arrow(batch)
+            if cols is None:
+                cols = sorted(j.columns)
+            lines = j.select(pl.struct(cols).struct.json_encode().alias("line"))
+            parts.append(tmp / f"lines-{len(parts):05d}.parquet")
+            pq.write_table(lines.to_arrow(), parts[-1])
+        if cols is None:  # no pairs: the columns a whole read gives
+            cols = sorted([r[0] for r in con.execute(f"DESCRIBE SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q LEFT JOIN chatlab_splits_one s ON q.vod_id = s.vod_id").fetchall()])
+    finally:
+        con.unregister("chatlab_splits_one")
+    h = hashlib.sha256(json.dumps({"template": TEMPLATE_VERSION, "columns": cols}).encode())
+    if parts:
+        names = ", ".join("'" + str(f).replace("'", "''") + "'" for f in parts)
+        for batch in con.execute(f"SELECT line FROM read_parquet([{names}]) ORDER BY line").to_arrow_reader(HASH_BATCH_ROWS):
+            h.update("\n".join(batch.column(0).to_pylist()).encode())
+            h.update(b"\n")
+        for f in parts:
+            f.unlink()
+    return "ds-" + h.hexdigest()[:16]
+
+
+def _stream_split(con: duckdb.DuckDBPyConnection, split: str, path: Path, schema: str = SCHEMA) -> tuple[int, set[str], set[str]]:
+    """One split's Parquet file from the lake, sorted as _split_frames sorts, BATCH_ROWS at a time;
+    (rows, ASR models, filter sets)."""
+    import pyarrow.parquet as pq
+
+    sql = (f"SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q JOIN chatlab_splits s ON q.vod_id = s.vod_id "
+           "WHERE s.split = ? ORDER BY q.vod_id NULLS FIRST, q.t_speech_s NULLS FIRST, q.msg_id NULLS FIRST")
+    tmp = path.with_suffix(".tmp")
+    writer, n, asr, filters = None, 0, set(), set()
+    try:
+        for batch in con.execute(sql, [split]).to_arrow_reader(BATCH_ROWS):
+            part = pl.from_arrow(batch)
+            if part.height == 0:
+                continue
+            n += part.height
+            asr |= set(part["asr_model"].unique().to_list())
+            filters |= set(part["filter_set"].unique().to_list())
+            table = part.with_columns(*_conversation(part)).select(EXPORT_COLUMNS).to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+        if writer is None:  # no rows: the columns and types of an empty split, as write_export makes them
+            empty = con.execute(f"SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q JOIN chatlab_splits s ON q.vod_id = s.vod_id LIMIT 0").pl()
+            table = empty.with_columns(*_conversation(empty)).select(EXPORT_COLUMNS).to_arrow()
+            writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.replace(path)
+    return n, {a for a in asr if a is not None}, {f for f in filters if f is not None}
+
+
+def export_dataset(layout: Layout, out_root: Path | None = None, info: dict[str, Any] | None = None,
+                   out_dir: Path | None = None) -> dict[str, Any]:
+    """dataset_export and `chatlab export`: the pairs at the current lake snapshot written as the
+    dataset under ``out_dir`` (default ``out_root/<dataset version>``), with their version. A few
+    pairs are read whole (read_dataset + write_export); many are streamed from DuckDB (sorted by it
+    with a memory limit), with the same files and version. Returns dataset_version, lake_snapshot,
+    out, vods, counts, files."""
+    from chatlab.storage import connect, current_snapshot, table_names
+
+    info = dict(info or {})
+    with connect(layout) as con:
+        snapshot = current_snapshot(con)
+        missing = {"aligned_pairs", "splits", "offsets"} - table_names(con, SCHEMA)
+        n = 0 if missing else con.execute(f"SELECT count(*) FROM ({_pairs_sql()})").fetchone()[0]
+    if missing or n <= STREAM_ABOVE_PAIRS:
+        ds = read_dataset(layout, snapshot=snapshot)
+        out = Path(out_dir or Path(out_root) / ds.version)
+        res = write_export(out, ds.pairs, ds.splits, ds.offsets, {"name": f"chatlab {ds.version}", **info,
+                                                                  "dataset_version": ds.version, "lake_snapshot": ds.lake_snapshot})
+        return {"dataset_version": ds.version, "lake_snapshot": ds.lake_snapshot, "out": out, "vods": ds.splits.height,
+                "streamed": False, **res}
+    (layout.root / "tmp").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="export-", dir=layout.root / "tmp") as tmp_s:
+        tmp = Path(tmp_s)
+        with connect(layout, snapshot=snapshot) as con:
+            _limited(con, tmp / "duckdb")
+            offsets = con.execute(f"SELECT * FROM {SCHEMA}.offsets WHERE passed").pl()
+            splits = con.execute(f"SELECT * FROM {SCHEMA}.splits").pl()
+            version = stream_dataset_version(con, splits, tmp)
+            out = Path(out_dir or Path(out_root) / version)
+            (out / "data").mkdir(parents=True, exist_ok=True)
+            con.register("chatlab_splits", splits.select("vod_id", "split").to_arrow())
+            counts, files, asr, filters = {}, {}, set(), set()
+            for s in SPLITS:
+                p = out / "data" / f"{s}-00000-of-00001.parquet"
+                counts[s], a, f = _stream_split(con, s, p)
+                asr |= a
+                filters |= f
+                files[s] = str(p.relative_to(out))
+            con.unregister("chatlab_splits")
+    info = {"name": f"chatlab {version}", **info, "dataset_version": version, "lake_snapshot": int(snapshot)}
+    (out / "README.md").write_text(_card(counts, sorted(asr), sorted(filters), splits, offsets, info), encoding="utf-8")
+    (out / "dataset.json").write_text(json.dumps({k: info[k] for k in ("dataset_version", "lake_snapshot")}), encoding="utf-8")
+    return {"dataset_version": version, "lake_snapshot": int(snapshot), "out": out, "vods": splits.height, "streamed": True,
+            "counts": counts, "files": files, "card": "README.md"}

@@ -51,12 +51,13 @@ def prepare_words(words: pl.DataFrame, pause_s: float = SENTENCE_PAUSE_S) -> pl.
 def words_from_transcript_json(doc: dict[str, Any]) -> pl.DataFrame:
     """The `chatlab transcribe --json` document as a words frame (seg_id = the segment's index)."""
     rows = [
-        (i, float(w["start"]), float(w["end"]), str(w["word"]))
+        (i, float(w["start"]), float(w["end"]), str(w["word"]), None if w.get("probability") is None else float(w["probability"]))
         for i, s in enumerate(doc.get("segments", []))
         for w in s.get("words") or []
         if w.get("start") is not None and w.get("end") is not None
     ]
-    return pl.DataFrame(rows, schema=WORD_COLUMNS, orient="row")
+    # the ASR's word probability rides along (null when absent): a word cut off at a splice gets a low one (align.splice)
+    return pl.DataFrame(rows, schema={**WORD_COLUMNS, "probability": pl.Float64}, orient="row")
 
 
 def read_transcript(path: Path) -> tuple[pl.DataFrame, str]:

@@ -79,11 +79,13 @@ def _typo(w: str, rng: np.random.Generator) -> str:
 def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None, drift_s_per_h: float | None = None,
               cuts: int = 0, noise: float = 0.3, msgs_per_min: float = 40.0, chat_seed: int | None = None,
               asr_bias: bool = True, cut_at_s: tuple[float, ...] | None = None, cut_len_s: tuple[float, ...] | None = None,
-              echo_p: float = 0.65) -> Case:
+              echo_p: float = 0.65, splice: str | None = None) -> Case:
     """A case of `minutes` of audio. chat_seed: the chat comes from that seed's stream instead (unrelated chat).
     asr_bias: word times early as Whisper's are against the demo's TTS truth (False: jitter only).
     cut_at_s / cut_len_s: the cuts at these audio-clock times, removing these lengths (instead of
-    `cuts` random ones). echo_p: the share of reactions that echo a word of the line."""
+    `cuts` random ones). echo_p: the share of reactions that echo a word of the line. splice: every
+    cut of this kind (SPLICE_KINDS, or "bare": anywhere, with no mark in the words and the stream's
+    own segments, as the generator made them before splices had a trace); None: drawn per cut."""
     rng = np.random.default_rng([seed, 1])
     offset = float(rng.uniform(-3600, 3600)) if offset_s is None else float(offset_s)
     drift = float(rng.uniform(-5, 5)) if drift_s_per_h is None else float(drift_s_per_h)
@@ -98,6 +100,9 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
     elif cuts > 1 and np.min(np.diff(cut_at) - cut_len[:-1]) < 300:  # keep cuts apart
         cut_at = np.linspace(0.3, 0.7, cuts) * real_len
     words, seg_ends, seg_kw, line_starts = _speech(np.random.default_rng([seed, 2]), real_len, asr_bias)
+    srng = np.random.default_rng([seed, 6])
+    kinds = [str(srng.choice(SPLICE_KINDS, p=SPLICE_KIND_P)) if splice is None else splice for _ in range(cuts)]
+    cut_at, cut_len = _snap_pauses(cut_at, cut_len, kinds, seg_ends, line_starts)
     # chat on the real timeline (as if the stream had not been cut)
     crng = np.random.default_rng([chat_seed if chat_seed is not None else seed, 3])
     if chat_seed is not None:
@@ -112,10 +117,11 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
             shift += np.where(r >= a + j, j, 0.0)
         return r - shift, inside
 
-    ws, w_in = to_audio(words["start_s"].to_numpy())
+    words = _asr_marks(words, np.random.default_rng([seed, 7]))
+    words, splices = _splice_words(words, cut_at, cut_len, kinds, srng)
+    ws, _ = to_audio(words["start_s"].to_numpy())
     we, _ = to_audio(words["end_s"].to_numpy())
-    words = words.with_columns(pl.Series("start_s", ws), pl.Series("end_s", we)).filter(~pl.Series(w_in))
-    words = words.filter(pl.col("end_s") <= pl.col("start_s") + 5)  # a word cut in half
+    words = words.with_columns(pl.Series("start_s", ws), pl.Series("end_s", we))
     t_speech, in_cut = to_audio(t_real)
     # the line an echo repeats a word of, on the audio clock (the bench's bound on cut placement)
     ls, ls_in = to_audio(line_starts[np.maximum(line, 0)])
@@ -148,8 +154,94 @@ def make_case(seed: int, minutes: float = 30.0, *, offset_s: float | None = None
     }).with_columns(pl.col(c).fill_nan(None) for c in ("t_speech", "reaction_delay_s", "echo_line_start_s", "echo_line_end_s")).sort("t_s")
     params = {"seed": seed, "minutes": minutes, "offset_s": offset, "drift_s_per_h": drift, "cuts": cuts,
               "cut_len_s": [round(float(x), 2) for x in cut_len],
-              "cut_at_audio_s": [round(float(a - cut_len[:i].sum()), 3) for i, a in enumerate(cut_at)], "noise": noise, "unrelated": chat_seed is not None, "asr_bias": asr_bias}
+              "cut_at_audio_s": [round(float(a - cut_len[:i].sum()), 3) for i, a in enumerate(cut_at)], "noise": noise, "unrelated": chat_seed is not None, "asr_bias": asr_bias,
+              "splices": splices}
     return Case(words, chat, OffsetCurve(tuple(segs)), params)
+
+
+# A splice as an ASR hears it (measured with the bundled Whisper on the committed real clips, cut
+# mid-sentence: "others to... The aspect", "die dort... Wenn" with "Wenn" at p 0.11, "in which
+# wisdom is" with "wisdom" at p 0.11, "Strindet. Kommen" with no mark at all). A cut lands in a
+# pause between lines (no trace in the words) or anywhere (mid-sentence, mid-word): then the word
+# before it may trail off ("to..."), the word cut off or the first after it gets a low
+# probability, Whisper may start a new segment there, and often only some of these or none.
+SPLICE_KINDS, SPLICE_KIND_P = ("pause", "mid"), (0.35, 0.65)
+SPLICE_TRAIL_P, SPLICE_LOW_P, SPLICE_NEW_SEGMENT_P, SPLICE_OPEN_P = 0.4, 0.6, 0.3, 0.75
+LOW_PROB = (0.03, 0.35)  # a word Whisper is unsure of
+MIN_WORD_S = 0.06  # a word cut shorter than this is gone
+
+
+def _asr_marks(words: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Word probabilities and trailing-off marks as an ASR gives them where nothing was cut: each
+    case draws its own rates (a speaker who hesitates, names the ASR does not know), so the marks
+    of a splice must be told from this chance level of the same VOD."""
+    n = words.height
+    made_up = ~words["word"].str.strip_chars(".?!").is_in(FILLER).to_numpy()
+    low_rate = float(rng.uniform(0.005, 0.05))
+    low = rng.random(n) < np.where(made_up, 3 * low_rate, low_rate)
+    prob = np.where(low, rng.uniform(*LOW_PROB, n), np.clip(1.0 - 0.08 * rng.exponential(1.0, n), LOW_PROB[1] + 0.01, 1.0))
+    text = words["word"].to_list()
+    ends = np.array([w[-1] in ".?!" for w in text])
+    trail = (rng.random(n) < np.where(ends, float(rng.uniform(0, 0.03)), float(rng.uniform(0, 0.005))))
+    text = [w.rstrip(".?!") + "..." if t else w for w, t in zip(text, trail)]
+    return words.with_columns(pl.Series("word", text), pl.Series("probability", prob))
+
+
+def _snap_pauses(cut_at: np.ndarray, cut_len: np.ndarray, kinds: list[str], ends: np.ndarray,
+                 starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cuts of kind "pause" moved to start and end in the middle of a pause between lines (real timeline)."""
+    cut_at, cut_len = cut_at.astype(np.float64).copy(), cut_len.astype(np.float64).copy()
+    if len(ends) < 3:
+        return cut_at, cut_len
+    mids = (ends[:-1] + starts[1:]) / 2.0
+    for i, k in enumerate(kinds):
+        if k != "pause":
+            continue
+        a = float(mids[np.argmin(np.abs(mids - cut_at[i]))])
+        later = mids[mids > a + 3.0]
+        if not len(later):
+            continue
+        b = float(later[np.argmin(np.abs(later - (cut_at[i] + cut_len[i])))])
+        cut_at[i], cut_len[i] = a, b - a
+    return cut_at, cut_len
+
+
+def _splice_words(words: pl.DataFrame, cut_at: np.ndarray, cut_len: np.ndarray, kinds: list[str],
+                  rng: np.random.Generator) -> tuple[pl.DataFrame, list[dict]]:
+    """(the words left once each cut's stretch is removed, real timeline; per splice what trace the
+    ASR left: see SPLICE_KINDS). Words inside a cut are gone, one it cuts in two is shortened."""
+    st, en = words["start_s"].to_numpy().copy(), words["end_s"].to_numpy().copy()
+    text, prob, seg = words["word"].to_list(), words["probability"].to_numpy().copy(), words["seg_id"].to_numpy().copy()
+    keep = np.ones(len(st), bool)
+    marks: list[dict] = []
+    for a, j, kind in zip(cut_at, cut_len, kinds):
+        b = a + j
+        keep &= ~((st >= a) & (en <= b))
+        head = keep & (st < a) & (en > a)  # said up to the cut, the rest removed
+        tail = keep & (st < b) & (en > b) & ~head
+        en[head], st[tail] = a, b
+        keep &= (en - st) >= MIN_WORD_S
+        before = np.flatnonzero(keep & (en <= a + 1e-9))
+        after = np.flatnonzero(keep & (st >= b - 1e-9))
+        row = {"kind": kind, "trail": False, "low": False, "new_segment": False, "open": False, "word_cut": bool((head | tail).any())}
+        if kind == "mid" and len(before) and len(after):
+            i, k = int(before[-1]), int(after[0])
+            if rng.random() < SPLICE_TRAIL_P:
+                text[i], row["trail"] = text[i].rstrip(".?!") + "...", True
+            elif rng.random() < SPLICE_OPEN_P and text[i][-1] in ".?!" and head[i]:
+                text[i], row["open"] = text[i].rstrip(".?!"), True  # a sentence cut off has no full stop
+            if rng.random() < SPLICE_LOW_P:
+                w = i if head[i] else k if tail[k] else int(rng.choice((i, k)))
+                prob[w], row["low"] = float(rng.uniform(*LOW_PROB)), True
+            # the ASR hears the spliced audio as one: its segment runs on across the splice (the
+            # stream's own segments after it keep their bounds) unless it starts a new one there
+            new = rng.random() < SPLICE_NEW_SEGMENT_P
+            seg[k:] += seg[i] - seg[k] + int(new)
+            row["new_segment"] = bool(new)
+        marks.append(row)
+    out = pl.DataFrame({"seg_id": seg, "start_s": st, "end_s": en, "word": text, "probability": prob},
+                       schema={"seg_id": pl.Int64, "start_s": pl.Float64, "end_s": pl.Float64, "word": pl.String, "probability": pl.Float64})
+    return out.filter(pl.Series(keep)), marks
 
 
 def _speech(rng: np.random.Generator, length: float, asr_bias: bool = True) -> tuple[pl.DataFrame, np.ndarray, list[list[str]], np.ndarray]:

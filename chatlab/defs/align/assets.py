@@ -10,6 +10,8 @@ messages takes seconds, so it runs where its inputs are loaded, and a failed
 import hashlib
 import json
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -20,14 +22,15 @@ from chatlab.align.audiocut import wav_reader
 from chatlab.align.config import AlignConfig
 from chatlab.align.curve import OffsetCurve
 from chatlab.align.estimate import estimate_offsets, verdict, with_audio
-from chatlab.align.pairs import build_pairs
+from chatlab.align.pairs import PAIR_BLOCK, build_pairs, empty_pairs, iter_pairs
 from chatlab.align.plot import offsets_png
 from chatlab.align.prior import Prior, prior_from_export
 from chatlab.align.splits import SPLIT_COLUMNS, SplitConfig, assign, fingerprint, leakage
 from chatlab.config import Layout
 from chatlab.media.audio import audio_path
 from chatlab.partitions import vod_partition, vods
-from chatlab.resources import SCHEMA, ChatlabSettings
+from chatlab.resources import SCHEMA, ChatlabSettings, TableStream
+from chatlab.storage.lake import ParquetFiles
 from chatlab.storage import connect, table_names
 from chatlab.defs.metadata import png_md
 from chatlab.review import page_url
@@ -233,11 +236,40 @@ def _filter_set(settings: ChatlabSettings, vod_id: str, cfg: AlignConfig) -> str
         f";context_margin_se={cfg.context_margin_se:g};context_margin_max_s={cfg.context_margin_max_s:g}" if cfg.context_margin_se else "")
 
 
+class LakeChat:
+    """The kept chat of one VOD in the lake, read a chat-clock block at a time (pairs.ChatWindows)."""
+
+    def __init__(self, stream: TableStream) -> None:
+        self.stream = stream
+
+    def count(self) -> int:
+        return int(self.stream.aggregate("count(*) AS n")["n"][0])
+
+    def bounds(self) -> tuple[float, float] | None:
+        r = self.stream.aggregate('min("t_s") AS lo, max("t_s") AS hi').row(0)
+        return None if r[0] is None else (float(r[0]), float(r[1]))
+
+    def buckets(self, width_s: float) -> list[tuple[int, int]]:
+        b = self.stream.aggregate(f'CAST(floor("t_s" / {float(width_s)!r}) AS BIGINT) AS b, count(*) AS n',
+                                  'WHERE b IS NOT NULL GROUP BY b ORDER BY b')
+        return list(zip(b["b"].to_list(), b["n"].to_list()))
+
+    def read(self, lo: float | None, hi: float | None) -> pl.DataFrame:
+        return self.stream.between("t_s", lo, hi).frame()
+
+
+# A VOD with more kept messages than this is paired a time block at a time, and its pairs go to
+# Parquet files under data/tmp/ as they are made (the IO manager inserts from them); fewer: the
+# whole chat in memory, as one block.
+STREAM_ABOVE = PAIR_BLOCK
+BLOCK_ROWS = PAIR_BLOCK  # messages per time block when streamed
+
+
 @dg.asset(
     partitions_def=vods,
-    # chat_clean as for offsets
+    # chat_clean as for offsets, but as a TableStream: a big chat is read a time block at a time
     ins={"offsets": dg.AssetIn(), "transcript_words": dg.AssetIn(),
-         "chat_clean": dg.AssetIn(metadata=KEPT_CHAT | {"columns": ["msg_id", "t_s", "user_hash", "text"]})},
+         "chat_clean": dg.AssetIn(metadata=KEPT_CHAT | {"stream": True, "columns": ["msg_id", "t_s", "user_hash", "text"]})},
     metadata={"partition_expr": "vod_id"},
     group_name="align",
     kinds={"duckdb", "polars"},
@@ -249,7 +281,7 @@ def _filter_set(settings: ChatlabSettings, vod_id: str, cfg: AlignConfig) -> str
     "before t_speech, the last chat_k messages, the message itself, and provenance.",
 )
 def aligned_pairs(context: dg.AssetExecutionContext, settings: ChatlabSettings, offsets: pl.DataFrame,
-                  transcript_words: pl.DataFrame, chat_clean: pl.DataFrame):
+                  transcript_words: pl.DataFrame, chat_clean: TableStream):
     vod_id = vod_partition(context)
     cfg = _config(settings, vod_id)
     if offsets.height != 1 or not offsets["passed"][0]:
@@ -258,26 +290,51 @@ def aligned_pairs(context: dg.AssetExecutionContext, settings: ChatlabSettings, 
                          f"fix the input or set [vods.{vod_id}.align] offset_s / anchors")
     o = offsets.row(0, named=True)
     curve = OffsetCurve.from_list(json.loads(o["segments"]))
-    pairs, report = build_pairs(vod_id, transcript_words, chat_clean, curve, cfg, offsets_version=o["offsets_version"],
-                                asr_model=o["asr_model"], filter_set=_filter_set(settings, vod_id, cfg))
-    total = _chat_total(settings.layout(), vod_id)  # the input held only the kept messages
-    report = {"messages": total, "dropped_by_chat_clean": total - report["messages"] + report["dropped_by_chat_clean"],
-              **{k: v for k, v in report.items() if k not in ("messages", "dropped_by_chat_clean")}}
-    leaks = int((pairs["context_end_s"] > pairs["t_speech_s"] + 1e-6).sum()) if pairs.height else 0
-    missing = int(pairs.select(pl.any_horizontal(pl.col("msg_id", "offsets_version", "asr_model", "filter_set").is_null()).sum()).item()) if pairs.height else 0
-    raw_names = [c for c in ("user", "user_login", "user_id") if c in pairs.columns]
-    report_md = "| step | messages |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in report.items())
-    preview = pairs.head(3).select("t_speech_s", "transcript", "target").to_dicts() if pairs.height else []
-    yield dg.Output(pairs, metadata={
-        "dagster/row_count": pairs.height, "filter_report": dg.MetadataValue.md(report_md),
-        **{f"filter_{k}": v for k, v in report.items()}, "offsets_version": o["offsets_version"],
-        "preview": dg.MetadataValue.json(preview),
-    })
+    prov = {"offsets_version": o["offsets_version"], "asr_model": o["asr_model"], "filter_set": _filter_set(settings, vod_id, cfg)}
+    chat = LakeChat(chat_clean)
+    tmp_root = settings.layout().root / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pairs-", dir=tmp_root) as tmp:
+        if chat.count() <= STREAM_ABOVE:  # a small chat: in memory, one block
+            pairs, report = build_pairs(vod_id, transcript_words, chat_clean.frame(), curve, cfg, **prov)
+            blocks, out = [pairs], pairs
+        else:
+            report = {}
+            blocks = iter_pairs(vod_id, transcript_words, chat, curve, cfg, report=report, block_rows=BLOCK_ROWS, **prov)
+            out = None
+        leaks = missing = n = 0
+        preview: list[dict[str, Any]] = []
+        parts, columns = [], set()
+        for block in blocks:
+            n += block.height
+            columns |= set(block.columns)
+            leaks += int((block["context_end_s"] > block["t_speech_s"] + 1e-6).sum()) if block.height else 0
+            missing += int(block.select(pl.any_horizontal(pl.col("msg_id", "offsets_version", "asr_model", "filter_set").is_null()).sum()).item()) if block.height else 0
+            if len(preview) < 3 and block.height:
+                preview += block.head(3 - len(preview)).select("t_speech_s", "transcript", "target").to_dicts()
+            if out is None and block.height:  # written as it is made: only one block's pairs in memory
+                parts.append(Path(tmp) / f"part-{len(parts):05d}.parquet")
+                block.write_parquet(parts[-1])
+        if out is None:
+            if not parts:
+                parts.append(Path(tmp) / "part-00000.parquet")
+                empty_pairs().write_parquet(parts[0])
+            out = ParquetFiles(tuple(parts))
+        total = _chat_total(settings.layout(), vod_id)  # the input held only the kept messages
+        report = {"messages": total, "dropped_by_chat_clean": total - report["messages"] + report["dropped_by_chat_clean"],
+                  **{k: v for k, v in report.items() if k not in ("messages", "dropped_by_chat_clean")}}
+        raw_names = [c for c in ("user", "user_login", "user_id") if c in columns]
+        report_md = "| step | messages |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in report.items())
+        yield dg.Output(out, metadata={
+            "dagster/row_count": n, "filter_report": dg.MetadataValue.md(report_md),
+            **{f"filter_{k}": v for k, v in report.items()}, "offsets_version": o["offsets_version"],
+            "preview": dg.MetadataValue.json(preview), "parts": len(parts),
+        })  # the IO manager writes the parts before the generator goes on (and removes them)
     problems = [f"{leaks} contexts end after t_speech"] if leaks else []
     problems += [f"{missing} rows without provenance"] if missing else []
     problems += [f"raw user columns {raw_names}"] if raw_names else []
     yield dg.AssetCheckResult(check_name="pairs_provenance", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
-                              description="; ".join(problems) or "ok", metadata={"rows": pairs.height})
+                              description="; ".join(problems) or "ok", metadata={"rows": n})
 
 
 def _other_splits(layout: Layout) -> pl.DataFrame:

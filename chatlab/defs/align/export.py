@@ -6,7 +6,7 @@ import json
 
 import dagster as dg
 
-from chatlab.align.export import read_dataset, write_export
+from chatlab.align.export import export_dataset
 from chatlab.resources import ChatlabSettings
 
 EXPORT_DEPS = [dg.AssetDep(k, partition_mapping=dg.AllPartitionMapping()) for k in ("aligned_pairs", "splits")]
@@ -22,16 +22,15 @@ EXPORT_DEPS = [dg.AssetDep(k, partition_mapping=dg.AllPartitionMapping()) for k 
 def dataset_export(context: dg.AssetExecutionContext, settings: ChatlabSettings) -> dg.MaterializeResult:
     layout = settings.layout()
     try:
-        ds = read_dataset(layout)  # the pairs as they are at one lake snapshot, and their version
+        # the pairs as they are at one lake snapshot, and their version (many pairs: streamed)
+        res = export_dataset(layout, layout.artifacts / "dataset_export", {"settings": settings.section("align")})
     except LookupError as e:
         raise dg.Failure(description=str(e)) from e
-    out = layout.artifacts / "dataset_export" / ds.version
-    res = write_export(out, ds.pairs, ds.splits, ds.offsets, {"name": f"chatlab {ds.version}", "dataset_version": ds.version,
-                                                              "lake_snapshot": ds.lake_snapshot, "settings": settings.section("align")})
-    return dg.MaterializeResult(data_version=dg.DataVersion(ds.version), metadata={
-        "dataset_version": ds.version, "lake_snapshot": ds.lake_snapshot,
+    out, version = res["out"], res["dataset_version"]
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
+        "dataset_version": version, "lake_snapshot": res["lake_snapshot"],
         "path": dg.MetadataValue.path(str(out)),
         **{f"pairs_{k}": v for k, v in res["counts"].items()},
-        "vods": ds.splits.height, "card": dg.MetadataValue.md((out / "README.md").read_text(encoding="utf-8")),
+        "vods": res["vods"], "streamed": res["streamed"], "card": dg.MetadataValue.md((out / "README.md").read_text(encoding="utf-8")),
         "files": dg.MetadataValue.json(json.loads(json.dumps(res["files"]))),
     })
