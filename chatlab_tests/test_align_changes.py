@@ -191,3 +191,54 @@ def test_a_tight_cut_range_one_chance_echo_makes_fails_the_gate() -> None:
     assert wrong_stretch(al.curve, case.truth) >= 30.0
     problems = verdict(al, AlignConfig())
     assert any("if one echo beside it was chance" in p for p in problems), problems
+
+
+def _edge_reach(problems: list[str]) -> float:
+    """The stretch the gate's edge rule measured ("... over N s: a cut near the end ..."), 0 if none."""
+    import re
+
+    hits = [float(m.group(1)) for p in problems if "at the stream's" in p for m in [re.search(r"over (\d+) s: a cut near", p)] if m]
+    return max(hits, default=0.0)
+
+
+def test_held_apart_seed_13_edge_cut_fails_the_gate() -> None:
+    """Bench group edge_cuts, seed 13, case 7 (held apart, passed by align-7): a cut 134 s long,
+    30 s before the end of a 40-minute stream, 3 echoes after it. The search finds two thin
+    stretches at the end (3 anchors at +298 s on chat typed while the removed audio played, then 3
+    at +132 s, the cut's length); joined, the first one's zone lay after its own first anchor, so
+    the gate measured 25 s from there to the last message while the curve is off over the 30 s from
+    the cut to the stream's end. The gate must fail it, measuring at least as much as the truth."""
+    from chatlab.align.bench import group_cases, wrong_stretch
+
+    case = make_case(**group_cases("edge_cuts", 8, 13)[7])
+    al = estimate_offsets(case.words, case.chat, CFG)
+    wrong = wrong_stretch(al.curve, case.truth)
+    assert wrong >= 30.0  # what the gate must catch
+    problems = verdict(al, CFG)
+    assert any("at the stream's end" in p and "1272..1430 s" in p for p in problems), problems
+    assert _edge_reach(problems) >= wrong
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_thin_stretch_after_a_cut_near_the_end_fails_the_gate(seed: int) -> None:
+    """Built, not drawn: a cut 34 s before the end of a 12-minute stream, only 3 of the echoes
+    after it kept, and no message in the last 14 s (the stream goes on past its chat). The curve
+    is off by the cut's 60 s from the cut to the stream's end; the gate must fail the VOD at the
+    stream's end and measure the stretch to the stream's end, not to the last message."""
+    from chatlab.align.bench import wrong_stretch
+
+    minutes = 12.0
+    case = make_case(seed, minutes, offset_s=50.0, drift_s_per_h=0.0, cut_at_s=(minutes * 60 - 34.0,), cut_len_s=(60.0,),
+                     msgs_per_min=80.0, splice="bare")
+    (cut,) = case.params["cut_at_audio_s"]
+    end = case.truth.segments[-1].end_s
+    echo = pl.col("echo_line_end_s")
+    after = case.chat.filter(echo >= cut).sort("t_s")["msg_id"][:3].to_list()
+    chat = case.chat.filter((echo.is_null() | (echo < cut) | pl.col("msg_id").is_in(after)) & (pl.col("t_s") <= end - 14.0))
+    assert len(after) == 3 and chat["t_s"].max() < end - 14.0 + 1e-9
+    al = estimate_offsets(case.words, chat, CFG)
+    wrong = wrong_stretch(al.curve, case.truth)
+    assert wrong >= 30.0
+    problems = verdict(al, CFG)
+    assert any("at the stream's end" in p for p in problems), problems
+    assert _edge_reach(problems) >= wrong

@@ -11,6 +11,7 @@ import pytest
 from chatlab.train.dataset import (
     NotEnoughPairs,
     build_examples,
+    drop_context,
     normalize_pairs,
     require_rows,
     synthetic_pairs,
@@ -33,7 +34,7 @@ from chatlab.train.evaluate import (
     verdict,
 )
 from chatlab.train.generate import Filter, Guardrails, RateLimiter, normalize_message
-from chatlab.train.prompt import Context, ContextTooLong, build_prompt, encode, fit, render
+from chatlab.train.prompt import Context, ContextTooLong, build_prompt, encode, fit, null_prompt, render
 
 
 class WordTokenizer:
@@ -357,3 +358,33 @@ def test_bag_of_words_discriminator_tells_apart_only_what_differs():
     same = cv_bag_of_words(real, list(real))
     assert same["accuracy"] <= 0.6 and same["n"] == 60 and same["folds"] == 5
     assert "too few" in cv_bag_of_words(["a"], ["b"])["reason"]
+
+
+def test_context_dropout_swaps_a_share_of_prompts_for_the_empty_one():
+    ex, _ = build_examples(normalize_pairs(synthetic_pairs(n_vods=2, per_vod=200)), TOK, 200, 40)
+    assert drop_context(ex, 0.0).equals(ex)
+    out = drop_context(ex, 0.2, seed=1)
+    dropped = out["prompt"] == null_prompt()
+    assert 0.14 < dropped.mean() < 0.26  # about the share asked for
+    assert out.filter(~dropped)["prompt"].to_list() == ex.filter(~dropped)["prompt"].to_list()
+    assert out["completion"].to_list() == ex["completion"].to_list()
+    assert drop_context(ex, 0.2, seed=1).equals(out) and not drop_context(ex, 0.2, seed=2).equals(out)
+    assert null_prompt() == render(Context()) and "(silence)" in null_prompt()
+
+
+def test_bench_speedup_compares_like_with_like():
+    from chatlab.train.bench import speedup
+
+    runs = [{"device": "cuda", "setup": "current", "seconds_per_step": 0.5}, {"device": "cuda", "setup": "previous", "seconds_per_step": 1.5},
+            {"device": "cpu", "setup": "current", "seconds_per_step": 2.0}]
+    assert speedup(runs, "cuda") == pytest.approx(3.0)
+    assert math.isnan(speedup(runs, "cpu"))  # no previous CPU run: no figure, not a crash
+
+
+def test_bf16_setting():
+    from chatlab.train.lora import cpu_has_bf16, use_bf16
+
+    assert use_bf16("off", "cpu") is False
+    assert use_bf16("auto", "cpu") is cpu_has_bf16()
+    with pytest.raises(ValueError, match="bf16"):
+        use_bf16("yes", "cpu")

@@ -123,6 +123,17 @@ def test_template_parity_training_generation_scoring(trained, tok, examples: pl.
         lp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].float(), -1)
     full = sum(float(lp[j - 1, ids[j]]) for j in range(n_prompt, len(ids)))
     assert scored[0][0] == pytest.approx(full, abs=1e-3) and scored[0][1] == len(ids) - n_prompt
+    # bfloat16 scoring (where this CPU has it) stays near float32, and leaves the model as it was
+    from chatlab.train.lora import cpu_has_bf16
+    from chatlab.train.scoring import precision
+
+    if cpu_has_bf16():
+        with precision(model, True):
+            low = score_candidates(model, tok2, row["prompt"], cands)
+        assert [n for _, n in low] == [n for _, n in scored]
+        assert max(abs(a - b) for (a, _), (b, _) in zip(low, scored)) < 0.1 * max(abs(a) for a, _ in scored)
+        assert "forward" not in vars(model.get_output_embeddings())
+    assert score_candidates(model, tok2, row["prompt"], cands) == scored
 
 
 def test_exported_messages_are_the_training_prompt_under_the_models_chat_template(tok):

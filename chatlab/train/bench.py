@@ -17,9 +17,9 @@ def _rss_peak_mb() -> float:
     return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024
 
 
-# The CPU setup before this round's changes, for `chatlab bench train --compare`: LoRA on all 30
-# layers, TRL's gradient checkpointing on, 96-token prompts.
-PREVIOUS = {"lora_layers": 0, "gradient_checkpointing": True, "max_prompt_tokens": 96}
+# The CPU setup before issue 17's changes, for `chatlab bench train --compare`: LoRA on all 30
+# layers, TRL's gradient checkpointing on, 96-token prompts, float32.
+PREVIOUS = {"lora_layers": 0, "gradient_checkpointing": True, "max_prompt_tokens": 96, "bf16": "off"}
 
 
 def bench_train(models_dir: Path, *, steps: int = 10, batch_size: int = 8, device: str = "cpu", base_model: str = "",
@@ -65,3 +65,13 @@ def bench_train(models_dir: Path, *, steps: int = 10, batch_size: int = 8, devic
         out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     out["peak_rss_mb"] = round(_rss_peak_mb(), 1)
     return out
+
+
+def speedup(results: list[dict[str, Any]], device: str) -> float:
+    """Seconds per step of the previous setup over the current one's, on ``device`` (nan when
+    either run is missing or took no time)."""
+    def per_step(setup: str) -> float | None:
+        return next((r["seconds_per_step"] for r in results if r.get("device") == device and r.get("setup") == setup), None)
+
+    cur, prev = per_step("current"), per_step("previous")
+    return prev / cur if cur and prev is not None else float("nan")

@@ -191,12 +191,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from chatlab.train.bench import PREVIOUS, bench_train
+    from chatlab.train.bench import PREVIOUS, bench_train, speedup
 
     layout = _layout()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.device == "all" else [args.device]
     results = []
-    runs = [(d, None) for d in devices] + ([("cpu", PREVIOUS)] if args.compare else [])
+    # --compare runs the previous setup on each device asked for, and compares like with like.
+    runs = [(d, None) for d in devices] + ([(d, PREVIOUS) for d in devices] if args.compare else [])
     for d, over in runs:
         r = bench_train(layout.models, steps=args.steps, batch_size=args.batch_size, device=d, overrides=over)
         r["setup"] = "previous" if over else "current"
@@ -208,13 +209,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   f"~{r['prompt_tokens_mean'] + r['completion_tokens_mean']:.0f} tokens/row), {mem}peak RSS {r['peak_rss_mb']} MB, "
                   f"{r['threads']} threads, QLoRA {r['qlora']}")
     if args.compare:
-        cur = next(r for r in results if r["device"] == "cpu" and r["setup"] == "current")
-        prev = results[-1]
-        ratio = prev["seconds_per_step"] / cur["seconds_per_step"] if cur["seconds_per_step"] else float("nan")
-        if args.json:
-            results.append({"speedup_vs_previous": round(ratio, 2)})
-        else:
-            print(f"speed-up per step against the previous CPU setup: {ratio:.2f}x (target: at least 2x)")
+        for d in devices:
+            ratio = speedup(results, d)
+            if args.json:
+                results.append({"device": d, "speedup_vs_previous": round(ratio, 2)})
+            else:
+                target = " (target: at least 2x)" if d == "cpu" else ""
+                print(f"speed-up per step against the previous setup on {d}: {ratio:.2f}x{target}")
     if args.json:
         print(json.dumps(results))
     return 0

@@ -173,6 +173,23 @@ def require_rows(report: BuildReport, min_train: int, min_eval: int = 1) -> None
         raise NotEnoughPairs("not enough pairs to train: " + "; ".join(problems))
 
 
+def drop_context(examples: pl.DataFrame, share: float, seed: int = 0) -> pl.DataFrame:
+    """``examples`` with the prompt of about ``share`` of the rows (chosen by a hash of seed, VOD
+    and message, so the same rows every run) replaced by the empty-context prompt, the one the
+    evaluation's PMI prior reads: the model then learns what chat says with no moment to react
+    to, so log p(msg | context) - log p(msg | nothing) measures what the context adds."""
+    if share <= 0 or examples.height == 0:
+        return examples
+    from chatlab.train.prompt import null_prompt
+
+    def pick(vod: str, msg: str) -> bool:
+        h = hashlib.sha256(f"{seed}:{vod}:{msg}".encode()).digest()
+        return int.from_bytes(h[:8], "big") / 2**64 < share
+
+    chosen = [pick(str(v), str(m)) for v, m in zip(examples["vod_id"].to_list(), examples["msg_id"].to_list())]
+    return examples.with_columns(pl.when(pl.Series(chosen)).then(pl.lit(null_prompt())).otherwise(pl.col("prompt")).alias("prompt"))
+
+
 def token_rows(examples: pl.DataFrame, tokenizer: Any) -> list[dict[str, list[int]]]:
     """``input_ids`` + ``completion_mask`` per example, for TRL's SFTTrainer (pre-tokenized, so it
     neither re-tokenizes nor truncates: the same ids the evaluation scores)."""

@@ -70,6 +70,12 @@ def render(ctx: Context) -> str:
     return turns + "<|im_start|>assistant\n"
 
 
+def null_prompt() -> str:
+    """The prompt with no moment in it (no transcript, no chat, no metadata): the PMI prior's
+    condition in the evaluation, and what context dropout trains on."""
+    return render(Context())
+
+
 def n_tokens(tokenizer: Any, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 

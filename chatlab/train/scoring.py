@@ -9,7 +9,8 @@ longest one (LiveBot's 100 candidates cost about as much as one long sequence).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from chatlab.train.prompt import encode
@@ -30,17 +31,19 @@ def _packed_logprobs(model: Any, prompt_ids: list[int], cands: list[list[int]]) 
     own = torch.tensor(owner, device=device)
     idx = torch.arange(len(ids), device=device)
     mask = (idx[None, :] <= idx[:, None]) & ((own[None, :] == own[:, None]) | (own[None, :] == -1))
-    with torch.no_grad():
-        logits = model(input_ids=torch.tensor([ids], device=device), position_ids=torch.tensor([pos], device=device),
-                       attention_mask=mask[None, None]).logits[0]
-        logp = torch.log_softmax(logits.float(), -1)
     # The token at packed index k is predicted at k-1, except a candidate's first token: at n-1.
     pred_at, target, k = [], [], n
     for c in cands:
         pred_at += [n - 1] + list(range(k, k + len(c) - 1))
         target += c
         k += len(c)
-    picked = logp[torch.tensor(pred_at, device=device), torch.tensor(target, device=device)].tolist()
+    with torch.no_grad():
+        # Logits only where a candidate token is predicted (the vocabulary projection is a fifth of
+        # the model's work per position).
+        logits = model(input_ids=torch.tensor([ids], device=device), position_ids=torch.tensor([pos], device=device),
+                       attention_mask=mask[None, None], logits_to_keep=torch.tensor(pred_at, device=device)).logits[0]
+        logp = torch.log_softmax(logits.float(), -1)
+    picked = logp[torch.arange(len(target), device=device), torch.tensor(target, device=device)].tolist()
     out, k = [], 0
     for c in cands:
         out.append(float(sum(picked[k : k + len(c)])))
@@ -63,3 +66,29 @@ def score_candidates(model: Any, tokenizer: Any, prompt: str, candidates: Sequen
     if chunk:
         out += _packed_logprobs(model, prompt_ids, chunk)
     return [(s, len(c)) for s, c in zip(out, cands)]
+
+
+@contextmanager
+def precision(model: Any, bf16: bool) -> Iterator[None]:
+    """Inside: the model runs in bfloat16 mixed precision when ``bf16`` (about twice as fast on a
+    CPU with native bfloat16), except its vocabulary projection, kept in float32 so that log-
+    probabilities are not rounded to bfloat16's three digits. Without ``bf16``: nothing changes."""
+    if not bf16:
+        yield
+        return
+    import torch
+
+    device = next(model.parameters()).device.type
+    head = model.get_output_embeddings()
+    plain = head.forward
+
+    def fp32_head(x: Any) -> Any:
+        with torch.autocast(device, enabled=False):
+            return plain(x.float())
+
+    head.forward = fp32_head
+    try:
+        with torch.autocast(device, dtype=torch.bfloat16):
+            yield
+    finally:
+        del head.forward  # back to the class's forward

@@ -121,6 +121,7 @@ def adapter(context: dg.AssetExecutionContext, settings: ChatlabSettings, base_m
         "steps": res.steps,
         "epochs": res.epochs,
         "train_seconds": res.train_seconds,
+        "train_compute_seconds": res.compute_seconds,
         "tokens_per_second": res.tokens_per_second,
         "best_eval_loss": _num(res.best_eval_loss),
         "best_eval_perplexity": _num(res.best_eval_perplexity),
@@ -158,7 +159,7 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
     section = settings.section("train")
     cfg = TrainConfig.from_mapping(section)
     from chatlab.train.evaluate import SYSTEMS, evaluate
-    from chatlab.train.lora import load_adapter_model
+    from chatlab.train.lora import load_adapter_model, use_bf16
 
     try:
         ecfg = EvalConfig.from_mapping(section)
@@ -174,7 +175,7 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
     split = {s: examples.filter(pl.col("split") == s) for s in ("train", "validation", "test")}
     try:
         ev = evaluate(model, tok, split["test"], ecfg, train=split["train"], validation=split["validation"], models_dir=layout.models,
-                      sampling=Sampling(**info.get("sampling", {})), log=context.log.info)
+                      sampling=Sampling(**info.get("sampling", {})), log=context.log.info, bf16=use_bf16(cfg.bf16, model.device.type))
     except (FileNotFoundError, ValueError) as e:
         raise dg.Failure(description=str(e)) from e
     out = pipeline.write_evaluation(layout, version, ev, adir)
