@@ -23,7 +23,7 @@ COMMAND_MODULES = (
 )
 
 # Commands that run stages: the settings file (and the review overrides) are checked first.
-READS_SETTINGS = {"materialize", "ui", "train", "export", "generate", "review", "align", "transcribe", "ocr", "cluster-test", "forget"}
+READS_SETTINGS = {"materialize", "ui", "train", "export", "generate", "review", "align", "transcribe", "ocr", "cluster-test", "forget", "pools"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Platform commands: `ingest`, `materialize`, `status`, `ui`."""
+"""Platform commands: `ingest`, `materialize`, `status`, `pools`, `ui`."""
 
 from __future__ import annotations
 
@@ -66,6 +66,10 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--whole-worker", action="store_true", help="with --kill-worker: kill every process of the worker, then start it again")
     p.add_argument("--seed", type=int, default=0, help="demo seed and kill-time seed")
     p.set_defaults(func=cmd_cluster_test)
+
+    p = sub.add_parser("pools", help="set every pool the assets use (asr, ocr, train) to dagster.yaml's default limit on the "
+                       "instance in $DAGSTER_HOME; a cluster runs it once before its first run")
+    p.set_defaults(func=cmd_pools)
 
     p = sub.add_parser("storage", help="the lake's upkeep")
     st = p.add_subparsers(dest="storage_cmd", required=True)
@@ -177,6 +181,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     layout = cfg.layout()
     dagster_home(layout)
     print_status(layout)
+    return 0
+
+
+def cmd_pools(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from chatlab.definitions import defs
+    from chatlab.defs.pools import asset_pools, set_pool_limits
+
+    if not os.environ.get("DAGSTER_HOME"):
+        dagster_home(cfg.layout())
+    with dg.DagsterInstance.get() as instance:
+        for pool, limit in set_pool_limits(instance, asset_pools(defs)).items():
+            print(f"pool {pool}: {limit}")
     return 0
 
 

@@ -66,17 +66,53 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory):
+def services(tmp_path_factory: pytest.TempPathFactory):
+    """PostgreSQL and Redis from services.sh; the variables it prints."""
     svc = tmp_path_factory.mktemp("services")
     # Free ports of this moment: other test runs on the machine may be starting their own services.
     env = dict(os.environ, PG_PORT=str(_free_port()), REDIS_PORT=str(_free_port()))
     r = subprocess.run(["bash", str(CLUSTER / "services.sh"), "start", str(svc)], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    catalog = next(line.split('"')[1] for line in r.stdout.splitlines() if "CHATLAB_LAKE_CATALOG" in line)
+    exported = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("export "):
+            for part in line.removeprefix("export ").split(" CHATLAB_"):
+                k, v = part.split("=", 1)
+                exported[k if k.startswith("CHATLAB_") else "CHATLAB_" + k] = v.strip('"')
     try:
-        yield catalog
+        yield exported
     finally:
         subprocess.run(["bash", str(CLUSTER / "services.sh"), "stop", str(svc)], env=env, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def postgres(services: dict[str, str]) -> str:
+    return services["CHATLAB_LAKE_CATALOG"]
+
+
+def test_chatlab_pools_sets_every_pool_once_on_a_postgres_instance(services: dict[str, str], tmp_path: Path) -> None:
+    # Without an explicit limit, two runs that start together on PostgreSQL both create the pool and
+    # one fails (dagster-io/dagster#33552; seen in `make cluster-test`). `chatlab pools` sets them first.
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(CLUSTER / "dagster.yaml", home / "dagster.yaml")
+    env = dict(os.environ, DAGSTER_HOME=str(home), CHATLAB_DAGSTER_PG_URL=services["CHATLAB_DAGSTER_PG_URL"])
+    cmd = [sys.executable, "-m", "chatlab.cli", "pools"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [f"pool {p}: 1 (set now: dagster.yaml's default_limit)" for p in ("asr", "ocr", "train")]
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert again.stdout.splitlines() == [f"pool {p}: 1 (set before, kept)" for p in ("asr", "ocr", "train")]
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            limits = {p.name: (p.limit, p.from_default) for p in instance.event_log_storage.get_pool_limits()}
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    # from_default False: a step's claim no longer creates the pool's limit.
+    assert limits == {"asr": (1, False), "ocr": (1, False), "train": (1, False)}
 
 
 def test_two_processes_write_one_lake_with_a_postgres_catalog(postgres: str, tmp_path: Path) -> None:

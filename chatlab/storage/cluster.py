@@ -149,6 +149,35 @@ def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
         os.environ.update(old)
 
 
+def _failures(home: Path, env: dict[str, str]) -> dict[str, str]:
+    """{VOD: the first error message of its latest run} for runs that failed, so a failed test says why."""
+    import dagster as dg
+
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+        latest: dict[str, dg.DagsterRun] = {}
+        for r in reversed(instance.get_runs()):
+            latest[r.tags.get("dagster/partition", "?")] = r
+        out = {}
+        for vod, r in sorted(latest.items()):
+            if r.status != dg.DagsterRunStatus.FAILURE:
+                continue
+            for e in instance.all_logs(r.run_id):
+                ev = e.dagster_event
+                err = getattr(getattr(ev, "event_specific_data", None), "error", None) if ev else None
+                if err is not None:
+                    out[vod] = f"{ev.event_type_value} {ev.step_key or ''}: {err.message.strip()[:400]}"
+                    break
+            else:
+                out[vod] = "failed with no error event"
+        return out
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
 def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: Callable[[str], None],
                kills: int = 0, seed: int = 0, worker_kills: int = 0, workers: dict[str, int] | None = None,
                whole_worker: Callable[[str], int] | None = None, logs: Path | None = None) -> list[dict[str, Any]]:
@@ -278,6 +307,9 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
         cenv = dict(base_env, **_services("start", svc), CHATLAB_DATA=str(shared), CHATLAB_LAKE_DATA=str(shared / "lake"),
                     CHATLAB_EXECUTOR="celery", DAGSTER_HOME=str(home), PATH=f"{BIN}{os.pathsep}{base_env.get('PATH', '')}")
         log(f"services: PostgreSQL + Redis up in {time.monotonic() - t0:.1f} s")
+        # What the README asks of a cluster before its first run (see chatlab/defs/pools.py).
+        r = _run([*chatlab, "pools"], env=cenv, timeout=180)
+        log("  " + "; ".join(r.stdout.split("\n")).strip("; "))
         lake = LakeConfig(catalog=cenv["CHATLAB_LAKE_CATALOG"], data_path=str(shared / "lake") + "/")
         logs = work / "cluster" / "logs"
         logs.mkdir()
@@ -324,6 +356,7 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
                                    whole_worker=start_worker if whole_worker else None, logs=logs)
         out["cluster_s"] = round(time.monotonic() - t0, 1)
         out["cluster_runs"] = _statuses(home, cenv)
+        out["cluster_failures"] = _failures(home, cenv)
         got = digest_tables(lake, [str(shared)])
     finally:
         for p in procs:
@@ -343,6 +376,8 @@ def cluster_test(streams: int = 2, minutes: float = 2.0, seed: int = 0, work: Pa
     out["differences"] = diff
     log(f"embedded runs: {', '.join(f'{k} {v.lower()}' for k, v in out['embedded_runs'].items())}")
     log(f"cluster: {out['cluster_s']} s for the backfill; runs: {', '.join(f'{k} {v.lower()}' for k, v in out['cluster_runs'].items())}")
+    for vod, why in out.get("cluster_failures", {}).items():
+        log(f"  {vod} failed: {why}")
     for name, steps in out["steps_per_worker"].items():
         log(f"  {name} ran {sum(steps.values())} steps: {', '.join(f'{k} x{v}' for k, v in sorted(steps.items()))}")
     built = want.get("vod_source")
