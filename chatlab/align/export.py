@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,23 +52,35 @@ def export_frames(pairs: pl.DataFrame, splits: pl.DataFrame) -> dict[str, pl.Dat
     return {s: f.with_columns(*_conversation(f)).select(EXPORT_COLUMNS) for s, f in _split_frames(pairs, splits).items()}
 
 
-def _write_split(rows: pl.DataFrame, path: Path) -> None:
-    """One split's Parquet file, written BATCH_ROWS rows at a time, renamed into place when whole."""
+def _write_parquet(path: Path, parts: Iterable[pl.DataFrame], empty: Callable[[], pl.DataFrame]) -> None:
+    """One split's Parquet file of the export columns, a part (pairs rows) at a time, renamed into
+    place when whole; with no part, the columns and types of ``empty()`` (a frame of no rows)."""
     import pyarrow.parquet as pq
 
     tmp = path.with_suffix(".tmp")
     writer = None
+
+    def write(part: pl.DataFrame) -> None:
+        nonlocal writer
+        table = part.with_columns(*_conversation(part)).select(EXPORT_COLUMNS).to_arrow()
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, table.schema)
+        writer.write_table(table)
+
     try:
-        for start in range(0, max(rows.height, 1), BATCH_ROWS):
-            part = rows.slice(start, BATCH_ROWS)
-            table = part.with_columns(*_conversation(part)).select(EXPORT_COLUMNS).to_arrow()
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
+        for part in parts:
+            write(part)
+        if writer is None:
+            write(empty())
     finally:
         if writer is not None:
             writer.close()
     tmp.replace(path)
+
+
+def _write_split(rows: pl.DataFrame, path: Path) -> None:
+    """One split's Parquet file, written BATCH_ROWS rows at a time."""
+    _write_parquet(path, (rows.slice(a, BATCH_ROWS) for a in range(0, rows.height, BATCH_ROWS)), lambda: rows.clear())
 
 
 def card(frames: dict[str, pl.DataFrame], splits: pl.DataFrame, offsets: pl.DataFrame, info: dict[str, Any]) -> str:
@@ -224,8 +237,9 @@ def stream_dataset_version(con: duckdb.DuckDBPyConnection, splits: pl.DataFrame,
 
     s = splits.select("vod_id", "split").unique("vod_id", keep="last")
     con.register("chatlab_splits_one", s.to_arrow())
+    rows = f"SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q LEFT JOIN chatlab_splits_one s ON q.vod_id = s.vod_id"
     try:
-        reader = con.execute(f"SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q LEFT JOIN chatlab_splits_one s ON q.vod_id = s.vod_id").to_arrow_reader(HASH_BATCH_ROWS)
+        reader = con.execute(rows).to_arrow_reader(HASH_BATCH_ROWS)
         cols: list[str] | None = None
         parts = []
         for batch in reader:
@@ -236,7 +250,7 @@ def stream_dataset_version(con: duckdb.DuckDBPyConnection, splits: pl.DataFrame,
             parts.append(tmp / f"lines-{len(parts):05d}.parquet")
             pq.write_table(lines.to_arrow(), parts[-1])
         if cols is None:  # no pairs: the columns a whole read gives
-            cols = sorted([r[0] for r in con.execute(f"DESCRIBE SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q LEFT JOIN chatlab_splits_one s ON q.vod_id = s.vod_id").fetchall()])
+            cols = sorted([r[0] for r in con.execute("DESCRIBE " + rows).fetchall()])
     finally:
         con.unregister("chatlab_splits_one")
     h = hashlib.sha256(json.dumps({"template": TEMPLATE_VERSION, "columns": cols}).encode())
@@ -253,34 +267,23 @@ def stream_dataset_version(con: duckdb.DuckDBPyConnection, splits: pl.DataFrame,
 def _stream_split(con: duckdb.DuckDBPyConnection, split: str, path: Path, schema: str = SCHEMA) -> tuple[int, set[str], set[str]]:
     """One split's Parquet file from the lake, sorted as _split_frames sorts, BATCH_ROWS at a time;
     (rows, ASR models, filter sets)."""
-    import pyarrow.parquet as pq
+    rows = f"SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q JOIN chatlab_splits s ON q.vod_id = s.vod_id"
+    n, asr, filters = 0, set(), set()
 
-    sql = (f"SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q JOIN chatlab_splits s ON q.vod_id = s.vod_id "
-           "WHERE s.split = ? ORDER BY q.vod_id NULLS FIRST, q.t_speech_s NULLS FIRST, q.msg_id NULLS FIRST")
-    tmp = path.with_suffix(".tmp")
-    writer, n, asr, filters = None, 0, set(), set()
-    try:
+    def parts() -> Iterator[pl.DataFrame]:
+        nonlocal n
+        sql = rows + " WHERE s.split = ? ORDER BY q.vod_id NULLS FIRST, q.t_speech_s NULLS FIRST, q.msg_id NULLS FIRST"
         for batch in con.execute(sql, [split]).to_arrow_reader(BATCH_ROWS):
             part = pl.from_arrow(batch)
-            if part.height == 0:
-                continue
-            n += part.height
-            asr |= set(part["asr_model"].unique().to_list())
-            filters |= set(part["filter_set"].unique().to_list())
-            table = part.with_columns(*_conversation(part)).select(EXPORT_COLUMNS).to_arrow()
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-        if writer is None:  # no rows: the columns and types of an empty split, as write_export makes them
-            empty = con.execute(f"SELECT q.*, s.split FROM ({_pairs_sql(schema)}) q JOIN chatlab_splits s ON q.vod_id = s.vod_id LIMIT 0").pl()
-            table = empty.with_columns(*_conversation(empty)).select(EXPORT_COLUMNS).to_arrow()
-            writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
-    tmp.replace(path)
-    return n, {a for a in asr if a is not None}, {f for f in filters if f is not None}
+            if part.height:
+                n += part.height
+                asr.update(part["asr_model"].unique().to_list())
+                filters.update(part["filter_set"].unique().to_list())
+                yield part
+
+    # no rows: the columns and types of an empty split, as write_export makes them
+    _write_parquet(path, parts(), lambda: con.execute(rows + " LIMIT 0").pl())
+    return n, asr - {None}, filters - {None}
 
 
 def export_dataset(layout: Layout, out_root: Path | None = None, info: dict[str, Any] | None = None,

@@ -17,7 +17,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,50 +133,50 @@ def _busy_worker(workers: dict[str, int], logs: Path) -> tuple[str, int, str] | 
     return None
 
 
-def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
-    """{VOD: status of its latest run} in the instance at ``home``."""
+@contextmanager
+def _instance(home: Path, env: dict[str, str]) -> Iterator[Any]:
+    """The Dagster instance at ``home``, with ``env`` (which its dagster.yaml reads) set meanwhile."""
     import dagster as dg
 
     old = dict(os.environ)
     os.environ.update(env)
     try:
-        instance = dg.DagsterInstance.from_config(str(home))
-        out: dict[str, str] = {}
-        for r in reversed(instance.get_runs()):  # oldest first: a retry's status wins
-            out[r.tags.get("dagster/partition", "?")] = r.status.value
-        return dict(sorted(out.items()))
+        yield dg.DagsterInstance.from_config(str(home))
     finally:
         os.environ.clear()
         os.environ.update(old)
+
+
+def _latest_runs(instance: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for r in reversed(instance.get_runs()):  # oldest first: a retry wins
+        out[r.tags.get("dagster/partition", "?")] = r
+    return dict(sorted(out.items()))
+
+
+def _statuses(home: Path, env: dict[str, str]) -> dict[str, str]:
+    """{VOD: status of its latest run} in the instance at ``home``."""
+    with _instance(home, env) as instance:
+        return {vod: r.status.value for vod, r in _latest_runs(instance).items()}
 
 
 def _failures(home: Path, env: dict[str, str]) -> dict[str, str]:
     """{VOD: the first error message of its latest run} for runs that failed, so a failed test says why."""
     import dagster as dg
 
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        instance = dg.DagsterInstance.from_config(str(home))
-        latest: dict[str, dg.DagsterRun] = {}
-        for r in reversed(instance.get_runs()):
-            latest[r.tags.get("dagster/partition", "?")] = r
-        out = {}
-        for vod, r in sorted(latest.items()):
+    out = {}
+    with _instance(home, env) as instance:
+        for vod, r in _latest_runs(instance).items():
             if r.status != dg.DagsterRunStatus.FAILURE:
                 continue
+            out[vod] = "failed with no error event"
             for e in instance.all_logs(r.run_id):
                 ev = e.dagster_event
                 err = getattr(getattr(ev, "event_specific_data", None), "error", None) if ev else None
                 if err is not None:
                     out[vod] = f"{ev.event_type_value} {ev.step_key or ''}: {err.message.strip()[:400]}"
                     break
-            else:
-                out[vod] = "failed with no error event"
-        return out
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return out
 
 
 def _wait_runs(home: Path, env: dict[str, str], want: int, timeout: float, log: Callable[[str], None],
