@@ -75,6 +75,19 @@ def test_twitchdownloader_current(tmp_path: Path) -> None:
     assert r.rejects.height == 0
 
 
+def test_notices_under_either_spelling_of_msg_id(tmp_path: Path) -> None:
+    """A sub notice is a notice whether the export spells the key "msg_id" (TwitchDownloader
+    now) or "msg-id" (its early Newtonsoft model, as the Twitch v5 API): before, the second
+    spelling was read as a viewer's message, and the demo's subs became training targets."""
+    cs = [comment(0, 1.0, "ann", "hi"),
+          comment(1, 2.0, "bob", "Bob subscribed at Tier 1.", message={"user_notice_params": {"msg_id": "sub"}}),
+          comment(2, 3.0, "cat", "Cat subscribed at Tier 1. They've subscribed for 3 months!",
+                  message={"user_notice_params": {"msg-id": "resub"}}),
+          comment(3, 4.0, "dan", "yo", message={"user_notice_params": {}})]
+    r = parse_file(write(tmp_path, "subs.json", json.dumps(td_doc(cs), separators=(",", ":"))))
+    assert r.messages["msg_type"].to_list() == ["chat", "notice", "notice", "chat"] and r.rejects.height == 0
+
+
 def test_metadata_after_the_comments(tmp_path: Path) -> None:
     """Some writers put `video` after `comments`: its start time is still read."""
     doc = td_doc([comment(0, 1.5, "ann", "hi"), comment(1, 2.25, "bob", "yo")])

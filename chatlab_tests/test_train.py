@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -24,8 +25,10 @@ from chatlab.train.evaluate import (
     distinct_n,
     emote_rate,
     ks_distance,
+    marginal_prior,
     perplexity,
     pick_candidates,
+    prior_prompts,
     rank_of_true,
     ranking_metrics,
     recall_curve,
@@ -167,6 +170,19 @@ def test_rank_and_ranking_metrics():
     assert m["recall_at_1"] == 0.25 and m["recall_at_5"] == 0.75
     assert m["mrr"] == pytest.approx((1 + 0.5 + 0.25 + 0.1) / 4)
     assert m["mean_rank"] == 4.25
+
+
+def test_pmi_prior_is_the_mean_probability_over_reference_moments():
+    scores = np.log([[0.5, 0.1, 1e-300], [0.1, 0.1, 0.2]])
+    assert np.exp(marginal_prior(scores)) == pytest.approx([0.3, 0.1, 0.1])  # not the mean of the logs
+    df = pl.DataFrame({"vod_id": ["v"] * 20, "msg_id": [str(i) for i in range(20)], "t_s": [float(20 - i) for i in range(20)],
+                       "prompt": [f"p{i}" for i in range(20)]})
+    picked = prior_prompts(df, 5, seed=3)
+    assert len(set(picked)) == 5 and picked == prior_prompts(df, 5, seed=3) != prior_prompts(df, 5, seed=4)
+    assert [int(p[1:]) for p in picked] == sorted((int(p[1:]) for p in picked), reverse=True)  # in time order
+    assert prior_prompts(df.head(3), 8) == ["p2", "p1", "p0"]
+    with pytest.raises(ValueError, match="reference moment"):
+        prior_prompts(df.head(0), 8)
 
 
 def test_perplexity():

@@ -23,7 +23,9 @@ COLUMNS = {
         "STRUCT(body VARCHAR, bits_spent BIGINT, is_action BOOLEAN,"
         " fragments STRUCT(text VARCHAR, emoticon STRUCT(emoticon_id VARCHAR))[],"
         " user_badges STRUCT(_id VARCHAR, version VARCHAR)[],"
-        " user_notice_params STRUCT(msg_id VARCHAR),"
+        # TwitchDownloader's early exports (Newtonsoft, as the Twitch v5 API) spell the key "msg-id",
+        # later ones "msg_id": both mark a system notice (sub, resub, raid).
+        ' user_notice_params STRUCT(msg_id VARCHAR, "msg-id" VARCHAR),'
         ' emoticons STRUCT(_id VARCHAR, "begin" BIGINT, "end" BIGINT)[])'
     ),
 }
@@ -48,7 +50,7 @@ SELECT _id AS msg_id,
                  lambda x: x IS NOT NULL)
        END AS emotes,
        message.bits_spent AS bits,
-       CASE WHEN message.user_notice_params.msg_id IS NOT NULL THEN 'notice'
+       CASE WHEN coalesce(message.user_notice_params.msg_id, message.user_notice_params."msg-id") IS NOT NULL THEN 'notice'
             WHEN message.is_action THEN 'action' ELSE 'chat' END AS msg_type
 FROM {src}
 """

@@ -5,9 +5,12 @@ model and three baselines built from the training streams (see baselines.py), on
   the training loss measures (the unigram baselines use the same tokens, so it compares);
 - LiveBot's ranking protocol (Ma et al., AAAI 2019): the true message among 100 candidates (20
   popular, 20 similar to the context by TF-IDF, random; see candidates.py), recall@1/5/10, mean
-  rank, MRR, by LiveBot's raw log-likelihood and by PMI (log p(c | context) - log p(c | no
-  context), Holtzman et al. 2021: how much the context raises the message). Ties count against
-  the true message;
+  rank, MRR, by LiveBot's raw log-likelihood and by PMI (log p(c | context) - log p(c), Li et
+  al. 2016's MMI and Holtzman et al. 2021: how much this moment raises the message). Ties count
+  against the true message. log p(c) is the model's own marginal over contexts, the mean
+  probability of c under a fixed sample of validation moments (``prior_contexts``), not p(c |
+  an empty prompt): the empty prompt is off the training distribution, and on the demo its
+  prior ranked the true message at chance (mean rank 49 of 100, against 38 with the marginal);
 - a real-or-generated discriminator per system (see discriminator.py);
 - a context test: how often messages reuse the context's words, against real chat's rate, and
   how far the ranking falls when each moment gets another moment's context;
@@ -275,7 +278,7 @@ class Scored:
 def rank_all(raw: Sequence[float], tokens: Sequence[int], prior: Sequence[float] | None) -> dict[str, int | None]:
     """``raw``: log p(c | context), LiveBot's score; it favours short, frequent messages, and a
     model that has learnt chat's prior ranks "LUL" first whatever the streamer said;
-    ``mean``: the same per token; ``pmi``: raw minus log p(c) with no context (``prior``)."""
+    ``mean``: the same per token; ``pmi``: raw minus the log prior p(c) (``prior``)."""
     return {"raw": rank_of_true(raw), "mean": rank_of_true([s / n for s, n in zip(raw, tokens)]),
             "pmi": rank_of_true([s - p for s, p in zip(raw, prior)]) if prior is not None else None}
 
@@ -320,6 +323,7 @@ class EvalConfig:
     min_gap_s: float = 60.0
     seed: int = 0
     few_shot_lines: int = 16
+    prior_contexts: int = 8  # validation moments whose mean probability is a candidate's PMI prior
     generate_batch: int = 80  # moments generated per batch (all of max_eval_pairs in one)
     cv_folds: int = 5
     swap_test: bool = True  # the adapter's (and retrieval's) ranking again with each moment given another's context
@@ -386,11 +390,20 @@ class Evaluation:
                 "samples": self.samples.head(12).select("vod_id", "real", *[f"gen_{s}" for s in SYSTEMS]).to_dicts()}
 
 
-def _model_scores(model: Any, tok: Any, prompts: Sequence[str], null_prompt: str, cands: list[list[str]],
+def marginal_prior(scores: np.ndarray) -> np.ndarray:
+    """log of the mean probability over reference contexts (rows) of each candidate (columns):
+    log p(c) = log mean_r p(c | context_r)."""
+    s = np.asarray(scores, dtype=float)
+    top = s.max(axis=0)
+    return top + np.log(np.mean(np.exp(s - top), axis=0))
+
+
+def _model_scores(model: Any, tok: Any, prompts: Sequence[str], prior_prompts: Sequence[str], cands: list[list[str]],
                   swapped: Sequence[int] | None, log: Any, tag: str, rank: bool = True) -> tuple[list[Scored], list[Scored] | None, list[tuple[float, int]]]:
     """Scores of one language model (with its own prompts) on every moment's candidates; with
     ``swapped``, also under another moment's prompt; with ``rank`` False, the true message only
-    (perplexity; no ranks). Returns (scored, scored_swapped, true)."""
+    (perplexity; no ranks). ``prior_prompts``: the reference contexts of the PMI prior, in the
+    model's own prompt form. Returns (scored, scored_swapped, true)."""
     from chatlab.train.scoring import score_candidates
 
     if not rank:
@@ -400,7 +413,8 @@ def _model_scores(model: Any, tok: Any, prompts: Sequence[str], null_prompt: str
             out.append(Scored("", "", -s, n, {"raw": None, "mean": None, "pmi": None}))
         return out, None, [(-x.nll, x.tokens) for x in out]
     unique = list(dict.fromkeys(c for cs in cands for c in cs))
-    prior = dict(zip(unique, (s for s, _ in score_candidates(model, tok, null_prompt, unique))))
+    by_context = np.array([[sc for sc, _ in score_candidates(model, tok, p, unique)] for p in prior_prompts])
+    prior = dict(zip(unique, marginal_prior(by_context).tolist()))
     out, out_sw, trues = [], [], []
     for i, (p, cs) in enumerate(zip(prompts, cands)):
         sc = score_candidates(model, tok, p, cs)
@@ -414,6 +428,19 @@ def _model_scores(model: Any, tok: Any, prompts: Sequence[str], null_prompt: str
         if log and ((i + 1) % 20 == 0 or i + 1 == len(prompts)):
             log(f"evaluation ({tag}): {i + 1}/{len(prompts)} moments scored")
     return out, (out_sw if swapped is not None else None), trues
+
+
+def prior_prompts(examples: pl.DataFrame, n: int, seed: int = 0) -> list[str]:
+    """The prompts of ``n`` moments (a fixed sample, in time order) of ``examples``: the reference
+    contexts of the PMI prior. The caller passes validation moments, which no model trained on
+    (a training moment's prompt would raise its own message's prior)."""
+    if examples.height == 0 or n <= 0:
+        raise ValueError("the PMI prior needs at least one reference moment (prior_contexts >= 1 and a validation or training split)")
+    picked = examples.sort("vod_id", "t_s", "msg_id")
+    if picked.height > n:
+        idx = sorted(random.Random(seed + 2).sample(range(picked.height), n))
+        picked = picked[idx]
+    return picked["prompt"].to_list()
 
 
 def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | None = None, *, train: pl.DataFrame,
@@ -431,7 +458,6 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     from chatlab.train.candidates import CandidateSpec, context_text, livebot_candidates
     from chatlab.train.discriminator import SentenceEncoder, cv_bag_of_words, cv_embeddings, encoder_dir
     from chatlab.train.generate import Sampling, sample
-    from chatlab.train.prompt import null_prompt
     from chatlab.train.scoring import precision
 
     cfg = cfg or EvalConfig()
@@ -461,9 +487,10 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     cands = livebot_candidates(real, ctx, train_msgs, spec, cfg.seed, fill=[f[1:] for f in fill])
     swapped = swap_order(n) if cfg.swap_test else None
     prompts = [r["prompt"] for r in rows]
-    null = null_prompt()
     shots = few_shot_lines(train_msgs, cfg.few_shot_lines, cfg.seed)
     fs_prompts = [few_shot_prompt(p, shots) for p in prompts]
+    refs = prior_prompts(validation if validation is not None and validation.height else train, cfg.prior_contexts, cfg.seed)
+    fs_refs = [few_shot_prompt(p, shots) for p in refs]
 
     model.eval()
     phases: dict[str, float] = {}  # seconds per part of the evaluation (its cost, in the metadata)
@@ -478,15 +505,15 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     scored: dict[str, list[Scored]] = {}
     swapped_scored: dict[str, list[Scored]] = {}
     with precision(model, bf16):
-        scored["adapter"], sw, _ = _model_scores(model, tokenizer, prompts, null, cands, swapped, log, "adapter")
+        scored["adapter"], sw, _ = _model_scores(model, tokenizer, prompts, refs, cands, swapped, log, "adapter")
     if sw is not None:
         swapped_scored["adapter"] = sw
     took("rank_adapter")
     with model.disable_adapter(), precision(model, bf16):
         # The plain base model: perplexity only (its ranking costs as much as the adapter's and it is
         # the lowest bar; the few-shot base below is the base model's best showing).
-        scored["base"], _, _ = _model_scores(model, tokenizer, prompts, null, cands, None, log, "base model", rank=False)
-        scored["few_shot"], _, _ = _model_scores(model, tokenizer, fs_prompts, few_shot_prompt(null, shots), cands, None, log, "few-shot base")
+        scored["base"], _, _ = _model_scores(model, tokenizer, prompts, refs, cands, None, log, "base model", rank=False)
+        scored["few_shot"], _, _ = _model_scores(model, tokenizer, fs_prompts, fs_refs, cands, None, log, "few-shot base")
     took("rank_base_and_few_shot")
 
     # The unigram baselines, on the model's own tokens.
@@ -575,7 +602,7 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
                   for how in ("pmi", "raw")} for s in SYSTEMS}
     ok, reasons = verdict(systems, disc, Thresholds(cfg.min_ppl_reduction, cfg.max_discriminator_accuracy))
     samples = _samples_frame(all_rows, ranked_idx, gens, scored, swapped_scored.get("adapter"))
-    settings = {"eval": {k: v for k, v in cfg.__dict__.items()}, "bf16": bf16, "retrieval": tuned, "few_shot_lines": shots,
+    settings = {"eval": {k: v for k, v in cfg.__dict__.items()}, "bf16": bf16, "prior_contexts": len(refs), "retrieval": tuned, "few_shot_lines": shots,
                 "candidates_per_moment": float(np.mean([len(c) for c in cands])), "seconds_by_part": phases}
     return Evaluation(systems, per_vod(scored, cfg.rank_by), generations, disc, context, curves, lengths, samples, settings,
                       ok, reasons, round(time.monotonic() - t0, 1))

@@ -71,9 +71,10 @@ class TrainConfig:
     # worth it for a big model on a card, not for a 135M model on the CPU. TRL turns it on unless told.
     gradient_checkpointing: bool = False
     lr_scheduler: str = "cosine"  # any transformers scheduler name
-    # Share of training rows whose prompt is the empty-context one (prompt.null_prompt): it
-    # calibrates the evaluation's PMI prior, log p(msg | nothing), which the model otherwise
-    # never saw (see dataset.drop_context). The validation rows keep their contexts.
+    # Share of training rows whose prompt is the empty-context one (prompt.null_prompt): what
+    # `chatlab generate` sends with no --context, which the model otherwise never saw (see
+    # dataset.drop_context). The validation rows keep their contexts. (The evaluation's PMI prior
+    # is the marginal over validation moments, not this prompt: see evaluate.py.)
     context_dropout: float = 0.1
     # bfloat16 mixed precision (weights and the optimizer stay float32): "auto" uses it on a CUDA
     # card that has it and on a CPU with native bfloat16 (AVX512-BF16 or AMX), where a step costs
