@@ -96,6 +96,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{m.asset_key.to_user_string()}: " + ", ".join(f"{k}={md[k].value}" for k in keys))
         if "systems" in md:
             print(md["systems"].value)
+    if any(c.check_name == "beats_baselines" and not c.passed for c in result.get_asset_check_evaluations()):
+        print("beats_baselines failed (reasons above): the adapter is kept, and `chatlab generate` refuses it "
+              "unless given --force; per-moment figures and plots are in the evaluation folder "
+              "(artifacts/evaluation/<dataset_version>/ under the data directory)", file=sys.stderr)
     return 0 if result.success else 1
 
 
