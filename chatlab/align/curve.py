@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-ALGORITHM = "align-7"  # bump when the estimator changes: it is part of every offsets version
+ALGORITHM = "align-8"  # bump when the estimator changes: it is part of every offsets version
 
 
 @dataclass(frozen=True)
