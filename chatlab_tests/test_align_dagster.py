@@ -212,7 +212,9 @@ def test_offsets_place_a_loose_cut_by_the_audio(layout: Layout, instance: dg.Dag
     from chatlab.align.synth import splice_audio, splice_rooms
     from chatlab.media.audio import audio_path
 
-    case = make_case(**group_cases("short", 12, 0)[11] | {"splice": "bare"})  # no mark in the words: only the audio can place it
+    from chatlab_tests.test_align import seamless
+
+    case = seamless(make_case(**group_cases("short", 12, 0)[11] | {"splice": "bare"}))  # no mark in the words: only the audio can place it
     assert splice_rooms(case)["cut_changed_room"] == [True]
     x, sr = splice_audio(case, 0.0, case.params["minutes"] * 60.0, sr=16000)
     wav = audio_path(layout, "spliced")

@@ -125,3 +125,56 @@ def test_the_words_pin_a_cut_the_echoes_leave_loose() -> None:
     assert rep["used"] and rep["pins"] and rep["range_now"][1] - rep["range_now"][0] <= 2 * PIN_S, rep
     assert score(al.curve, case.truth)["cut_errs"][0] <= 1.0
     assert not verdict(al, CFG) and wrong_stretch(al.curve, case.truth) < 30.0
+
+
+def _trail_at(words: pl.DataFrame, i: int) -> pl.DataFrame:
+    text = words["word"].to_list()
+    text[i] = text[i].rstrip(".") + "..."
+    return words.with_columns(pl.Series("word", text))
+
+
+def test_one_rare_mark_moves_a_cut_the_echoes_leave_flat() -> None:
+    """One word trails off in a 30-s range and none does anywhere else in the transcript: chance
+    would put so rare a mark in 75 gaps about a third of the time, so it does not pin the cut, but
+    the cut is likelier there than anywhere else in the range (posterior 0.75), so it moves there."""
+    t, marks = gap_marks(_trail_at(_words(400), 151))
+    r = place_in_range(t, marks, mark_weights(marks), 45.0, 75.0)
+    assert r["used"] and not r["pins"] and abs(r["at_s"] - 60.7) < 0.3 and r["posterior"] > 0.5, r
+    assert r["chance"] > 0.05  # what the rule before asked of a move
+
+
+def test_the_echoes_outweigh_one_mark_where_they_argue_against_it() -> None:
+    """The same mark where the echoes make a cut 8 nats less likely (a sentence there is echoed at
+    the other side's offset): the cut stays where the echoes put it."""
+    t, marks = gap_marks(_trail_at(_words(400), 151))
+    against = lambda x: np.where(np.abs(x - 60.7) < 3.0, -8.0, 0.0)  # noqa: E731
+    r = place_in_range(t, marks, mark_weights(marks), 45.0, 75.0, against)
+    assert not r["used"] and r["posterior"] < 0.5, r
+
+
+def test_cut_ll_at_follows_the_places_and_their_spans() -> None:
+    """The echoes' profile: a time takes its place by the sentences ended before it, or a better
+    place whose span holds it (a sentence straddling the cut); no profile: flat. Not in the JSON."""
+    from chatlab.align.curve import CurveSegment, OffsetCurve
+
+    s = CurveSegment(100.0, 200.0, 10.0, 0.0, 50.0, 90.0, cut_grid=(60.0, 70.0, 80.0), cut_place_lo=(50.0, 58.0, 68.0, 78.0),
+                     cut_place_hi=(55.0, 65.0, 75.0, 90.0), cut_ll=(-9.0, -4.0, 0.0, -6.0))
+    assert list(s.cut_ll_at(np.array([52.0, 62.0, 72.0, 85.0, 69.0]))) == [-9.0, -4.0, 0.0, -6.0, 0.0]
+    assert list(CurveSegment(0.0, 1.0, 0.0, 0.0).cut_ll_at(np.array([1.0, 2.0]))) == [0.0, 0.0]
+    row = OffsetCurve((CurveSegment(0.0, 90.0, 10.0, 0.0), s)).to_list()[1]
+    assert not {"cut_grid", "cut_place_lo", "cut_place_hi", "cut_ll"} & set(row) and row["cut_lo_s"] == 50.0
+
+
+def test_the_words_place_a_cut_no_echo_pins() -> None:
+    """Cut sweep (seed 0, 16 messages a minute, case 9): 10 and 11 echoes either side, but none
+    within 33 s of the cut; the splice left a word trailing off at it and the echoes' likelihood is
+    flat there, so the cut moves onto it (it was 12.5 s off at the echoes' midpoint). The range
+    stays as the echoes leave it, so the gate still refuses the VOD."""
+    sd = 770_000 + 16 * 100 + 9
+    length = float(np.random.default_rng([sd, 8]).uniform(8, 120))
+    case = make_case(sd, 3.0, offset_s=100.0, cut_at_s=(85.0,), cut_len_s=(length,), msgs_per_min=16.0)
+    al = estimate_offsets(case.words, case.chat, CFG)
+    (rep,) = al.figures["words_at_cuts"]
+    assert rep["used"] and not rep["pins"] and "trail" in rep["marks"], rep
+    assert score(al.curve, case.truth)["cut_errs"][0] <= 1.0
+    assert verdict(al, CFG)

@@ -629,7 +629,8 @@ def run_cut_sweep(n: int = 15, seed: int = 0) -> dict[str, Any]:
     each side, in a 3-minute stream? One cut (8-120 s removed) 85 s in, chat at several densities,
     plain (30% noise) and sparse (80% noise, 30% of reactions echo); per bucket of echo messages on
     the thinner side: cases, the jump found within 30 s, placed within 5 s, of those the echoes pin
-    (an echoed sentence within 10 s either side) placed within 5 s, and VODs the gate passes."""
+    (an echoed sentence within 10 s either side) placed within 5 s, VODs the gate passes, and of
+    them any whose curve is off by more than WRONG_S over WRONG_RUN_S or more."""
     cfg = AlignConfig()
     buckets: dict[str, dict[str, int]] = {}
     for kind, kw, densities in (("plain", {"noise": 0.3}, (10, 16, 24, 32)), ("sparse", {"noise": 0.8, "echo_p": 0.3}, (40, 70, 100))):
@@ -644,11 +645,13 @@ def run_cut_sweep(n: int = 15, seed: int = 0) -> dict[str, Any]:
                 ce = score(al.curve, case.truth)["cut_errs"][0]
                 pinned = echo_gaps(case)[0] <= 2 * CUT_TOL_S
                 o = buckets.setdefault(f"{kind} {b}", {"cases": 0, "found_within_30s": 0, "within_5s": 0, "echo_pinned": 0,
-                                                       "echo_pinned_within_5s": 0, "passed": 0})
+                                                       "echo_pinned_within_5s": 0, "passed": 0, "wrong_passed": 0})
                 o["cases"] += 1
                 o["found_within_30s"] += int(ce <= 30.0)
                 o["within_5s"] += int(ce <= CUT_TOL_S)
                 o["echo_pinned"] += int(pinned)
                 o["echo_pinned_within_5s"] += int(pinned and ce <= CUT_TOL_S)
-                o["passed"] += int(not verdict(al, cfg))
+                passed = not verdict(al, cfg)
+                o["passed"] += int(passed)
+                o["wrong_passed"] += int(passed and wrong_stretch(al.curve, case.truth) >= WRONG_RUN_S)
     return {"seed": seed, "per_density": n, "by_echoes_each_side": dict(sorted(buckets.items()))}

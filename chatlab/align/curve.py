@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-ALGORITHM = "align-7"  # bump when the estimator changes: it is part of every offsets version
+ALGORITHM = "align-8"  # bump when the estimator changes: it is part of every offsets version
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,33 @@ class CurveSegment:
     # this: a tight range one message makes, in a long stretch nothing echoes, is no pinned cut)
     cut_far_lo_s: float | None = None
     cut_far_hi_s: float | None = None
+    # the echoes' log-likelihood of the cut's place (relative to the best): cut_ll[j] for a cut
+    # after j of the sentences whose ends are cut_grid (audio clock), which may lie anywhere in
+    # cut_place_lo[j]..cut_place_hi[j] (a sentence may straddle the cut). The estimate's own
+    # working (the words at a splice are weighed against it), not in the offsets JSON
+    cut_grid: tuple[float, ...] = field(default=(), repr=False)
+    cut_place_lo: tuple[float, ...] = field(default=(), repr=False)
+    cut_place_hi: tuple[float, ...] = field(default=(), repr=False)
+    cut_ll: tuple[float, ...] = field(default=(), repr=False)
 
     def at(self, t_chat: float) -> float:
         return self.offset_s + self.drift_s_per_h * (t_chat - self.start_s) / 3600.0
+
+    def cut_ll_at(self, t_speech: np.ndarray) -> np.ndarray:
+        """The echoes' log-likelihood (relative to the best place) of the cut before this segment
+        lying at each audio-clock time; 0 everywhere when unknown."""
+        t = np.asarray(t_speech, dtype=np.float64)
+        if not self.cut_ll:
+            return np.zeros(t.shape)
+        ll = np.asarray(self.cut_ll)
+        base = ll[np.searchsorted(np.asarray(self.cut_grid), t, side="right")]  # by the sentences ended by t
+        if not self.cut_place_lo:
+            return base
+        # a splice mid-sentence: the ASR's sentence may straddle the cut (its echoed words on one
+        # side), so a time takes the best place whose span holds it
+        lo, hi = np.asarray(self.cut_place_lo), np.asarray(self.cut_place_hi)
+        held = (lo[None, :] <= t.reshape(-1, 1)) & (t.reshape(-1, 1) <= hi[None, :])
+        return np.maximum(base, np.where(held, ll[None, :], -np.inf).max(axis=1).reshape(t.shape))
 
 
 @dataclass(frozen=True)
@@ -116,7 +140,7 @@ class OffsetCurve:
     def to_list(self) -> list[dict[str, Any]]:
         out = []
         for s in self.segments:
-            row: dict[str, Any] = {k: round(v, 4) for k, v in asdict(s).items() if v is not None and k != "doubt"}
+            row: dict[str, Any] = {k: round(v, 4) for k, v in asdict(s).items() if v is not None and k not in ("doubt", "cut_grid", "cut_place_lo", "cut_place_hi", "cut_ll")}
             if s.doubt:
                 row["doubt"] = [[round(a, 3), round(b, 3)] for a, b in s.doubt]
             out.append(row)

@@ -114,10 +114,13 @@ def _score(al: Alignment, coarse: Coarse, anchors: Anchors, ix_tok_t: np.ndarray
         chance = coarse.pairs_per_token_s * tokens * band
         z = (got - chance) / np.sqrt(chance + 1.0)
         n = int(np.unique(anchors.row[inl & (anchors.segment == k)]).size)
+        # echoes of one sentence share the ASR's error on its end (a line it split in two puts
+        # them all seconds early): the sentences are the independent pieces of evidence
+        n_sent = int(np.unique(anchors.t_ref[inl & (anchors.segment == k)]).size)
         zs.append(z)
         # a segment on few anchors is thin however far they stand above chance
         conf = float(np.clip((z - 5.0) / 10.0, 0.0, 1.0) * min(1.0, n / (2.0 * MIN_SEGMENT_ANCHORS)))
-        per_seg.append({"segment": k, "start_s": round(seg.start_s, 1), "end_s": round(seg.end_s, 1), "anchors": n,
+        per_seg.append({"segment": k, "start_s": round(seg.start_s, 1), "end_s": round(seg.end_s, 1), "anchors": n, "sentences": n_sent,
                         "anchor_z": round(float(z), 2), "confidence": round(conf, 3)})
     # each segment's offset standard error: a weighted median of n echoes whose delays spread by
     # sigma (MAD) is off by about 1.25 sigma / sqrt(n) (the viewers' own delay luck)

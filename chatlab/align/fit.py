@@ -106,7 +106,7 @@ class Reaction:
 
 
 def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tuple, zone: tuple[float, float],
-               reaction: Reaction, cfg: AlignConfig, max_cells: int = 4_000_000) -> tuple[float, float, float, float, float]:
+               reaction: Reaction, cfg: AlignConfig, max_cells: int = 4_000_000) -> tuple[float, float, float, float, float, tuple]:
     """The audio-clock time of the cut between two segments, by likelihood. `offsets[s](t_chat)`
     is side s's offset; `zone` the audio range the cut lies in. A cut at g explains a candidate of
     side 0 only when its sentence ends before g, one of side 1 only when it ends after; each chat
@@ -115,7 +115,10 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
     midway between the last sentence before it and the first after it. Returns (cut, lo, hi, far_lo,
     far_hi): lo..hi is the audio the cut may lie in, over every place within CUT_NATS of the best;
     far_lo..far_hi the same when the one message that argues most against each place is left out
-    (a chance match in a stretch nothing echoes can make a tight range far from the cut)."""
+    (a chance match in a stretch nothing echoes can make a tight range far from the cut). Last, the
+    echoes' log-likelihood profile over the zone, (sentence ends; per cut place its earliest and
+    latest audio time, as the range's bounds take them, and ll - max): what
+    the transcript's own marks at the splice are weighed against (chatlab.align.splice)."""
     m = cfg.reaction_median_s
     parts = []
     for s, (c, off) in enumerate(zip(sides, offsets)):
@@ -128,7 +131,7 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
     lo, hi = zone
     inside = (ref >= lo) & (ref <= hi)
     if not inside.any():
-        return (lo + hi) / 2.0, lo, hi, lo, hi
+        return (lo + hi) / 2.0, lo, hi, lo, hi, ((), (), (), (0.0,))
     grid, first = np.unique(ref[inside], return_index=True)  # sentences whose side the cut decides
     grid_start = ix.occ_start[occ[inside]][first]
     mine = np.isin(tok, np.unique(tok[inside]))  # tokens whose likelihood depends on the cut
@@ -189,8 +192,11 @@ def locate_cut(ix: TokenIndex, sides: tuple[Candidates, Candidates], offsets: tu
     # and again with one message left out (what the gate weighs: a range one echo makes is fragile)
     near = [bounds(int(j)) for j in np.flatnonzero(ll >= ll.max() - CUT_NATS)]
     far = [bounds(int(j)) for j in np.flatnonzero(shortfall < CUT_NATS)]
+    spans = [bounds(j) for j in range(n + 1)]  # each place's audio: from its earliest point to the first sentence after
+    profile = (tuple(float(x) for x in grid), tuple(e for _, _, e in spans), tuple(a for _, a, _ in spans),
+               tuple(float(x) for x in ll - ll[j_best]))
     return ((before + after) / 2.0, min(e for _, _, e in near), max(a for _, a, _ in near),
-            min(e for _, _, e in far), max(a for _, a, _ in far))
+            min(e for _, _, e in far), max(a for _, a, _ in far), profile)
 
 
 def _l1_fit(t: np.ndarray, seg: np.ndarray, y: np.ndarray, w: np.ndarray, starts: np.ndarray, n_seg: int,
@@ -339,9 +345,13 @@ def fit_curve(ix: TokenIndex, pieces: list[Piece], cfg: AlignConfig, chat_span: 
     # a segment's chat-clock end is where its audio ends (the cut), at its own offset
     ends[:-1] = [(g + beta[k] - drift * starts[k] / 3600.0) / (1.0 - drift / 3600.0) for k, g in enumerate(cuts)]
     # where the cut may lie: between the sentences either side, give or take word-time error
-    window = [(None,) * 4] + [(float(a) - EARLY_S, float(b) + EARLY_S, float(fa) - EARLY_S, float(fb) + EARLY_S) for _, a, b, fa, fb in located]
+    window = [(None,) * 4] + [(float(a) - EARLY_S, float(b) + EARLY_S, float(fa) - EARLY_S, float(fb) + EARLY_S) for _, a, b, fa, fb, _ in located]
+    profiles = [((), (), (), ())] + [x[5] for x in located]
     curve = OffsetCurve(tuple(CurveSegment(float(starts[k]), float(ends[k]), float(beta[k]), drift, *window[k][:2],
-                                           cut_far_lo_s=window[k][2], cut_far_hi_s=window[k][3]) for k in range(n_seg)))
+                                           cut_far_lo_s=window[k][2], cut_far_hi_s=window[k][3],
+                                           cut_grid=profiles[k][0], cut_place_lo=profiles[k][1], cut_place_hi=profiles[k][2],
+                                           cut_ll=profiles[k][3])
+                         for k in range(n_seg)))
     anchors = Anchors(t, ix.occ_ref[occ], lag, resp, seg, inlier & (resp > 0.5), ix.tok_row[tok])
     return curve, anchors, reaction
 

@@ -10,18 +10,25 @@ A cut in a pause leaves nothing.
 Each gap between two words gets the marks it carries. A mark's weight is how rare it is in this
 VOD's own transcript (-log of its rate over all gaps, smoothed): a speaker who trails off often,
 or names the ASR does not know, makes those marks cheap. Inside a cut's likelihood range (what the
-echoes allow) the best-marked gap moves the cut when it stands out; it PINS the cut (the range
-shrinks to it, as a clear background step does in chatlab.align.audiocut) only when it carries
-two marks or more, chance would put so well-marked a gap in the range rarely (PIN_ALPHA), the
-same marks are about as rare elsewhere in the transcript, and no other gap in the range comes
-close. Anything less leaves the range as it is, so the gate keeps refusing a cut the echoes leave
-loose. Never outside the range: the words never overrule the echoes.
+echoes allow) each gap's weight is the echoes' likelihood of the cut there (fit.locate_cut's
+profile: nearly flat between the last echoed sentence before the cut and the first after) times
+exp(score), its likelihood ratio of being the splice by its marks (a mark the splice always
+leaves against its rate elsewhere; an unmarked gap 1: what a splice fails to mark and what it
+marks less often than always roughly cancel), so the posterior of the likeliest place (the gaps
+within NEAR_S of it) is its weight over the range's. The cut MOVES there when that is more than MOVE_POSTERIOR (the
+cut is likelier there than anywhere else in the range put together; the midpoint the echoes give
+is no better a guess). It PINS the cut (the range shrinks to it, as a clear background step does
+in chatlab.align.audiocut) only when the gap carries two marks or more, chance would put so
+well-marked a gap in the range rarely (PIN_ALPHA), the same marks are about as rare elsewhere in
+the transcript, and no other gap in the range comes close (SECOND_NATS). A move leaves the range
+as it is, so the gate keeps weighing (and refusing) a cut the echoes leave loose from wherever
+it now sits. Never outside the range: the words never overrule the echoes.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import polars as pl
@@ -35,8 +42,8 @@ LOW_P = 0.35  # a word the ASR is unsure of (Whisper's word probability)
 LONG_WORD_S, LONG_WORD_X = 1.0, 4.0  # a word this long and this many times the median: stretched over a jump
 RATE_FLOOR = 1e-3  # no mark is rarer than this, however long the transcript (marks are not quite independent)
 LOOSE_S = 4.0  # a range this narrow the echoes pin already
-MOVE_ALPHA, PIN_ALPHA, PIN_JOINT = 0.05, 0.02, 0.25
-SECOND_NATS = 3.0  # the best gap must beat every other gap in the range (more than NEAR_S away) by this
+MOVE_POSTERIOR, PIN_ALPHA, PIN_JOINT = 0.5, 0.02, 0.25
+SECOND_NATS = 3.0  # to pin, the best gap must beat every other gap in the range (more than NEAR_S away) by this
 NEAR_S = 1.5
 PIN_S = 2.0  # a pinned cut's range: the gap +- this (audio clock)
 
@@ -73,32 +80,41 @@ def mark_weights(marks: np.ndarray) -> np.ndarray:
     return -np.log(rate)
 
 
-def place_in_range(t: np.ndarray, marks: np.ndarray, weights: np.ndarray, lo: float, hi: float) -> dict[str, Any]:
-    """The best-marked gap in lo..hi (audio clock) and whether it moves or pins the cut."""
+def place_in_range(t: np.ndarray, marks: np.ndarray, weights: np.ndarray, lo: float, hi: float,
+                   echo_ll: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, Any]:
+    """The likeliest gap in lo..hi (audio clock) and whether it moves or pins the cut. echo_ll:
+    the echoes' log-likelihood of the cut at an audio time (CurveSegment.cut_ll_at; None: flat)."""
     inside = np.flatnonzero((t >= lo) & (t <= hi))
     if not len(inside):
         return {"used": False, "why": "no gap between words in the range"}
     score = marks[inside] @ weights
-    j = int(inside[np.argmax(score)])
-    s1 = float(score.max())
+    total = score + (echo_ll(t[inside]) if echo_ll is not None else 0.0)
+    b = int(np.argmax(total))
+    j = int(inside[b])
     far = np.abs(t[inside] - t[j]) > NEAR_S
+    # the place is the likeliest gap and its neighbours within NEAR_S (a pin's range holds them
+    # all); its marks, the best-marked of them
+    m = int(np.flatnonzero(~far)[np.argmax(score[~far])])
+    s1 = float(score[m])
     s2 = float(score[far].max()) if far.any() else 0.0
+    lr = np.exp(total - total[b])  # relative to the best gap's (no overflow)
+    posterior = float(lr[~far].sum() / lr.sum())
     n_in = len(inside)
     chance = n_in * float(np.exp(-s1))  # gaps this well marked the range would hold by chance
-    combo = marks[j]
+    combo = marks[inside[m]]
     out_of = np.ones(len(t), bool)
     out_of[inside] = False
     same = int((marks[out_of] == combo).all(axis=1).sum()) if combo.any() else int(out_of.sum())
     joint = n_in * (same + 0.5) / max(int(out_of.sum()), 1)  # the same marks' own rate elsewhere
     out = {"at_s": round(float(t[j]), 2), "marks": [m for m, x in zip(MARKS, combo) if x], "score_nats": round(s1, 2),
-           "second_nats": round(s2, 2), "gaps": n_in, "chance": float(f"{chance:.3g}"), "joint": float(f"{joint:.3g}"), "used": False}
+           "second_nats": round(s2, 2), "gaps": n_in, "chance": float(f"{chance:.3g}"), "joint": float(f"{joint:.3g}"),
+           "posterior": round(posterior, 3), "used": False}
     if not combo.any():
-        return out | {"why": "no marked gap in the range"}
-    if s1 - s2 < SECOND_NATS:
-        return out | {"why": f"another gap in the range is marked nearly as well ({s2:.1f} vs {s1:.1f} nats)"}
-    if chance > MOVE_ALPHA:
-        return out | {"why": f"marks this common fall in a range this wide by chance ({chance:.2g} expected)"}
-    pins = int(combo.sum()) >= 2 and chance <= PIN_ALPHA and joint <= PIN_JOINT
+        return out | {"why": "no marked gap in the range" if not (marks[inside] @ weights).any() else "the likeliest place in the range is unmarked"}
+    if posterior <= MOVE_POSTERIOR:
+        return out | {"why": f"the cut is no likelier at the best-marked gap than elsewhere in the range (posterior {posterior:.2f}; "
+                             f"next best {s2:.1f} vs {s1:.1f} nats, {chance:.2g} so marked expected by chance)"}
+    pins = int(combo.sum()) >= 2 and chance <= PIN_ALPHA and joint <= PIN_JOINT and s1 - s2 >= SECOND_NATS
     return out | {"used": True, "pins": pins, "why": "a broken sentence in the range" + (", clear and alone: pins the cut" if pins else "")}
 
 
@@ -140,7 +156,7 @@ def place_cuts_by_words(curve: OffsetCurve, words: pl.DataFrame) -> tuple[Offset
         if s.cut_hi_s - s.cut_lo_s <= LOOSE_S:
             report.append(row | {"used": False, "why": f"the echoes pin it (range {s.cut_hi_s - s.cut_lo_s:.1f} s)"})
             continue
-        found = place_in_range(t, marks, weights, s.cut_lo_s, s.cut_hi_s)
+        found = place_in_range(t, marks, weights, s.cut_lo_s, s.cut_hi_s, s.cut_ll_at)
         row |= found
         if found["used"]:
             g = float(found["at_s"])
