@@ -1,6 +1,5 @@
 """Round 5: chat straight on the video (no panel) is read anew on every frame. A kept message
-takes the reading most like all its readings; one read on a single frame that later frames never
-showed again goes; 'name word' with the colon lost is a message where the panel's lines open with
+takes the reading most like all its readings, and one read on a single frame stays; 'name word' with the colon lost is a message where the panel's lines open with
 'name:'; a name's own first 'l' is no badge. Given lines and readings, no recogniser."""
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ def test_the_reading_most_like_the_others_wins() -> None:
     assert V.medoid([V.Reading("a", "x", 0.5), V.Reading("b", "x", 0.9)]).user == "b"
 
 
-def test_a_message_read_again_takes_the_common_reading_and_a_one_off_goes() -> None:
+def test_a_message_read_again_takes_the_common_reading() -> None:
     reader = ChatReader(engine=None)  # type: ignore[arg-type]  # no frame is read: the bookkeeping only
 
     def panel(*msgs: tuple[str, str]) -> None:
@@ -34,20 +33,18 @@ def test_a_message_read_again_takes_the_common_reading_and_a_one_off_goes() -> N
             reader._emit(pm[j], float(reader._frames_read), float(reader._frames_read))
 
     panel(("Waiffle4897", "gg"))
-    panel(("Waffle4897", "gg"), ("lucky_wolf: Kappa", "SpicyRaccoon_ OMEGALUL"))  # two lines run together, once
     for _ in range(4):
         panel(("Waffle4897", "gg"), ("SpicyRaccoon_", "OMEGALUL"))
     out = reader.finish()
     assert [(m.user, m.text) for m in out] == [("Waffle4897", "gg"), ("SpicyRaccoon_", "OMEGALUL")]
     assert out[0].t_s == 1.0  # first seen when first read, misread or not
-    assert reader.stats["one_off_readings"] == 1
 
 
-def test_the_last_messages_read_once_stay() -> None:
+def test_a_message_read_once_stays() -> None:
     reader = ChatReader(engine=None)  # type: ignore[arg-type]
     reader._frames_read = 1
     reader._emit(L.PanelMessage([], user="NeonCometXD", text="OMEGALUL", confidence=0.9), 19.0, 19.0)
-    reader._frames_read = 2
+    reader._frames_read = 6
     assert [m.user for m in reader.finish()] == ["NeonCometXD"]
 
 

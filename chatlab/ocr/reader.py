@@ -353,11 +353,6 @@ class ChatReader:
                 ln.text, ln.confidence = t, c
 
     def finish(self) -> list[OcrMessage]:
-        # a message read on one frame, that later frames never showed again, was a misreading
-        dropped = {id(m) for m in self.history if V.one_off(len(m.readings), m.first_frame, self._frames_read)}
-        if dropped:
-            self.stats["one_off_readings"] = self.stats.get("one_off_readings", 0) + len(dropped)
-            self.history = [m for m in self.history if id(m) not in dropped]
         fix = canonical_users(self.history)
         for m in self.history:
             m.user = fix.get(m.user, m.user)
