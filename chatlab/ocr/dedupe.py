@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
@@ -27,6 +27,9 @@ class OcrMessage:
     confidence: float
     seen_s: float = 0.0  # time of the sample it was read on (t_s can be earlier: refined between samples)
     note: str | None = None  # why it may be wrong (low confidence, no user, ...)
+    # every reading of it, one per frame that showed it (votes.py), and the reader's frame count then
+    readings: list = field(default_factory=list, repr=False, compare=False)
+    first_frame: int = field(default=0, repr=False, compare=False)
 
     def to_json(self) -> dict:
         d = {"t_s": round(self.t_s, 3), "user": self.user, "text": self.text, "confidence": round(self.confidence, 4)}
@@ -55,7 +58,13 @@ NOVEL = 60.0  # below this ratio to every recent message, an unaligned panel mes
 
 
 def new_in_panel(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]]) -> list[int]:
-    """Indices of the panel's messages that are not in `history` (its recent end).
+    """Indices of the panel's messages that are not in `history` (its recent end); see align_panel."""
+    return align_panel(history, panel)[0]
+
+
+def align_panel(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]]) -> tuple[list[int], list[tuple[int, int]]]:
+    """(indices of the panel's messages that are not in `history` (its recent end), (history index,
+    panel index) of those that are: the same message read again).
 
     The panel and the history are aligned as sequences (longest common subsequence under
     ``same``): messages after the last aligned one are new; an unaligned one before it is new only
@@ -64,19 +73,21 @@ def new_in_panel(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]]
     """
     n, m = len(history), len(panel)
     if m == 0:
-        return []
+        return [], []
     if n == 0:
-        return list(range(m))
+        return list(range(m)), []
     eq = [[same(h.user, h.text, u, t) for (u, t) in panel] for h in history]
     dp = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         for j in range(m - 1, -1, -1):
             dp[i][j] = max(dp[i + 1][j], dp[i][j + 1], dp[i + 1][j + 1] + 1 if eq[i][j] else 0)
     matched: set[int] = set()
+    pairs: list[tuple[int, int]] = []
     i = j = 0
     while i < n and j < m:
         if eq[i][j] and dp[i][j] == dp[i + 1][j + 1] + 1:
             matched.add(j)
+            pairs.append((i, j))
             i, j = i + 1, j + 1
         elif dp[i + 1][j] >= dp[i][j + 1]:
             i += 1
@@ -94,7 +105,7 @@ def new_in_panel(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]]
         key = f"{u.lower()}: {t}"
         if max(fuzz.ratio(key, f"{h.user.lower()}: {h.text}") for h in history) < NOVEL:
             out.append(j)
-    return out
+    return out, pairs
 
 
 _CONFUSABLE = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "8": "b", "-": "_", "2": "z"})
@@ -125,8 +136,12 @@ def canonical_users(messages: Sequence[OcrMessage], min_count_ratio: float = 3.0
     # a badge before the name read as a letter ("Isleepy_dragon"): the name without it, also seen, is
     # the name, however often each was read (a real name rarely starts with I and a small letter)
     known = {_shape(n): n for n in reversed(names)}
+    shapes = Counter(_shape(n) for n in names)
     for n in names:
-        if len(n) >= 5 and n[0] in "Il|1!" and (n[1].islower() or n[1] in "_") and _shape(n[1:]) in known:
+        # not when the name is also read with its first letter as another look-alike ('Iucky_wolf'
+        # beside 'lucky_wolf': the l is the name's own, and a one-off 'ucky_wolf' must not take both)
+        if len(n) >= 5 and n[0] in "Il|1!" and (n[1].islower() or n[1] in "_") and _shape(n[1:]) in known \
+                and shapes[_shape(n)] == 1:
             fix[n] = known[_shape(n[1:])]
     for i, rare in enumerate(names):
         if rare in fix:

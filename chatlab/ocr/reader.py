@@ -28,7 +28,8 @@ from rapidfuzz import fuzz
 from chatlab.ocr import colours as C
 from chatlab.ocr import lines as L
 from chatlab.ocr import textlines as TL
-from chatlab.ocr.dedupe import OcrMessage, canonical_users, new_in_panel, overlap
+from chatlab.ocr import votes as V
+from chatlab.ocr.dedupe import OcrMessage, align_panel, canonical_users, overlap
 from chatlab.ocr.engine import OcrEngine
 from chatlab.ocr.frames import Sample, probe, sample_region
 from chatlab.ocr.region import Detection, Region, RegionError, detect_region, fit_region, parse_region
@@ -131,6 +132,7 @@ class ChatReader:
         self._prev_g: np.ndarray | None = None
         self._prev_lines: list[TL.TextLine] = []
         self._prev_img: np.ndarray | None = None
+        self._frames_read = 0  # sampled frames that were read (not unchanged)
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def problem(self, msg: str) -> None:
@@ -145,7 +147,16 @@ class ChatReader:
             note = f"{note}; {low}" if note else low
         if note:
             self.problem(f"{seen:.1f} s: {note}: {msg.user or '?'}: {msg.text[:60]!r}")
-        self.history.append(OcrMessage(round(t, 3), msg.user, msg.text, msg.confidence, round(seen, 3), note))
+        kept = OcrMessage(round(t, 3), msg.user, msg.text, msg.confidence, round(seen, 3), note,
+                          first_frame=self._frames_read)
+        kept.readings.append(V.Reading(msg.user, msg.text, msg.confidence))
+        self.history.append(kept)
+
+    def _read_again(self, h: OcrMessage, msg: L.PanelMessage) -> None:
+        """A kept message on this frame again: one more reading; it takes the one most like all."""
+        h.readings.append(V.Reading(msg.user, msg.text, msg.confidence))
+        best = V.medoid(h.readings)
+        h.user, h.text = best.user, best.text
 
     def _usable(self, sample: Sample) -> bool:
         """Count the sample; a frame that failed to decode is recorded and skipped."""
@@ -169,6 +180,7 @@ class ChatReader:
             self.stats["still"] += 1
             return
         self._prev_g = g
+        self._frames_read += 1
         lines = self._lines(img)
         self._read(img, lines)
         self._prev_lines, self._prev_img = lines, img
@@ -183,7 +195,10 @@ class ChatReader:
             L.finish(m)
             self.line_confidences.extend(ln.confidence for ln in m.lines if not getattr(ln, "reused", False))
         window = self.history[-40:]
-        for j in new_in_panel(window, [(m.user, m.text) for m in msgs]):
+        new, again = align_panel(window, [(m.user, m.text) for m in msgs])
+        for i, j in again:
+            self._read_again(window[i], msgs[j])
+        for j in new:
             if not self._completes(msgs[j], sample.t_s):
                 self._emit(msgs[j], sample.t_s, sample.t_s)
 
@@ -199,6 +214,7 @@ class ChatReader:
             if short and fuzz.ratio(short, long_[:len(short)]) >= 85:
                 if len(msg.text) > len(h.text):
                     h.text = msg.text
+                h.readings.append(V.Reading(h.user, h.text, msg.confidence))
                 return True
         return False
 
@@ -290,6 +306,12 @@ class ChatReader:
                                                          whole_line.replace(" ", "").lower()) >= 80):
                 ln.colour_start = None  # a name alone on its line, its text below it (the colour split fell inside it)
                 ln.text = whole_line
+                first = L.strip_badges(whole_line).split(" ", 1)[0]
+                if body.strip() and " " in whole_line.strip() and re.fullmatch(r"[A-Za-z0-9_]{3,25}", name) and \
+                        fuzz.ratio(first.lower(), name.lower()) >= 85:
+                    # or 'name: one word' with its colon lost, the colour split at the space: the
+                    # panel's layout says which (group_lines)
+                    ln.split_text = f"{name}: {body}"
             elif ln.colour_start and not (re.fullmatch(r"[A-Za-z0-9_]{3,25}", name) and re.search(r"[A-Za-z]", name)):
                 ln.colour_start = None  # no user name in that colour: a HUD figure, a ticker, an emote
                 ln.text = full
@@ -374,6 +396,17 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     orphans: list[TL.TextLine] = []
     if not lines:
         return msgs, orphans
+
+    # a coloured word and a word in the text colour, no colon: a name alone above its text, or
+    # 'name: word' with the colon lost. Where lines open with 'name:' (and no name stands alone
+    # above text) it is the latter.
+    split = [ln for ln in lines if getattr(ln, "split_text", None)]
+    if split:
+        ids = {id(ln) for ln in split}
+        strong = sum(L.strong_start(L.strip_stamp(ln.text)) for ln in lines if id(ln) not in ids)
+        if strong >= 2:
+            for ln in split:
+                ln.text, ln.colour_start = ln.split_text, True  # type: ignore[attr-defined]
 
     def opens(ln: TL.TextLine) -> bool:
         return bool(ln.colour_start) or L.starts_message(L.strip_stamp(ln.text))

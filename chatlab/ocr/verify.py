@@ -30,6 +30,7 @@ class Verdict:
     starts: int
     in_messages: int
     reason: str
+    start_xs: tuple[int, ...] = ()  # where the message starts read begin, in the frame
 
 
 def _grown(r: Region, width: int, height: int) -> Region:
@@ -53,7 +54,7 @@ def _frames(video: Path, region: Region, times: list[float]) -> list[np.ndarray]
 
 
 def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tuple[int, int],
-           panel: bool = False, widen: int = 2) -> Verdict:
+           panel: bool = False, widen: int = 3) -> Verdict:
     """Read the candidate (grown a little, unless it is a flat panel) on frames at `times`. When
     the lines read run into the box's left or right edge (the motion saw only part of the chat:
     panel-less text, a short probe), the box is widened that way and read again, up to `widen`
@@ -64,6 +65,7 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
     imgs = _frames(video, grown, times)
     lines_n = starts = in_msgs = 0
     xs0, xs1, ys0, ys1 = [], [], [], []
+    start_xs: list[int] = []
     for img in imgs:
         reader = ChatReader(engine, ReadOptions())
         lines = reader._lines(img)
@@ -73,6 +75,7 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
         starts += len(msgs)
         for m in msgs:
             in_msgs += len(m.lines)
+            start_xs.append(grown.x + m.lines[0].x0)
             for ln in m.lines:
                 xs0.append(ln.x0)
                 xs1.append(ln.x1)
@@ -97,17 +100,33 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
     y1 = min(grown.y + grown.h, max(grown.y + max(ys1) + line_h // 2 + pad, cand.y + cand.h))
     fitted = fit_region(Region(x0, y0, x1 - x0, y1 - y0), *size)[0]
     reason = (f"{starts} message starts and {in_msgs} of {lines_n} text lines in messages over {len(imgs)} frames")
-    verdict = Verdict(fitted, conf, len(imgs), lines_n, starts, in_msgs, reason)
+    verdict = Verdict(fitted, conf, len(imgs), lines_n, starts, in_msgs, reason, tuple(start_xs))
     W = size[0]
     near = max(4, line_h // 2)  # a line cut by the edge starts at its next whole glyph
     left = min(xs0) <= near and grown.x > 0
-    right = max(xs1) >= grown.w - near and grown.x + grown.w < W
-    if widen and (left or right):
-        step = max(48, cand.w // 3)
+    # many of the lines (not one caption or ticker beside the chat) run into the right edge
+    right = sum(x >= grown.w - near for x in xs1) >= max(1, 0.2 * len(xs1)) and grown.x + grown.w < W
+    # lines down to the box's bottom: the motion saw only the older lines higher up (fading chat
+    # with no panel); the newest line, at the bottom, is where each message is first seen
+    H = size[1]
+    down = max(ys1) >= grown.h - near and grown.y + grown.h < H
+    # and up to its top: a long message's first line (its name) is above the box
+    up = min(ys0) <= near and grown.y > 0
+    # only a box that already reads like chat grows (scene text below or beside it, a caption
+    # 'Guard: halt', must not turn a box of no chat into one)
+    if widen and conf >= MIN_CONFIDENCE and (left or right or down or up):
+        # half the box a step: small text with no panel can move as a narrow strip of its lines
+        step, vstep = max(48, cand.w // 2), max(48, cand.h // 2)
         x0 = max(0, cand.x - step) if left else cand.x
         x1 = min(W, cand.x + cand.w + step) if right else cand.x + cand.w
-        wider = verify(video, Region(x0, cand.y, x1 - x0, cand.h), engine, times, size, panel, widen - 1)
-        if wider.confidence >= verdict.confidence - 0.05 and wider.starts >= starts:
+        y1 = min(H, cand.y + cand.h + vstep) if down else cand.y + cand.h
+        y0 = max(0, cand.y - vstep) if up else cand.y
+        wider = verify(video, Region(x0, y0, x1 - x0, y1 - y0), engine, times, size, panel, widen - 1)
+        # the chat's lines ran on past the right edge: the wider box's messages start where they
+        # did; one that starts right of the box is scene text (a caption 'Narrator: ...'), not
+        # more chat (lines cut on the left do start further left)
+        beside = sum(1 for x in wider.start_xs if x > grown.x + grown.w or not left and x < grown.x - near)
+        if wider.confidence >= verdict.confidence - 0.05 and wider.starts >= starts and beside == 0:
             return wider
     return verdict
 

@@ -1,0 +1,38 @@
+"""One message read on many frames: the reading most like the others is its text.
+
+Chat text straight on a moving picture (no panel) is read anew on every frame, and the ground
+behind it changes the reading now and then ('Waiffle4897', 'ucky_wolf'). The first reading is not
+the best one: each frame that shows the message again adds a reading, and the message takes the
+reading closest to all of them (the medoid: one odd misread cannot win against the rest).
+(A message read on one frame only is kept: on a panel whose later frames read only the new
+lines, a real message can be read once; dropping such one-offs lost one in the OCR asset test.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+@dataclass(frozen=True)
+class Reading:
+    user: str
+    text: str
+    confidence: float
+
+
+def medoid(readings: Sequence[Reading]) -> Reading:
+    """The reading with the largest confidence-weighted likeness to all readings (itself too, so
+    a reading read often wins; on a tie the first)."""
+    if len(readings) <= 2:
+        return max(readings, key=lambda r: r.confidence) if len(readings) == 2 and \
+            readings[0].confidence < readings[1].confidence - 0.1 else readings[0]
+    best, best_score = readings[0], -1.0
+    for a in readings:
+        key = f"{a.user}: {a.text}"
+        s = sum(b.confidence * fuzz.ratio(key, f"{b.user}: {b.text}") for b in readings)
+        if s > best_score + 1e-9:
+            best, best_score = a, s
+    return best
+
