@@ -17,7 +17,7 @@ from chatlab.demo.looks import draw_look, installed_families
 from chatlab.ocr import colours as C
 from chatlab.ocr import read_video
 from chatlab.ocr.bench import TrueMessage, score
-from chatlab.ocr.dedupe import OcrMessage, new_in_panel
+from chatlab.ocr.dedupe import OcrMessage, align_panel
 from chatlab.ocr.engine import RapidOcrEngine
 from chatlab.ocr.region import RegionError
 from chatlab.ocr.textlines import TextLine
@@ -119,11 +119,11 @@ def test_panel_alignment_keeps_repeats_and_drops_rereads() -> None:
     hist = [OcrMessage(1, "a", "hi", 1), OcrMessage(2, "b", "lets go", 1), OcrMessage(3, "c", "nice one", 1)]
     # the panel again with one misread, then a repeat of b's text and a new one
     panel = [("b", "lets go"), ("c", "nlce one"), ("b", "lets go"), ("d", "new here")]
-    assert new_in_panel(hist, panel) == [2, 3]
-    assert new_in_panel([], panel) == [0, 1, 2, 3]
+    assert align_panel(hist, panel)[0] == [2, 3]
+    assert align_panel([], panel)[0] == [0, 1, 2, 3]
     # a misread of an old one before the last aligned message is not new; a novel one is
-    assert new_in_panel(hist, [("a", "hl"), ("c", "nice one")]) == []
-    assert new_in_panel(hist, [("zed", "completely different words"), ("c", "nice one")]) == [0]
+    assert align_panel(hist, [("a", "hl"), ("c", "nice one")])[0] == []
+    assert align_panel(hist, [("zed", "completely different words"), ("c", "nice one")])[0] == [0]
 
 
 @pytest.fixture(scope="module")

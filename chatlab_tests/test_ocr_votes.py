@@ -23,14 +23,16 @@ def test_the_reading_most_like_the_others_wins() -> None:
 def test_a_message_read_again_takes_the_common_reading() -> None:
     reader = ChatReader(engine=None)  # type: ignore[arg-type]  # no frame is read: the bookkeeping only
 
+    frame = [0]
+
     def panel(*msgs: tuple[str, str]) -> None:
-        reader._frames_read += 1
+        frame[0] += 1
         pm = [L.PanelMessage([], user=u, text=t, confidence=0.95) for u, t in msgs]
         new, again = align_panel(reader.history, [(m.user, m.text) for m in pm])
         for i, j in again:
             reader._read_again(reader.history[i], pm[j])
         for j in new:
-            reader._emit(pm[j], float(reader._frames_read), float(reader._frames_read))
+            reader._emit(pm[j], float(frame[0]), float(frame[0]))
 
     panel(("Waiffle4897", "gg"))
     for _ in range(4):
@@ -42,9 +44,7 @@ def test_a_message_read_again_takes_the_common_reading() -> None:
 
 def test_a_message_read_once_stays() -> None:
     reader = ChatReader(engine=None)  # type: ignore[arg-type]
-    reader._frames_read = 1
     reader._emit(L.PanelMessage([], user="NeonCometXD", text="OMEGALUL", confidence=0.9), 19.0, 19.0)
-    reader._frames_read = 6
     assert [m.user for m in reader.finish()] == ["NeonCometXD"]
 
 

@@ -27,9 +27,8 @@ class OcrMessage:
     confidence: float
     seen_s: float = 0.0  # time of the sample it was read on (t_s can be earlier: refined between samples)
     note: str | None = None  # why it may be wrong (low confidence, no user, ...)
-    # every reading of it, one per frame that showed it (votes.py), and the reader's frame count then
+    # every reading of it, one per frame that showed it (votes.py)
     readings: list = field(default_factory=list, repr=False, compare=False)
-    first_frame: int = field(default=0, repr=False, compare=False)
 
     def to_json(self) -> dict:
         d = {"t_s": round(self.t_s, 3), "user": self.user, "text": self.text, "confidence": round(self.confidence, 4)}
@@ -55,11 +54,6 @@ def overlap(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]], min
 
 
 NOVEL = 60.0  # below this ratio to every recent message, an unaligned panel message is new
-
-
-def new_in_panel(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]]) -> list[int]:
-    """Indices of the panel's messages that are not in `history` (its recent end); see align_panel."""
-    return align_panel(history, panel)[0]
 
 
 def align_panel(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]]) -> tuple[list[int], list[tuple[int, int]]]:

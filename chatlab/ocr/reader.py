@@ -132,7 +132,6 @@ class ChatReader:
         self._prev_g: np.ndarray | None = None
         self._prev_lines: list[TL.TextLine] = []
         self._prev_img: np.ndarray | None = None
-        self._frames_read = 0  # sampled frames that were read (not unchanged)
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def problem(self, msg: str) -> None:
@@ -147,8 +146,7 @@ class ChatReader:
             note = f"{note}; {low}" if note else low
         if note:
             self.problem(f"{seen:.1f} s: {note}: {msg.user or '?'}: {msg.text[:60]!r}")
-        kept = OcrMessage(round(t, 3), msg.user, msg.text, msg.confidence, round(seen, 3), note,
-                          first_frame=self._frames_read)
+        kept = OcrMessage(round(t, 3), msg.user, msg.text, msg.confidence, round(seen, 3), note)
         kept.readings.append(V.Reading(msg.user, msg.text, msg.confidence))
         self.history.append(kept)
 
@@ -180,7 +178,6 @@ class ChatReader:
             self.stats["still"] += 1
             return
         self._prev_g = g
-        self._frames_read += 1
         lines = self._lines(img)
         self._read(img, lines)
         self._prev_lines, self._prev_img = lines, img

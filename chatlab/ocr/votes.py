@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
+
 @dataclass(frozen=True)
 class Reading:
     user: str

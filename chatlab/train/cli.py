@@ -97,9 +97,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if "systems" in md:
             print(md["systems"].value)
     if any(c.check_name == "beats_baselines" and not c.passed for c in result.get_asset_check_evaluations()):
+        from chatlab.train.pipeline import current_version, evaluation_dir
+
         print("beats_baselines failed (reasons above): the adapter is kept, and `chatlab generate` refuses it "
-              "unless given --force; per-moment figures and plots are in the evaluation folder "
-              "(artifacts/evaluation/<dataset_version>/ under the data directory)", file=sys.stderr)
+              f"unless given --force; per-moment figures and plots: {evaluation_dir(layout, current_version(layout))}",
+              file=sys.stderr)
     return 0 if result.success else 1
 
 
