@@ -171,3 +171,13 @@ def test_vertical_video_goes_on(tmp_path: Path, engine: RapidOcrEngine) -> None:
     assert res.stats["bad_frames"] == 0 and res.stats["samples"] >= 10
     s = score(res.messages, [TrueMessage(m["t_s"], m["user"], m["text"]) for m in truth["messages"]])
     assert s["recall"] >= 0.6, s
+
+
+def test_held_apart_looks_are_fresh4_and_never_seen() -> None:
+    # round 6: 5000- (fresh3) was scored and looked at, so the held-apart set moved on to 6000-
+    from chatlab.ocr import look_bench as LB
+    assert LB.parse_seeds("held") == {"fresh4": tuple(range(6000, 6012))}
+    assert LB.HELD_APART == LB.FRESH4
+    assert set(LB.FRESH3) <= set(LB.SEEN)
+    assert not set(LB.HELD_APART) & (set(LB.SEEN) | set(LB.TUNING))
+    assert "fresh4" in LB.parse_seeds("all")

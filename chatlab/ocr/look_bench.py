@@ -33,26 +33,32 @@ SEEN_THRICE = tuple(range(3000, 3012))
 # at its end.
 FRESH2 = tuple(range(4000, 4012))
 FRESH3 = tuple(range(5000, 5012))
-SEEN = SEEN_ONCE + SEEN_TWICE + SEEN_THRICE + FRESH2
-HELD_APART = FRESH3
-SETS = {"tuning": TUNING, "fresh2": FRESH2, "fresh3": FRESH3, "held": FRESH3, "seen": SEEN, "seen1": SEEN_ONCE,
-        "seen2": SEEN_TWICE, "seen3": SEEN_THRICE, "seen4": FRESH2, "fresh": SEEN_THRICE}
+# Round 6: 5000- was scored once at the end of round 5 and is tuned on now (it stays under its name
+# "fresh3" but is seen); FRESH4 (6000-) was fixed before any change of round 6 and is scored once, at
+# its end.
+FRESH4 = tuple(range(6000, 6012))
+SEEN = SEEN_ONCE + SEEN_TWICE + SEEN_THRICE + FRESH2 + FRESH3
+HELD_APART = FRESH4
+SETS = {"tuning": TUNING, "fresh2": FRESH2, "fresh3": FRESH3, "fresh4": FRESH4, "held": FRESH4, "seen": SEEN,
+        "seen1": SEEN_ONCE, "seen2": SEEN_TWICE, "seen3": SEEN_THRICE, "seen4": FRESH2, "seen5": FRESH3,
+        "fresh": SEEN_THRICE}
 
 
 def parse_seeds(value: str) -> dict[str, tuple[int, ...]]:
-    """'tuning', 'fresh3' (= 'held': held apart), 'seen' (1000-, 2000-, 3000- and 4000-, each held apart
-    once and looked at since; 'fresh' is 3000- alone, 'fresh2' 4000- alone, their old names), 'all'
-    (tuning, seen and fresh3, reported apart), or seeds '3,5,1001' (a set named 'chosen')."""
+    """'tuning', 'fresh4' (= 'held': held apart), 'seen' (1000-, 2000-, 3000-, 4000- and 5000-, each held
+    apart once and looked at since; 'fresh' is 3000- alone, 'fresh2' 4000- alone, 'fresh3' 5000- alone,
+    their old names), 'all' (tuning, seen and fresh4, reported apart), or seeds '3,5,1001' (a set named
+    'chosen')."""
     if value == "all":
-        return {"tuning": TUNING, "seen": SEEN, "fresh3": FRESH3}
+        return {"tuning": TUNING, "seen": SEEN, "fresh4": FRESH4}
     if value == "held":
-        return {"fresh3": FRESH3}
+        return {"fresh4": FRESH4}
     if value in SETS:
         return {value: SETS[value]}
     try:
         return {"chosen": tuple(int(x) for x in value.split(",") if x.strip())}
     except ValueError as e:
-        raise ValueError(f"--looks {value!r}: expected tuning, fresh3, fresh2, seen, all or seeds like 3,5,1001") from e
+        raise ValueError(f"--looks {value!r}: expected tuning, fresh4, fresh3, fresh2, seen, all or seeds like 3,5,1001") from e
 
 
 def bench_look(seed: int, workdir: Path, seconds: float, *, engine: Any, auto_region: bool = True,
@@ -124,10 +130,11 @@ def print_report(res: dict[str, Any], write: Callable[[str], None] = print) -> N
           "time spread over 2 cores (cpu/2)")
     head = f"{'seed':>5} {'recall':>7} {'prec':>6} {'<=2s':>6} {'speed':>7} {'cpu/2':>7} {'region conf':>11}  look"
     for name, part in res["sets"].items():
-        label = {"fresh3": " (held apart: never looked at while tuning)",
+        label = {"fresh4": " (held apart: never looked at while tuning)",
+                 "fresh3": " (5000-: held apart in round 5, tuned on in round 6: not held apart any more)",
                  "fresh2": " (4000-: held apart in round 4, tuned on in round 5: not held apart any more)",
                  "fresh": " (3000-: held apart in round 3, looked at since: not held apart any more)",
-                 "seen": " (held apart in rounds 1-4, looked at since: not held apart any more)"}.get(name, "")
+                 "seen": " (held apart in rounds 1-5, looked at since: not held apart any more)"}.get(name, "")
         write(f"\n{name} seeds{label}")
         write(head)
         for r in part["looks"]:
