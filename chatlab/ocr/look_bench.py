@@ -38,10 +38,12 @@ FRESH3 = tuple(range(5000, 5012))
 # its end.
 FRESH4 = tuple(range(6000, 6012))
 SEEN = SEEN_ONCE + SEEN_TWICE + SEEN_THRICE + FRESH2 + FRESH3
-HELD_APART = FRESH4
-SETS = {"tuning": TUNING, "fresh2": FRESH2, "fresh3": FRESH3, "fresh4": FRESH4, "held": FRESH4, "seen": SEEN,
+SETS = {"tuning": TUNING, "fresh2": FRESH2, "fresh3": FRESH3, "fresh4": FRESH4, "seen": SEEN,
         "seen1": SEEN_ONCE, "seen2": SEEN_TWICE, "seen3": SEEN_THRICE, "seen4": FRESH2, "seen5": FRESH3,
         "fresh": SEEN_THRICE}
+# The held-apart set of this round, by its name in SETS: the next round moves only this line.
+HELD_NAME = "fresh4"
+HELD_APART = SETS[HELD_NAME]
 
 
 def parse_seeds(value: str) -> dict[str, tuple[int, ...]]:
@@ -50,9 +52,9 @@ def parse_seeds(value: str) -> dict[str, tuple[int, ...]]:
     their old names), 'all' (tuning, seen and fresh4, reported apart), or seeds '3,5,1001' (a set named
     'chosen')."""
     if value == "all":
-        return {"tuning": TUNING, "seen": SEEN, "fresh4": FRESH4}
+        return {"tuning": TUNING, "seen": SEEN, HELD_NAME: HELD_APART}
     if value == "held":
-        return {"fresh4": FRESH4}
+        return {HELD_NAME: HELD_APART}
     if value in SETS:
         return {value: SETS[value]}
     try:
@@ -130,7 +132,7 @@ def print_report(res: dict[str, Any], write: Callable[[str], None] = print) -> N
           "time spread over 2 cores (cpu/2)")
     head = f"{'seed':>5} {'recall':>7} {'prec':>6} {'<=2s':>6} {'speed':>7} {'cpu/2':>7} {'region conf':>11}  look"
     for name, part in res["sets"].items():
-        label = {"fresh4": " (held apart: never looked at while tuning)",
+        label = {HELD_NAME: " (held apart: never looked at while tuning)",
                  "fresh3": " (5000-: held apart in round 5, tuned on in round 6: not held apart any more)",
                  "fresh2": " (4000-: held apart in round 4, tuned on in round 5: not held apart any more)",
                  "fresh": " (3000-: held apart in round 3, looked at since: not held apart any more)",
