@@ -166,10 +166,27 @@ def test_rank_and_ranking_metrics():
     assert rank_of_true([-1.0, -2.0, -3.0]) == 1
     assert rank_of_true([-2.0, -1.0, -3.0]) == 2
     assert rank_of_true([-1.0, -1.0, -3.0]) == 2  # a tie counts against the true message
+    # LiveBot's hit rank with several real messages: where the best of them comes among the negatives
+    assert rank_of_true([-5.0, -2.0, -1.0, -3.0], n_real=2) == 2  # -2 (real) is beaten by -1 only
+    assert rank_of_true([-5.0, -0.5, -1.0, -3.0], n_real=2) == 1
+    assert rank_of_true([-5.0, -4.0, -1.0, -3.0], n_real=2) == 3
     m = ranking_metrics([1, 2, 4, 10])
     assert m["recall_at_1"] == 0.25 and m["recall_at_5"] == 0.75
     assert m["mrr"] == pytest.approx((1 + 0.5 + 0.25 + 0.1) / 4)
     assert m["mean_rank"] == 4.25
+
+
+def test_moment_references_are_the_next_messages_of_the_same_vod():
+    from chatlab.train.evaluate import moment_references
+
+    ex = pl.DataFrame({"vod_id": ["a"] * 6 + ["b"], "t_s": [10.0, 11.0, 12.0, 13.0, 30.0, 9.0, 11.0],
+                       "completion": ["gg", "LUL", "gg!", "nice", "late", "before", "other vod"]})
+    at = [{"vod_id": "a", "t_s": 10.0, "chat": ["before"], "completion": "gg"},
+          {"vod_id": "a", "t_s": 12.0, "chat": ["LUL"], "completion": "gg!"}]
+    # later messages within 5 s, distinct ("gg!" is "gg"), not another VOD's, not one already in the context
+    assert moment_references(ex, at, 5, 5.0) == [["gg", "LUL", "nice"], ["gg!", "nice"]]
+    assert moment_references(ex, at, 2, 5.0)[0] == ["gg", "LUL"]  # at most n_real
+    assert moment_references(ex, at, 1, 5.0) == [["gg"], ["gg!"]]  # one: the moment's own message
 
 
 def test_pmi_prior_is_the_mean_probability_over_reference_moments():
@@ -242,6 +259,21 @@ def test_verdict_needs_every_baseline_beaten():
     # an untrained adapter is the base model
     ok, reasons = verdict({"adapter": dict(base["base"]), **base})
     assert not ok
+    # the paired interval is shown beside a ranking that is not better; it never passes one
+    ci = {"frequency": {"raw": {"difference": -0.05, "ci_low": -0.125, "ci_high": 0.025}}}
+    ok, reasons = verdict({"adapter": _sys(30.0, 0.3, 0.15), **base}, {"adapter": good}, Thresholds(), ci)
+    assert not ok and any("frequency's 0.200" in r and "95% CI -0.125 to +0.025" in r for r in reasons)
+
+
+def test_paired_difference_of_recall_at_1():
+    from chatlab.train.evaluate import paired_difference
+
+    same = paired_difference([1, 2, 1, 5], [1, 2, 1, 5])
+    assert same == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    d = paired_difference([1] * 30 + [9] * 10, [9] * 40)  # 30 of 40 moments better: clearly above 0
+    assert d["difference"] == 0.75 and 0.5 < d["ci_low"] < 0.75 < d["ci_high"] <= 1.0
+    noisy = paired_difference([1, 9, 9, 9, 9, 9, 9, 9], [9, 1, 1, 9, 9, 9, 9, 9])  # one hit against two: could be either
+    assert noisy["difference"] == -0.125 and noisy["ci_low"] < 0 < noisy["ci_high"]
 
 
 def test_ranking_curve_and_context_reuse():
@@ -327,6 +359,11 @@ def test_livebot_candidates_popular_similar_random():
     assert cands[0][0] == "gg" and "gg" not in cands[0][1:] and cands[0][1:3] == ["LUL", "boss fight now"]
     assert cands[0][3] == "that dragon is huge"  # the most similar to its context, after the popular ones
     assert cands[1][1:3] == ["LUL", "gg"] and cands[1][3] == "boss fight now"
+    # several real messages: all first, none of them also a negative, still 12 candidates
+    multi = livebot_candidates([["gg", "that dragon is huge"], "wow"], ["the dragon is huge", "boss fight"], pool, spec, seed=3)
+    assert multi[0][:2] == ["gg", "that dragon is huge"] and len(multi[0]) == 12
+    assert {normalize_message(x) for x in multi[0][2:]}.isdisjoint({"gg", "that dragon is huge"})
+    assert multi[0][2:4] == ["LUL", "boss fight now"] and multi[1] == cands[1]
     # too small a pool: topped up from the caller's fill
     small = livebot_candidates(["x"], ["c"], ["a", "b"], CandidateSpec(n=5, popular=1, similar=1), fill=[["y", "z", "a"]])
     assert small[0][0] == "x" and sorted(small[0][1:]) == ["a", "b", "y", "z"]

@@ -1,7 +1,8 @@
 """LiveBot's candidate sets (Ma et al., AAAI 2019, section "Evaluation Metrics"): for each test
-moment, 100 messages to rank: the real one, the 20 most popular training messages, the 20
+moment, 100 messages to rank: the real ones (LiveBot: the first 5 comments of the moment's
+second; a hit is any of them ranked first), the 20 most popular training messages, the 20
 training messages most similar to the moment's context by TF-IDF, and random training messages
-to fill. A model that only learnt chat's frequent lines is caught by the popular ones, one that
+to fill (their code, data/add_candidate.py, in that order). A model that only learnt chat's frequent lines is caught by the popular ones, one that
 only echoes the context's words by the similar ones.
 
 Messages are compared after ``normalize_message`` (case, punctuation), so "LUL" and "lul!" are
@@ -54,24 +55,29 @@ def popular_messages(messages: Sequence[str], k: int) -> list[str]:
     return [first[t] for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
 
 
-def livebot_candidates(true_messages: Sequence[str], contexts: Sequence[str], pool: Sequence[str], spec: CandidateSpec = CandidateSpec(),
-                       seed: int = 0, fill: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
-    """For moment i: ``[true_messages[i], …]`` with up to ``spec.n - 1`` negatives from ``pool``
-    (training messages): popular, then similar to ``contexts[i]``, then random. When the pool has
-    too few distinct messages, ``fill[i]`` (messages of other moments, caller's choice) tops it up.
-    No negative equals the true message or another negative after normalization."""
+def livebot_candidates(true_messages: Sequence[str | Sequence[str]], contexts: Sequence[str], pool: Sequence[str],
+                       spec: CandidateSpec = CandidateSpec(), seed: int = 0,
+                       fill: Sequence[Sequence[str]] | None = None) -> list[list[str]]:
+    """For moment i: its real messages (``true_messages[i]``: one text or a list, distinct after
+    normalization) first, then negatives from ``pool`` (training messages) up to ``spec.n`` in
+    all: popular, then similar to ``contexts[i]``, then random. When the pool has too few distinct
+    messages, ``fill[i]`` (messages of other moments, caller's choice) tops it up. No negative
+    equals a real message or another negative after normalization."""
     distinct: dict[str, str] = {}
     for m in pool:
         if normalize_message(m):
             distinct.setdefault(normalize_message(m), m)
     texts = list(distinct.values())
-    popular = popular_messages(pool, spec.popular + 1)  # one spare: the true message may be among them
+    reals_of = [[t] if isinstance(t, str) else list(t) for t in true_messages]
+    # Spares: the real messages may be among the most popular; 20 popular negatives stand anyway.
+    popular = popular_messages(pool, spec.popular + max((len(r) for r in reals_of), default=1))
     sims = Tfidf([*contexts, *texts]).similarity(contexts, texts) if texts and contexts else None
     out = []
-    for i, true in enumerate(true_messages):
-        rng = random.Random(f"{seed}:{i}:{true}")
-        seen = {normalize_message(true)}
+    for i, reals in enumerate(reals_of):
+        rng = random.Random(f"{seed}:{i}:{reals[0]}")
+        seen = {normalize_message(r) for r in reals}
         chosen: list[str] = []
+        room = spec.n - len(reals)
 
         def take(cands, limit: int) -> None:
             for c in cands:
@@ -88,10 +94,10 @@ def livebot_candidates(true_messages: Sequence[str], contexts: Sequence[str], po
             take((texts[j] for j in order), spec.popular + spec.similar)
         rest = list(texts)
         rng.shuffle(rest)
-        take(rest, spec.n - 1)
-        if fill is not None and len(chosen) < spec.n - 1:
+        take(rest, room)
+        if fill is not None and len(chosen) < room:
             extra = list(fill[i])
             rng.shuffle(extra)
-            take(extra, spec.n - 1)
-        out.append([true, *chosen])
+            take(extra, room)
+        out.append([*reals, *chosen])
     return out

@@ -27,7 +27,7 @@ import re
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,10 +45,12 @@ EMOTES = frozenset(
 
 # ---- pure maths -------------------------------------------------------------------------------
 
-def rank_of_true(scores: Sequence[float]) -> int:
-    """1-based rank of ``scores[0]`` (the true message) among all; a tie counts against it."""
+def rank_of_true(scores: Sequence[float], n_real: int = 1) -> int:
+    """1-based rank of the best of ``scores[:n_real]`` (the real messages) among the negatives
+    after them: where the first real message comes in the sorted list (LiveBot's hit rank); a
+    tie counts against it."""
     s = np.asarray(scores, dtype=float)
-    return int(1 + np.sum(s[1:] >= s[0]))
+    return int(1 + np.sum(s[n_real:] >= s[:n_real].max()))
 
 
 def ranking_metrics(ranks: Sequence[int]) -> dict[str, float]:
@@ -64,6 +66,20 @@ def recall_curve(ranks: Sequence[int], max_k: int) -> list[float]:
     """recall@k for k = 1 .. max_k (the ranking curve)."""
     r = np.asarray(ranks, dtype=float)
     return [float(np.mean(r <= k)) if r.size else float("nan") for k in range(1, max_k + 1)]
+
+
+def paired_difference(a: Sequence[int], b: Sequence[int], k: int = 1, n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """recall@k of ranks ``a`` minus that of ``b`` on the same moments, with a 95% paired
+    bootstrap interval (moments resampled): whether a difference is more than the few moments
+    a small test stream has can tell."""
+    ha = np.asarray(a, dtype=float) <= k
+    hb = np.asarray(b, dtype=float) <= k
+    d = ha.astype(float) - hb.astype(float)
+    if d.size == 0:
+        return {"difference": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    idx = np.random.default_rng(seed).integers(0, d.size, size=(n_boot, d.size))
+    boots = d[idx].mean(axis=1)
+    return {"difference": float(d.mean()), "ci_low": float(np.quantile(boots, 0.025)), "ci_high": float(np.quantile(boots, 0.975))}
 
 
 def perplexity(nll_sum: float, n_tokens: int) -> float:
@@ -201,8 +217,9 @@ def _better(a: dict[str, float], b: dict[str, float], how: str) -> bool:
 
 
 def verdict(systems: dict[str, dict[str, float]], discriminator: dict[str, dict[str, dict[str, Any]]] | None = None,
-            th: Thresholds = Thresholds()) -> tuple[bool, list[str]]:
-    """(passed, reasons it did not) for ``systems['adapter']`` against every other entry."""
+            th: Thresholds = Thresholds(), paired: dict[str, dict[str, dict[str, float]]] | None = None) -> tuple[bool, list[str]]:
+    """(passed, reasons it did not) for ``systems['adapter']`` against every other entry.
+    ``paired[baseline][how]`` (paired_difference): shown beside a ranking reason, never a pass."""
     reasons = []
     a = systems["adapter"]
     if "base" in systems:
@@ -219,8 +236,10 @@ def verdict(systems: dict[str, dict[str, float]], discriminator: dict[str, dict[
             if math.isnan(b.get(f"recall_at_1_{how}", float("nan"))):
                 continue
             if not _better(a, b, how):
+                ci = (paired or {}).get(name, {}).get(how)
+                shown = f"; difference 95% CI {ci['ci_low']:+.3f} to {ci['ci_high']:+.3f}" if ci else ""
                 reasons.append(f"{how} recall@1 {a[f'recall_at_1_{how}']:.3f} vs {name}'s {b[f'recall_at_1_{how}']:.3f} "
-                               f"(MRR {a[f'mrr_{how}']:.3f} vs {b[f'mrr_{how}']:.3f}): ranking not better")
+                               f"(MRR {a[f'mrr_{how}']:.3f} vs {b[f'mrr_{how}']:.3f}{shown}): ranking not better")
     if discriminator and "adapter" in discriminator:
         accs = {k: v["accuracy"] for k, v in discriminator["adapter"].items()}
         worst = max(accs.values())
@@ -275,12 +294,43 @@ class Scored:
     ranks: dict[str, int | None]  # by every ranking in RANKINGS (None: the system has no such score)
 
 
-def rank_all(raw: Sequence[float], tokens: Sequence[int], prior: Sequence[float] | None) -> dict[str, int | None]:
-    """``raw``: log p(c | context), LiveBot's score; it favours short, frequent messages, and a
-    model that has learnt chat's prior ranks "LUL" first whatever the streamer said;
-    ``mean``: the same per token; ``pmi``: raw minus the log prior p(c) (``prior``)."""
-    return {"raw": rank_of_true(raw), "mean": rank_of_true([s / n for s, n in zip(raw, tokens)]),
-            "pmi": rank_of_true([s - p for s, p in zip(raw, prior)]) if prior is not None else None}
+def rank_all(raw: Sequence[float], tokens: Sequence[int], prior: Sequence[float] | None, n_real: int = 1) -> dict[str, int | None]:
+    """``raw``: log p(c | context), LiveBot's score (their ``ranking``: the summed token loss);
+    it favours short, frequent messages, and a model that has learnt chat's prior ranks "LUL"
+    first whatever the streamer said; ``mean``: the same per token; ``pmi``: raw minus the log
+    prior p(c) (``prior``). The first ``n_real`` candidates are the moment's real messages."""
+    return {"raw": rank_of_true(raw, n_real), "mean": rank_of_true([s / n for s, n in zip(raw, tokens)], n_real),
+            "pmi": rank_of_true([s - p for s, p in zip(raw, prior)], n_real) if prior is not None else None}
+
+
+def moment_references(examples: pl.DataFrame, at: Sequence[dict[str, Any]], n_real: int, moment_s: float) -> list[list[str]]:
+    """For each moment of ``at`` (rows with vod_id, t_s, completion): its own message, then
+    the next real messages of the same VOD in ``examples`` posted within ``moment_s`` after it,
+    distinct after normalization, ``n_real`` at most. LiveBot's references are the first five
+    comments of the moment's second; chat is sparser than danmaku, so a moment is a few seconds.
+    Only later messages: the earlier ones are the moment's chat context. A later message may
+    repeat one of the context (chat does; LiveBot's references and context overlap too)."""
+    from chatlab.train.generate import normalize_message
+
+    by_vod: dict[str, list[tuple[float, str]]] = {}
+    for r in examples.select("vod_id", "t_s", "completion").to_dicts():
+        if r["t_s"] is not None:
+            by_vod.setdefault(r["vod_id"], []).append((r["t_s"], r["completion"]))
+    for v in by_vod.values():
+        v.sort(key=lambda x: x[0])
+    out = []
+    for r in at:
+        refs, seen = [r["completion"]], {normalize_message(r["completion"])}
+        t = r["t_s"]
+        for t2, text in by_vod.get(r["vod_id"], []) if t is not None else []:
+            if len(refs) >= n_real or t2 > t + moment_s:
+                break
+            key = normalize_message(text)
+            if t2 >= t and key and key not in seen:
+                seen.add(key)
+                refs.append(text)
+        out.append(refs)
+    return out
 
 
 def summarize(scored: Sequence[Scored], rank_by: str = "pmi", max_k: int = 100) -> dict[str, float]:
@@ -315,10 +365,12 @@ def per_vod(scored: dict[str, Sequence[Scored]], rank_by: str = "pmi") -> pl.Dat
 @dataclass(frozen=True)
 class EvalConfig:
     n_candidates: int = 100  # LiveBot: 100 per moment
+    n_real: int = 5  # LiveBot: up to 5 real messages per moment, a hit is any of them first (see moment_references)
+    moment_s: float = 5.0  # a moment's real messages: its own and those posted this many seconds after it
     n_popular: int = 20
     n_similar: int = 20
     max_eval_pairs: int = 80  # test moments: each system writes a message for each (a deterministic sample beyond this)
-    max_ranked_pairs: int = 40  # of those, the moments scored: perplexity, 100-candidate ranking, swap test
+    max_ranked_pairs: int = 80  # of those, the moments scored: perplexity, 100-candidate ranking, swap test (40 left raw recall@1 at 0-4 hits: noise)
     rank_by: str = "pmi"  # pmi | raw | mean: which ranking `recall_at_1` names (all are reported)
     min_gap_s: float = 60.0
     seed: int = 0
@@ -342,6 +394,8 @@ class EvalConfig:
             cfg = replace(cfg, rank_by="raw")
         if cfg.rank_by not in RANKINGS:
             raise ValueError(f"[train] rank_by = {cfg.rank_by!r}: expected one of {RANKINGS}")
+        if cfg.n_real < 1 or cfg.moment_s < 0:
+            raise ValueError(f"[train] n_real = {cfg.n_real}, moment_s = {cfg.moment_s}: expected n_real >= 1 and moment_s >= 0")
         return cfg
 
 
@@ -350,7 +404,7 @@ class EvalConfig:
 # frequency's PMI rank (it has no context to condition on); nll_* are summed over ``tokens``.
 SAMPLE_COLUMNS: dict[str, pl.DataType] = {
     "vod_id": pl.String, "msg_id": pl.String, "t_s": pl.Float64, "transcript": pl.String, "chat": pl.String,
-    "real": pl.String,
+    "real": pl.String, "references": pl.String,
     **{f"gen_{s}": pl.String for s in SYSTEMS},
     "tokens": pl.Int64,
     **{f"nll_{s}": pl.Float64 for s in SYSTEMS},
@@ -374,6 +428,7 @@ class Evaluation:
     passed: bool
     reasons: list[str]
     seconds: float
+    paired: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # baseline -> pmi/raw -> adapter's recall@1 minus its, 95% CI
 
     @property
     def adapter(self) -> dict[str, float]:
@@ -386,7 +441,7 @@ class Evaluation:
     def to_json(self) -> dict[str, Any]:
         return {"systems": self.systems, "per_vod": self.per_vod.to_dicts(), "generations": self.generations,
                 "discriminator": self.discriminator, "context": self.context, "curves": self.curves, "lengths": self.lengths,
-                "settings": self.settings, "passed": self.passed, "reasons": self.reasons, "seconds": self.seconds,
+                "settings": self.settings, "passed": self.passed, "reasons": self.reasons, "seconds": self.seconds, "paired_recall_at_1": self.paired,
                 "samples": self.samples.head(12).select("vod_id", "real", *[f"gen_{s}" for s in SYSTEMS]).to_dicts()}
 
 
@@ -399,11 +454,12 @@ def marginal_prior(scores: np.ndarray) -> np.ndarray:
 
 
 def _model_scores(model: Any, tok: Any, prompts: Sequence[str], prior_prompts: Sequence[str], cands: list[list[str]],
-                  swapped: Sequence[int] | None, log: Any, tag: str, rank: bool = True) -> tuple[list[Scored], list[Scored] | None, list[tuple[float, int]]]:
+                  swapped: Sequence[int] | None, log: Any, tag: str, rank: bool = True, n_reals: Sequence[int] | None = None) -> tuple[list[Scored], list[Scored] | None, list[tuple[float, int]]]:
     """Scores of one language model (with its own prompts) on every moment's candidates; with
     ``swapped``, also under another moment's prompt; with ``rank`` False, the true message only
     (perplexity; no ranks). ``prior_prompts``: the reference contexts of the PMI prior, in the
-    model's own prompt form. Returns (scored, scored_swapped, true)."""
+    model's own prompt form; ``n_reals[i]``: how many of moment i's candidates, first, are real
+    (default 1). Returns (scored, scored_swapped, true)."""
     from chatlab.train.scoring import score_candidates
 
     if not rank:
@@ -417,14 +473,15 @@ def _model_scores(model: Any, tok: Any, prompts: Sequence[str], prior_prompts: S
     prior = dict(zip(unique, marginal_prior(by_context).tolist()))
     out, out_sw, trues = [], [], []
     for i, (p, cs) in enumerate(zip(prompts, cands)):
+        nr = n_reals[i] if n_reals is not None else 1
         sc = score_candidates(model, tok, p, cs)
         pr = [prior[c] for c in cs]
         toks = [n for _, n in sc]
-        out.append(Scored("", "", -sc[0][0], sc[0][1], rank_all([s for s, _ in sc], toks, pr)))
+        out.append(Scored("", "", -sc[0][0], sc[0][1], rank_all([s for s, _ in sc], toks, pr, nr)))
         trues.append(sc[0])
         if swapped is not None:
             sw = score_candidates(model, tok, prompts[swapped[i]], cs)
-            out_sw.append(Scored("", "", -sw[0][0], sw[0][1], rank_all([s for s, _ in sw], toks, pr)))
+            out_sw.append(Scored("", "", -sw[0][0], sw[0][1], rank_all([s for s, _ in sw], toks, pr, nr)))
         if log and ((i + 1) % 20 == 0 or i + 1 == len(prompts)):
             log(f"evaluation ({tag}): {i + 1}/{len(prompts)} moments scored")
     return out, (out_sw if swapped is not None else None), trues
@@ -466,6 +523,7 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
         raise ValueError("no test pairs: put at least one VOD in the test split")
     if train.height == 0:
         raise ValueError("no training pairs: the baselines are built from the training split")
+    whole_test = test  # every test message can be a moment's real one, sampled or not
     if test.height > cfg.max_eval_pairs:
         test = test.sample(cfg.max_eval_pairs, seed=cfg.seed)
     test = test.sort("vod_id", "t_s", "msg_id")
@@ -484,7 +542,9 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     train_ctx = [context_text(t, c) for t, c in zip(train["transcript"].to_list(), train["chat"].to_list())]
     spec = CandidateSpec(cfg.n_candidates, cfg.n_popular, cfg.n_similar)
     fill = pick_candidates(test, cfg.n_candidates, cfg.seed, cfg.min_gap_s)
-    cands = livebot_candidates(real, ctx, train_msgs, spec, cfg.seed, fill=[f[1:] for f in fill])
+    reals = moment_references(whole_test, rows, max(cfg.n_real, 1), cfg.moment_s)
+    n_reals = [len(r) for r in reals]
+    cands = livebot_candidates(reals, ctx, train_msgs, spec, cfg.seed, fill=[f[1:] for f in fill])
     swapped = swap_order(n) if cfg.swap_test else None
     prompts = [r["prompt"] for r in rows]
     shots = few_shot_lines(train_msgs, cfg.few_shot_lines, cfg.seed)
@@ -505,7 +565,7 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     scored: dict[str, list[Scored]] = {}
     swapped_scored: dict[str, list[Scored]] = {}
     with precision(model, bf16):
-        scored["adapter"], sw, _ = _model_scores(model, tokenizer, prompts, refs, cands, swapped, log, "adapter")
+        scored["adapter"], sw, _ = _model_scores(model, tokenizer, prompts, refs, cands, swapped, log, "adapter", n_reals=n_reals)
     if sw is not None:
         swapped_scored["adapter"] = sw
     took("rank_adapter")
@@ -513,7 +573,7 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
         # The plain base model: perplexity only (its ranking costs as much as the adapter's and it is
         # the lowest bar; the few-shot base below is the base model's best showing).
         scored["base"], _, _ = _model_scores(model, tokenizer, prompts, refs, cands, None, log, "base model", rank=False)
-        scored["few_shot"], _, _ = _model_scores(model, tokenizer, fs_prompts, fs_refs, cands, None, log, "few-shot base")
+        scored["few_shot"], _, _ = _model_scores(model, tokenizer, fs_prompts, fs_refs, cands, None, log, "few-shot base", n_reals=n_reals)
     took("rank_base_and_few_shot")
 
     # The unigram baselines, on the model's own tokens.
@@ -534,11 +594,11 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
         lens = [len(t) for t in toks]
         pf = [freq.logprob(t) for t in toks]
         rr = [retrieval.logprob(locals_[i], t) for t in toks]
-        scored["retrieval"].append(Scored("", "", -rr[0], lens[0], rank_all(rr, lens, pf)))
-        scored["frequency"].append(Scored("", "", -pf[0], lens[0], rank_all(pf, lens, None)))
+        scored["retrieval"].append(Scored("", "", -rr[0], lens[0], rank_all(rr, lens, pf, n_reals[i])))
+        scored["frequency"].append(Scored("", "", -pf[0], lens[0], rank_all(pf, lens, None, n_reals[i])))
         if swapped is not None:
             rs = [retrieval.logprob(locals_[swapped[i]], t) for t in toks]
-            swapped_scored["retrieval"].append(Scored("", "", -rs[0], lens[0], rank_all(rs, lens, pf)))
+            swapped_scored["retrieval"].append(Scored("", "", -rs[0], lens[0], rank_all(rs, lens, pf, n_reals[i])))
     for lst in (*scored.values(), *swapped_scored.values()):
         for s, r in zip(lst, rows):
             s.vod_id, s.msg_id = r["vod_id"], r["msg_id"]
@@ -600,23 +660,28 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
 
     curves = {s: {how: recall_curve([x.ranks[how] for x in scored[s]], cfg.n_candidates) if scored[s][0].ranks[how] is not None else []
                   for how in ("pmi", "raw")} for s in SYSTEMS}
-    ok, reasons = verdict(systems, disc, Thresholds(cfg.min_ppl_reduction, cfg.max_discriminator_accuracy))
-    samples = _samples_frame(all_rows, ranked_idx, gens, scored, swapped_scored.get("adapter"))
+    paired = {name: {how: paired_difference([x.ranks[how] for x in scored["adapter"]], [x.ranks[how] for x in scored[name]], seed=cfg.seed)
+                     for how in ("pmi", "raw") if scored[name][0].ranks[how] is not None}
+              for name in BASELINES if scored[name][0].ranks["raw"] is not None}
+    ok, reasons = verdict(systems, disc, Thresholds(cfg.min_ppl_reduction, cfg.max_discriminator_accuracy), paired)
+    samples = _samples_frame(all_rows, ranked_idx, gens, scored, swapped_scored.get("adapter"), reals)
     settings = {"eval": {k: v for k, v in cfg.__dict__.items()}, "bf16": bf16, "prior_contexts": len(refs), "retrieval": tuned, "few_shot_lines": shots,
-                "candidates_per_moment": float(np.mean([len(c) for c in cands])), "seconds_by_part": phases}
+                "candidates_per_moment": float(np.mean([len(c) for c in cands])),
+                "real_per_moment": float(np.mean(n_reals)), "seconds_by_part": phases}
     return Evaluation(systems, per_vod(scored, cfg.rank_by), generations, disc, context, curves, lengths, samples, settings,
-                      ok, reasons, round(time.monotonic() - t0, 1))
+                      ok, reasons, round(time.monotonic() - t0, 1), paired)
 
 
 def _samples_frame(rows: list[dict[str, Any]], ranked_idx: list[int], gens: dict[str, list[str]], scored: dict[str, list[Scored]],
-                   swapped: list[Scored] | None) -> pl.DataFrame:
+                   swapped: list[Scored] | None, reals: list[list[str]]) -> pl.DataFrame:
     where = {j: k for k, j in enumerate(ranked_idx)}
     out = []
     for i, r in enumerate(rows):
         k = where.get(i)
         row: dict[str, Any] = {"vod_id": r["vod_id"], "msg_id": r["msg_id"], "t_s": r["t_s"], "transcript": r["transcript"] or "",
                                "chat": "\n".join(r["chat"] or []), "real": r["completion"],
-                               "tokens": scored["adapter"][k].tokens if k is not None else None}
+                               "tokens": scored["adapter"][k].tokens if k is not None else None,
+                               "references": "\n".join(reals[k]) if k is not None else None}
         for s in SYSTEMS:
             row[f"gen_{s}"] = gens[s][i]
             row[f"nll_{s}"] = scored[s][k].nll if k is not None else None

@@ -187,6 +187,9 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
     gens = {f"gen_{who}_{k}": _num(v) for who, m in ev.generations.items() for k, v in m.items() if k in ("length_mean", "distinct_2", "emote_rate")}
     reuse = {f"context_reuse_{k}": _num(v) for k, v in ev.context["reuse_rate"].items()}
     swap = {f"swap_{s}_{k}": _num(v) for s, m in ev.context["swap"].items() for k, v in m.items() if k.startswith("recall_at_1") or k.startswith("share")}
+    # The adapter's recall@1 minus each baseline's, with the paired bootstrap interval: how much a
+    # win or a loss on one small test stream means.
+    paired = {f"recall_at_1_{how}_minus_{s}_{k}": _num(v) for s, m in ev.paired.items() for how, d in m.items() for k, v in d.items()}
     table = pl.DataFrame([{"system": s, **{k: ev.systems[s][k] for k in ("perplexity", "recall_at_1_pmi", "recall_at_1_raw", "recall_at_5_raw",
                                                                    "recall_at_10_raw", "mrr_pmi", "mrr_raw", "mean_rank_raw")},
                            "disc_embedding": ev.discriminator[s]["embedding"]["accuracy"],
@@ -205,7 +208,8 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
             "systems": table_md(table),
             **figures,
             "perplexity_reduction": _num(1 - a["perplexity"] / b["perplexity"]),
-            **disc, **reuse, **swap, **gens,
+            **disc, **reuse, **swap, **paired, **gens,
+            "real_per_moment": _num(ev.settings.get("real_per_moment", 1.0)),
             **plots,
             "per_vod": table_md(ev.per_vod),
             "samples": dg.MetadataValue.md("| real | adapter | few-shot base | retrieval |\n|---|---|---|---|\n" + samples),
