@@ -441,3 +441,15 @@ def test_bf16_setting():
     assert use_bf16("auto", "cpu") is cpu_has_bf16()
     with pytest.raises(ValueError, match="bf16"):
         use_bf16("yes", "cpu")
+
+
+def test_cap_repeats_keeps_the_first_copies_per_vod():
+    from chatlab.train.dataset import cap_repeats
+
+    ex = pl.DataFrame({"vod_id": ["a", "a", "a", "b", "a"], "t_s": [5.0, 1.0, 3.0, 2.0, 4.0],
+                       "msg_id": ["m1", "m2", "m3", "m4", "m5"], "completion": ["gg", "GG!", "hi", "gg", "gg"]})
+    one = cap_repeats(ex, 1)
+    # "GG!" is "gg" (normalized); the earliest of VOD a stays, VOD b keeps its own; row order kept
+    assert one["msg_id"].to_list() == ["m2", "m3", "m4"]
+    assert cap_repeats(ex, 2)["msg_id"].to_list() == ["m2", "m3", "m4", "m5"]
+    assert cap_repeats(ex, 0).equals(ex)

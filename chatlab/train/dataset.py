@@ -190,6 +190,22 @@ def drop_context(examples: pl.DataFrame, share: float, seed: int = 0) -> pl.Data
     return examples.with_columns(pl.when(pl.Series(chosen)).then(pl.lit(null_prompt())).otherwise(pl.col("prompt")).alias("prompt"))
 
 
+def cap_repeats(examples: pl.DataFrame, max_repeats: int) -> pl.DataFrame:
+    """``examples`` with at most ``max_repeats`` rows of each message (after normalize_message)
+    per VOD, the first ones in time; 0 keeps all. Two 3-minute training streams say "the audio is
+    good today" six times: a model trained on every copy learns that stream's counts and ranks
+    its lines first on the next stream, whose chat says other things."""
+    if max_repeats <= 0 or examples.height == 0:
+        return examples
+    from chatlab.train.generate import normalize_message
+
+    key = pl.col("completion").map_elements(normalize_message, return_dtype=pl.String)
+    return (examples.with_columns(key.alias("_key"), pl.int_range(pl.len()).alias("_row"))
+            .sort("vod_id", "t_s", "_row", nulls_last=True)
+            .filter(pl.int_range(pl.len()).over("vod_id", "_key") < max_repeats)
+            .sort("_row").drop("_key", "_row"))
+
+
 def token_rows(examples: pl.DataFrame, tokenizer: Any) -> list[dict[str, list[int]]]:
     """``input_ids`` + ``completion_mask`` per example, for TRL's SFTTrainer (pre-tokenized, so it
     neither re-tokenizes nor truncates: the same ids the evaluation scores)."""

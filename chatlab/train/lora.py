@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from chatlab.train.base import model_fingerprint
-from chatlab.train.dataset import drop_context, token_rows
+from chatlab.train.dataset import cap_repeats, drop_context, token_rows
 from chatlab.train.generate import Guardrails, Sampling, normalize_message
 from chatlab.files import swap_in_dir
 
@@ -76,6 +76,11 @@ class TrainConfig:
     # dataset.drop_context). The validation rows keep their contexts. (The evaluation's PMI prior
     # is the marginal over validation moments, not this prompt: see evaluate.py.)
     context_dropout: float = 0.1
+    # Training rows of one message per VOD kept at most (dataset.cap_repeats; 0 keeps every copy).
+    # With every copy the adapter's top raw-likelihood candidate on a new stream was the training
+    # streams' most repeated line, and it lost LiveBot's raw ranking to a unigram model (demo_04:
+    # raw recall@1 0.037 against 0.087; with 1, 0.100 on the same moments).
+    max_repeats_per_stream: int = 1
     # bfloat16 mixed precision (weights and the optimizer stay float32): "auto" uses it on a CUDA
     # card that has it and on a CPU with native bfloat16 (AVX512-BF16 or AMX), where a step costs
     # about half the CPU time of float32 (measured); "on" | "off" force it. The evaluation's
@@ -320,7 +325,8 @@ def train_adapter(
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
     tok = load_tokenizer(base_dir)
-    train_df = examples.filter(pl.col("split") == "train")
+    every_train = examples.filter(pl.col("split") == "train")
+    train_df = cap_repeats(every_train, cfg.max_repeats_per_stream)
     eval_df = examples.filter(pl.col("split") == "validation")
     if train_df.height < cfg.min_train_pairs:
         from chatlab.train.dataset import NotEnoughPairs
@@ -397,7 +403,8 @@ def train_adapter(
         shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
         (tmp / "training_args.json").write_text(args.to_json_string(), encoding="utf-8")
         (tmp / "log_history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
-        (tmp / TRAIN_MESSAGES).write_text(json.dumps(_messages_digest(train_df["completion"].to_list())), encoding="utf-8")
+        # the copy filter knows every training message, the capped copies too
+        (tmp / TRAIN_MESSAGES).write_text(json.dumps(_messages_digest(every_train["completion"].to_list())), encoding="utf-8")
         loss_plot(history, tmp / "loss.png")
         best = state.best_metric if has_eval else None
         max_steps = state.max_steps or 0
