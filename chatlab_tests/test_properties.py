@@ -69,6 +69,8 @@ def test_json_export_every_record_parsed_or_rejected(records, suffix: str):
 @example(lines=[])  # one good line: read as a document, nothing parsed, nothing rejected
 @example(lines=['{"content_offset_seconds": 0.0, "commenter": {"display_name": "0"}, "message": {"body": ""}}',
                 '{"content_offset_seconds": 0.0, "commenter": {"display_name": "0"}, "message": [false, 1e12, 1e+16, "0"]}'])
+@example(lines=['{"content_offset_seconds": 0.0, "commenter": {"display_name": "0"}, "message": {"body": ""}}', "\x00"])  # a line of NUL
+# bytes alone became blank once they were removed, and vanished (found by this test in CI)
 def test_jsonl_every_line_parsed_or_rejected(lines):
     body = "\n".join([json.dumps(GOOD), *lines]) + "\n"
     r = parse_file(_write(body.encode(), ".jsonl"))

@@ -9,6 +9,7 @@ that cannot be read at all becomes one reject row (and no messages), never an ex
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
@@ -85,6 +86,9 @@ class ChatParse:
             f"{self.file}: {self.format}: parsed {self.count}, rejected {self.rejects.height} ({why}); "
             f"times: {self.time_basis}" + fields + (f"; {notes}" if notes else "")
         )
+
+
+_NUL_LINE = re.compile(rb"(?m)^[ \t\r\x00]*\x00[ \t\r\x00]*$")
 
 
 def parse_file(
@@ -539,7 +543,8 @@ def _parse_json(path: Path, fmt: str, max_bytes: int, rejects: list[dict], stats
                         chunk, first = to_utf8(chunk), False
                     if b"\x00" in chunk:
                         stats["nul_bytes_removed"] += chunk.count(b"\x00")
-                        chunk = chunk.replace(b"\x00", b"")
+                        # a line of NUL bytes alone would become blank and vanish: it is kept as a reject
+                        chunk = _NUL_LINE.sub(b"<a line of NUL bytes only>", chunk).replace(b"\x00", b"")
                     out.write(chunk)
                 if not chunk.endswith(b"\n"):
                     out.write(b"\n")
