@@ -2,8 +2,9 @@
 moment, 100 messages to rank: the real ones (LiveBot: the first 5 comments of the moment's
 second; a hit is any of them ranked first), the 20 most popular training messages, the 20
 training messages most similar to the moment's context by TF-IDF, and random training messages
-to fill (their code, data/add_candidate.py, in that order). A model that only learnt chat's frequent lines is caught by the popular ones, one that
-only echoes the context's words by the similar ones.
+to fill (their code, data/add_candidate.py, in that order). A model that only learnt chat's
+frequent lines is caught by the popular ones, one that only echoes the context's words by the
+similar ones.
 
 Messages are compared after ``normalize_message`` (case, punctuation), so "LUL" and "lul!" are
 one candidate and never stand against a real "LUL".

@@ -22,6 +22,7 @@ The maths (ranks, distinct, BLEU, verdict) are pure functions on plain lists.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import random
@@ -322,11 +323,12 @@ def moment_references(examples: pl.DataFrame, at: Sequence[dict[str, Any]], n_re
     for r in at:
         refs, seen = [r["completion"]], {normalize_message(r["completion"])}
         t = r["t_s"]
-        for t2, text in by_vod.get(r["vod_id"], []) if t is not None else []:
+        msgs = by_vod.get(r["vod_id"], []) if t is not None else []
+        for t2, text in msgs[bisect.bisect_left(msgs, t, key=lambda m: m[0]) if msgs else 0:]:
             if len(refs) >= n_real or t2 > t + moment_s:
                 break
             key = normalize_message(text)
-            if t2 >= t and key and key not in seen:
+            if key and key not in seen:
                 seen.add(key)
                 refs.append(text)
         out.append(refs)
@@ -537,7 +539,6 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     rows = [all_rows[j] for j in ranked_idx]
     n = len(rows)
     ctx = [context_text(r["transcript"], r["chat"]) for r in rows]
-    real = [r["completion"] for r in rows]
     train_msgs = train["completion"].to_list()
     train_ctx = [context_text(t, c) for t, c in zip(train["transcript"].to_list(), train["chat"].to_list())]
     spec = CandidateSpec(cfg.n_candidates, cfg.n_popular, cfg.n_similar)

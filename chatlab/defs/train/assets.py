@@ -209,7 +209,7 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
             **figures,
             "perplexity_reduction": _num(1 - a["perplexity"] / b["perplexity"]),
             **disc, **reuse, **swap, **paired, **gens,
-            "real_per_moment": _num(ev.settings.get("real_per_moment", 1.0)),
+            "real_per_moment": _num(ev.settings["real_per_moment"]),
             **plots,
             "per_vod": table_md(ev.per_vod),
             "samples": dg.MetadataValue.md("| real | adapter | few-shot base | retrieval |\n|---|---|---|---|\n" + samples),
