@@ -141,8 +141,8 @@ async function pollRerun() {
   if (r.state === "starting" || r.state === "running") { $("status").textContent = `re-run ${r.state} (offsets and what follows, in Dagster)…`; setTimeout(pollRerun, 1000); return; }
   const checks = Object.entries(r.checks || {}).map(([k, v]) => `${k} ${v ? "passed" : "failed"}`).join(", ");
   $("status").textContent = `re-run ${r.state}${r.run_id ? ` (Dagster run ${r.run_id.slice(0, 8)})` : ""}: ${checks}${r.failures && r.failures.length ? "; " + r.failures.join("; ") : ""}${r.error ? "; " + r.error : ""}`;
-  document.body.dataset.rerun = r.state;
   await loadSummary(); await loadChat(); S.pages.clear(); realign();
+  document.body.dataset.rerun = r.state;  // after the tables are reloaded, so what reads it sees the re-run's rows
 }
 
 // ---- chat list (virtualized: only the rows on screen exist)
