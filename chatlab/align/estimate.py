@@ -23,8 +23,9 @@ from chatlab.align.splice import place_cuts_by_words
 MIN_MESSAGES = 10
 MIN_WORDS = 20
 MIN_SEGMENT_ANCHORS = 8  # a segment's offset rests on at least this many messages' echoes
-# the gate's change search: a lower bar than the one that adds segments (it only has to doubt)
-GATE_PENALTY_NATS, GATE_MIN_ANCHORS, GATE_MIN_DELTA_S = 4.0, 2, 2.5
+# the gate's change search: a lower bar than the one that adds segments (it only has to doubt);
+# 3 nats, not 4: a real mid-sentence splice (French, seed 14) showed its 8.6-s cut at 3.3 nats
+GATE_PENALTY_NATS, GATE_MIN_ANCHORS, GATE_MIN_DELTA_S = 3.0, 2, 2.5
 GATE_FAIL_ANCHORS = 4  # a stretch on fewer anchors than this gets no pairs instead of failing the VOD
 DOUBT_PAD_S = 10.0
 SUSPECT_DRIFT_S_PER_H = 10.0  # recorders and players drift a few s/h; more, over a short stream, may be a jump
@@ -39,6 +40,7 @@ EDGE_JOIN_S = 15.0  # stretches off the curve this close together are one (struc
 # or its last word's end), not to the first or last message, plus this for the audio past the
 # last word (the bench's truth runs to the audio's end)
 EDGE_MARGIN_S = 2.0
+OFFSET_Z = 1.96  # a segment whose offset is known only to +-OFFSET_Z standard errors wider than WRONG_JUMP_S fails
 
 
 @dataclass
@@ -271,6 +273,12 @@ def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
         if p["anchors"] < MIN_SEGMENT_ANCHORS:
             out.append(f"segment {p['segment']} (chat {p['start_s']:.0f}..{p['end_s']:.0f} s) rests on {p['anchors']} anchors "
                        f"(need {MIN_SEGMENT_ANCHORS}): too thin to trust its offset")
+        elif OFFSET_Z * (p.get("offset_se_s") or 0.0) > WRONG_JUMP_S:
+            # few echoes of widely spread delays (a short stream, a short segment): the viewers'
+            # delay luck alone may put the whole segment more than a pair tolerates off
+            out.append(f"segment {p['segment']} (chat {p['start_s']:.0f}..{p['end_s']:.0f} s): its offset is known to "
+                       f"+-{OFFSET_Z * p['offset_se_s']:.1f} s ({OFFSET_Z} standard errors of {p['offset_se_s']:.2f} s on "
+                       f"{p['anchors']} anchors), more than the {WRONG_JUMP_S:.0f} s a pair tolerates")
     return out
 
 
