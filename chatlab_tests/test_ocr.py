@@ -209,6 +209,14 @@ class _NoEngine:
         return [(ln.x0, ln.top, ln.x1, ln.bottom) for ln in panel.lines]
 
 
+
+def test_a_commands_lost_exclamation_mark_is_put_back() -> None:
+    # round 7: '!lurk' read as 'lurk' (the thin '!' lost at the line's start) or as '1lurk'
+    assert L.fix_text("lurk") == "!lurk" and L.fix_text("uptime") == "!uptime" and L.fix_text("game") == "!game"
+    assert L.fix_text("1lurk") == "!lurk"
+    # a word chat types bare, or a command word inside a sentence, stays
+    assert L.fix_text("rank") == "rank" and L.fix_text("so") == "so" and L.fix_text("lurk mode on") == "lurk mode on"
+
 def test_undecodable_frames_are_reported_and_the_rest_is_kept(clip: Path) -> None:
     frames = list(sample_region(clip, PANEL, fps=1.0))
     assert len(frames) == 17 and all(f.image is not None for f in frames)  # 0..15 s and the last frame

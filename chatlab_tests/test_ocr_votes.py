@@ -7,7 +7,7 @@ from __future__ import annotations
 from chatlab.ocr import lines as L
 from chatlab.ocr import votes as V
 from chatlab.ocr.dedupe import OcrMessage, align_panel, canonical_users
-from chatlab.ocr.reader import ChatReader, group_lines
+from chatlab.ocr.reader import ChatReader, group_lines, reread_of
 from chatlab.ocr.textlines import TextLine
 
 
@@ -89,3 +89,76 @@ def test_where_names_stand_above_their_text_a_split_name_stays_a_name() -> None:
     msgs, _ = group_lines(lines, 340)
     got = [(m.user, m.text) for m in (L.finish(m) for m in msgs)]
     assert got == [("xXFuzzyToastXx", "hello there"), ("qwerty", "what's up?")]
+
+
+def test_carried_over_lines_are_no_vote_and_the_name_read_most_often_wins() -> None:
+    # round 7 (fresh3 5001): 'unnyByte' read once and carried over five frames unchanged, then
+    # 'SunnyByte' read afresh twice: the carried-over copies are no readings, the name read most wins
+    reader = ChatReader(engine=None)  # type: ignore[arg-type]
+
+    def msg(user: str, reused: bool, conf: float = 0.95) -> L.PanelMessage:
+        return L.PanelMessage([TextLine(0, 20, 0, 200, text=f"{user}: thanks", reused=reused)], user=user,
+                              text="thanks for hanging out", confidence=conf)
+
+    reader._emit(msg("unnyByte", False, 0.99), 9.0, 9.0)
+    for _ in range(5):
+        reader._read_again(reader.history[0], msg("unnyByte", True, 0.99))
+    assert len(reader.history[0].readings) == 1
+    reader._read_again(reader.history[0], msg("SunnyByte", False))
+    reader._read_again(reader.history[0], msg("SunnyByte", False))
+    assert [(m.user, m.t_s) for m in reader.finish()] == [("SunnyByte", 9.0)]
+    # the vote alone: the commonest name, the text most like the others among its readings
+    r = [V.Reading("467", "I should be sleeping", 0.96), V.Reading("Comet1467", "I should be sleeping", 0.99),
+         V.Reading("Comet1467", "I shouldbe sleeping", 0.98), V.Reading("Comet1467", "I should be sleeping", 0.97)]
+    assert V.vote(r) == V.Reading("Comet1467", "I should be sleeping", 0.99)
+
+
+def test_a_message_read_again_out_of_place_is_no_second_message() -> None:
+    # round 7 (fresh3 5003, 5007, 5010): a kept message read again where the panel alignment lost its
+    # place, or with fewer of its lines while the vote held a misread name ('SunmyByte'), came out twice
+    reader = ChatReader(engine=None)  # type: ignore[arg-type]
+
+    def panel(t: float, *msgs: tuple[str, str]) -> None:
+        pm = [L.PanelMessage([], user=u, text=x, confidence=0.95) for u, x in msgs]
+        window = reader.history[-40:]
+        new, again = align_panel(window, [(m.user, m.text) for m in pm])
+        for i, j in again:
+            reader._read_again(window[i], pm[j])
+        on_panel = {id(window[i]) for i, _ in again}
+        for j in new:
+            if reader._completes(pm[j], t):
+                continue
+            h = reread_of(reader.history[-12:], pm[j].user, pm[j].text, t, on_panel)
+            if h is not None:
+                reader._read_again(h, pm[j])
+            else:
+                reader._emit(pm[j], t, t)
+
+    panel(7.0, ("Turtle484l", "careful with the armor"), ("NoisyPanda", "true"))
+    # the two read out of their order: the alignment keeps one, the other is no new message
+    panel(9.0, ("NoisyPanda", "true"), ("Turtle4841", "careful with the armor"), ("lazy_otter", "hi"))
+    panel(10.0, ("SunmyByte", "thanks for hanging out PixelWizard_"))
+    panel(12.0, ("SunnyByte", "thanks"))
+    got = [(m.user, m.text, m.t_s) for m in reader.finish()]
+    assert [(u, t) for u, t, _ in got] == [("Turtle484l", "careful with the armor"), ("NoisyPanda", "true"),
+                                           ("lazy_otter", "hi"), ("SunmyByte", "thanks for hanging out PixelWizard_")]
+    assert [t for _, _, t in got] == [7.0, 7.0, 9.0, 10.0]
+    # a real repeat beside its first on the same panel stays, and so does one on the frame that kept the first
+    reader = ChatReader(engine=None)  # type: ignore[arg-type]
+    panel(1.0, ("NoisyPanda", "LUL"), ("NoisyPanda", "LUL"))
+    panel(2.0, ("NoisyPanda", "LUL"), ("NoisyPanda", "LUL"), ("NoisyPanda", "LUL"))
+    assert len(reader.finish()) == 3
+
+
+def test_a_name_read_with_its_trailing_underscore_keeps_it() -> None:
+    # round 7 (fresh3 5001): 'LuckyNoodle_' was kept as 'LuckyNoodle' in five messages, though frames
+    # read the underscore: a lost underscore is common, an added one is not
+    msgs = [OcrMessage(float(i), "LuckyNoodle", f"text {i}", 0.95) for i in range(5)]
+    for m in msgs:
+        m.readings = [V.Reading("LuckyNoodle", m.text, 0.95)]
+    msgs[1].readings.append(V.Reading("LuckyNoodle_", msgs[1].text, 0.96))
+    msgs[3].readings.append(V.Reading("LuckyNoodle_", msgs[3].text, 0.96))
+    assert canonical_users(msgs) == {"LuckyNoodle": "LuckyNoodle_"}
+    # read so once only: it stays as read
+    msgs[3].readings.pop()
+    assert canonical_users(msgs) == {}

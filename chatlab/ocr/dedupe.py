@@ -137,6 +137,15 @@ def canonical_users(messages: Sequence[OcrMessage], min_count_ratio: float = 3.0
         if len(n) >= 5 and n[0] in "Il|1!" and (n[1].islower() or n[1] in "_") and _shape(n[1:]) in known \
                 and shapes[_shape(n)] == 1:
             fix[n] = known[_shape(n[1:])]
+    # a trailing underscore is lost now and then, never added: where the name is read with it on
+    # two frames or more (any of its messages' readings), its spellings without it are that name
+    read = Counter(r.user for m in messages for r in (m.readings or [m]) if r.user)
+    for n in names:
+        if n in fix or n.endswith("_"):
+            continue
+        under = [u for u in read if u.rstrip("_") == n and u != n and read[u] >= 2]
+        if under:
+            fix[n] = max(under, key=lambda u: read[u])
     for i, rare in enumerate(names):
         if rare in fix:
             continue

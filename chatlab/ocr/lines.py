@@ -276,6 +276,8 @@ EMOTES = frozenset("""Kappa LUL PogChamp BibleThump Kreygasm ResidentSleeper Not
 # Bot commands, so a leading "!" misread as "I"/"l" can be put back (Ilurk -> !lurk).
 COMMANDS = frozenset("""lurk unlurk discord uptime socials game followage commands so sr song songrequest points
     watchtime youtube twitter instagram tiktok specs pc settings sens rank schedule prime sub merch""".split())
+# commands nobody types as a bare word: alone in a message, their "!" was lost
+BARE_COMMANDS = frozenset("lurk unlurk uptime socials followage commands songrequest watchtime discord game".split())
 _EMOTE_BY_LOWER = {e.lower(): e for e in EMOTES}
 _SPLIT_CAP = re.compile(r"(?<![A-Za-z0-9])([B-HJ-Z]) ([a-z]{2,})")
 _ZERO_IN_CAPS = re.compile(r"\b([A-Z]+)(0+)\b")
@@ -288,8 +290,12 @@ def fix_text(text: str, emotes: dict[str, str] | None = None) -> str:
     text = _SPLIT_CAP.sub(r"\1\2", text)
     lex = _EMOTE_BY_LOWER if emotes is None else emotes
     words = [lex.get(w.lower(), w) for w in text.split(" ")]
-    if words and len(words[0]) > 2 and words[0][0] in "Il|" and words[0][1:] in COMMANDS:
+    if words and len(words[0]) > 2 and words[0][0] in "Il|1" and words[0][1:] in COMMANDS:
         words[0] = "!" + words[0][1:]  # a chat command's "!" reads as I or l
+    elif len(words) == 1 and words[0] in BARE_COMMANDS:
+        # or is lost (a thin mark at the line's start, next to the colon's gap): a message that is a
+        # command's word alone, in small letters, is that command (not words chat types bare: 'so', 'rank')
+        words[0] = "!" + words[0]
     return _ZERO_IN_CAPS.sub(lambda m: m.group(1) + "O" * len(m.group(2)), " ".join(words))
 
 

@@ -29,7 +29,7 @@ from chatlab.ocr import colours as C
 from chatlab.ocr import lines as L
 from chatlab.ocr import textlines as TL
 from chatlab.ocr import votes as V
-from chatlab.ocr.dedupe import OcrMessage, align_panel, canonical_users, overlap
+from chatlab.ocr.dedupe import OcrMessage, _shape, align_panel, canonical_users, overlap
 from chatlab.ocr.engine import OcrEngine
 from chatlab.ocr.frames import Sample, probe, sample_region
 from chatlab.ocr.region import Detection, Region, RegionError, detect_region, fit_region, parse_region
@@ -151,9 +151,14 @@ class ChatReader:
         self.history.append(kept)
 
     def _read_again(self, h: OcrMessage, msg: L.PanelMessage) -> None:
-        """A kept message on this frame again: one more reading; it takes the one most like all."""
+        """A kept message on this frame again: one more reading; it takes the name read most often
+        and the text most like the others (votes.vote). Lines carried over from the frame before
+        (not recognised again) are no new reading: counted, they would make the first reading win
+        every vote however often a later frame read it right."""
+        if msg.lines and all(getattr(ln, "reused", False) for ln in msg.lines):
+            return
         h.readings.append(V.Reading(msg.user, msg.text, msg.confidence))
-        best = V.medoid(h.readings)
+        best = V.vote(h.readings)
         h.user, h.text = best.user, best.text
 
     def _usable(self, sample: Sample) -> bool:
@@ -195,9 +200,15 @@ class ChatReader:
         new, again = align_panel(window, [(m.user, m.text) for m in msgs])
         for i, j in again:
             self._read_again(window[i], msgs[j])
+        on_panel = {id(window[i]) for i, _ in again}
         for j in new:
-            if not self._completes(msgs[j], sample.t_s):
-                self._emit(msgs[j], sample.t_s, sample.t_s)
+            if self._completes(msgs[j], sample.t_s):
+                continue
+            h = reread_of(self.history[-12:], msgs[j].user, msgs[j].text, sample.t_s, on_panel)
+            if h is not None:
+                self._read_again(h, msgs[j])
+                continue
+            self._emit(msgs[j], sample.t_s, sample.t_s)
 
     def _completes(self, msg: L.PanelMessage, t: float) -> bool:
         """The message is one kept a moment ago, read with more (or fewer) of its lines: the kept
@@ -205,7 +216,7 @@ class ChatReader:
         for h in reversed(self.history[-12:]):
             if t - h.seen_s > 10:
                 break
-            if h.user != msg.user or abs(len(h.text) - len(msg.text)) < 5:
+            if not same_user(h, msg.user) or abs(len(h.text) - len(msg.text)) < 5:
                 continue
             short, long_ = sorted((h.text, msg.text), key=len)
             if short and fuzz.ratio(short, long_[:len(short)]) >= 85:
@@ -313,7 +324,9 @@ class ChatReader:
                 ln.colour_start = None  # no user name in that colour: a HUD figure, a ticker, an emote
                 ln.text = full
             elif ln.colour_start and L.starts_message(full):
-                ln.text = full  # the colon was read: the whole line says where the name ends
+                # the colon was read: the whole line says where the name ends; and where its first
+                # letters went into the badge's cut, the line read whole, badges and all, has them
+                ln.text = _name_from_whole(full, whole_line) or full
             elif ln.colour_start and re.match(r"^[A-Za-z0-9_]{1,20}[:;]", body):
                 # the colour changed inside the name (a pale name): the colon says where it ends
                 ln.text, ln.colour_start = full, None
@@ -354,6 +367,58 @@ class ChatReader:
         for m in self.history:
             m.user = fix.get(m.user, m.user)
         return self.history
+
+
+def same_user(h: OcrMessage, user: str) -> bool:
+    """`user` is the kept message's name, or one of its readings' (the vote may have taken a misread
+    spelling for now: 'SunmyByte'), or alike but for a letter or two."""
+    if not user:
+        return False
+    if user == h.user or any(r.user == user for r in h.readings):
+        return True
+    a, b = user.lower(), h.user.lower()
+    if _shape(a) == _shape(b):  # letters the recogniser confuses (1/l, 0/o)
+        return True
+    # one letter (not a digit: Wolf294 and Wolf2945, user3 and user35 are two viewers) read otherwise
+    return len(a) == len(b) and len(a) >= 5 and sum(x != y for x, y in zip(a, b)) == 1 and \
+        all(x.isalpha() and y.isalpha() for x, y in zip(a, b) if x != y)
+
+
+def reread_of(recent: list[OcrMessage], user: str, text: str, t: float, on_panel: set[int],
+              within_s: float = 10.0) -> OcrMessage | None:
+    """The kept message that a message the panel alignment took for new is a re-read of: the same
+    name (alike) and text (90 % alike), kept within `within_s`, and not itself read on this frame
+    (a real repeat stands beside its first on the panel; a re-read is the first read again where
+    the alignment lost its place: a line misread, a message faded out of order)."""
+    for h in reversed(recent):
+        if t - h.seen_s > within_s:
+            break
+        if id(h) in on_panel or h.seen_s >= t or not same_user(h, user):  # (kept on this frame: a real repeat)
+            continue
+        if fuzz.ratio(h.text, text) >= 90 or any(fuzz.ratio(r.text, text) >= 90 for r in h.readings):
+            return h
+    return None
+
+
+def _name_from_whole(text: str, whole: str) -> str | None:
+    """'name: text' with the name as the line read whole has it, when that is the name with the
+    first letters the cut after the badges lost ('unnyByte' of 'SunnyByte', '467' of 'Comet1467',
+    'dowPanda'); None when it has no more letters before the name. One 'I' or 'l' more is no letter
+    of the name but the badge read as one ('Isleepy_muffin': canonical_users settles those)."""
+    parts = L.split_user(text)
+    if parts is None or not parts[0]:
+        return None
+    name, body = parts
+    m = L.START_RE.match(L.strip_badges(L.strip_stamp(whole)))
+    if not m:
+        return None
+    first = m.group(1)
+    extra = len(first) - len(name)
+    if not 1 <= extra <= 6 or not first.lower().endswith(name.lower()):
+        return None
+    if extra == 1 and first[0] in "Il|1":
+        return None
+    return f"{first}: {body}"
 
 
 def _recut_name(name: str, body: str, whole: str) -> str | None:
