@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from chatlab.ocr import lines as L
 from chatlab.ocr import votes as V
-from chatlab.ocr.dedupe import OcrMessage, align_panel, canonical_users
-from chatlab.ocr.reader import ChatReader, group_lines, reread_of
+from chatlab.ocr.dedupe import OcrMessage, canonical_users
+from chatlab.ocr.reader import ChatReader, group_lines
 from chatlab.ocr.textlines import TextLine
 
 
@@ -27,12 +27,7 @@ def test_a_message_read_again_takes_the_common_reading() -> None:
 
     def panel(*msgs: tuple[str, str]) -> None:
         frame[0] += 1
-        pm = [L.PanelMessage([], user=u, text=t, confidence=0.95) for u, t in msgs]
-        new, again = align_panel(reader.history, [(m.user, m.text) for m in pm])
-        for i, j in again:
-            reader._read_again(reader.history[i], pm[j])
-        for j in new:
-            reader._emit(pm[j], float(frame[0]), float(frame[0]))
+        reader._take_panel([L.PanelMessage([], user=u, text=t, confidence=0.95) for u, t in msgs], float(frame[0]))
 
     panel(("Waiffle4897", "gg"))
     for _ in range(4):
@@ -119,20 +114,7 @@ def test_a_message_read_again_out_of_place_is_no_second_message() -> None:
     reader = ChatReader(engine=None)  # type: ignore[arg-type]
 
     def panel(t: float, *msgs: tuple[str, str]) -> None:
-        pm = [L.PanelMessage([], user=u, text=x, confidence=0.95) for u, x in msgs]
-        window = reader.history[-40:]
-        new, again = align_panel(window, [(m.user, m.text) for m in pm])
-        for i, j in again:
-            reader._read_again(window[i], pm[j])
-        on_panel = {id(window[i]) for i, _ in again}
-        for j in new:
-            if reader._completes(pm[j], t):
-                continue
-            h = reread_of(reader.history[-12:], pm[j].user, pm[j].text, t, on_panel)
-            if h is not None:
-                reader._read_again(h, pm[j])
-            else:
-                reader._emit(pm[j], t, t)
+        reader._take_panel([L.PanelMessage([], user=u, text=x, confidence=0.95) for u, x in msgs], t)
 
     panel(7.0, ("Turtle484l", "careful with the armor"), ("NoisyPanda", "true"))
     # the two read out of their order: the alignment keeps one, the other is no new message

@@ -210,7 +210,8 @@ def _edge_runs(changes: list) -> list:
 
 def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
     """What the curve leaves unexplained, for the verdict: stretches another offset explains
-    better (the change search with a lower bar), a one-sign run of residuals, thin segments.
+    better (the change search with a lower bar), a one-sign run of residuals, thin segments and
+    segments whose offset is too uncertain (OFFSET_Z standard errors wider than WRONG_JUMP_S).
     Weighs `al.curve` on the anchors of the fit, whatever curve that is (the tests hand it a wrong one)."""
     ix, reaction = al.index, al.reaction
     out = []

@@ -105,7 +105,8 @@ def align_panel(history: Sequence[OcrMessage], panel: Sequence[tuple[str, str]])
 _CONFUSABLE = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l", "5": "s", "8": "b", "-": "_", "2": "z"})
 
 
-def _shape(name: str) -> str:
+def name_shape(name: str) -> str:
+    """A user name with the letters the recogniser confuses made one (1/l, 0/o, case) and no trailing underscore."""
     return name.lower().translate(_CONFUSABLE).strip("_")  # a trailing underscore is often lost
 
 
@@ -129,14 +130,14 @@ def canonical_users(messages: Sequence[OcrMessage], min_count_ratio: float = 3.0
     fix: dict[str, str] = {}
     # a badge before the name read as a letter ("Isleepy_dragon"): the name without it, also seen, is
     # the name, however often each was read (a real name rarely starts with I and a small letter)
-    known = {_shape(n): n for n in reversed(names)}
-    shapes = Counter(_shape(n) for n in names)
+    known = {name_shape(n): n for n in reversed(names)}
+    shapes = Counter(name_shape(n) for n in names)
     for n in names:
         # not when the name is also read with its first letter as another look-alike ('Iucky_wolf'
         # beside 'lucky_wolf': the l is the name's own, and a one-off 'ucky_wolf' must not take both)
-        if len(n) >= 5 and n[0] in "Il|1!" and (n[1].islower() or n[1] in "_") and _shape(n[1:]) in known \
-                and shapes[_shape(n)] == 1:
-            fix[n] = known[_shape(n[1:])]
+        if len(n) >= 5 and n[0] in "Il|1!" and (n[1].islower() or n[1] in "_") and name_shape(n[1:]) in known \
+                and shapes[name_shape(n)] == 1:
+            fix[n] = known[name_shape(n[1:])]
     # a trailing underscore is lost now and then, never added: where the name is read with it on
     # two frames or more (any of its messages' readings), its spellings without it are that name
     read = Counter(r.user for m in messages for r in (m.readings or [m]) if r.user)
@@ -152,7 +153,7 @@ def canonical_users(messages: Sequence[OcrMessage], min_count_ratio: float = 3.0
         for common in names[:i]:
             if common in fix:
                 continue
-            if counts[common] >= min_count_ratio * counts[rare] and (_shape(rare) == _shape(common) or _dropped_letter(rare, common)):
+            if counts[common] >= min_count_ratio * counts[rare] and (name_shape(rare) == name_shape(common) or _dropped_letter(rare, common)):
                 fix[rare] = common
                 break
     return fix

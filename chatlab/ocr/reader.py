@@ -29,7 +29,7 @@ from chatlab.ocr import colours as C
 from chatlab.ocr import lines as L
 from chatlab.ocr import textlines as TL
 from chatlab.ocr import votes as V
-from chatlab.ocr.dedupe import OcrMessage, _shape, align_panel, canonical_users, overlap
+from chatlab.ocr.dedupe import OcrMessage, align_panel, canonical_users, name_shape, overlap
 from chatlab.ocr.engine import OcrEngine
 from chatlab.ocr.frames import Sample, probe, sample_region
 from chatlab.ocr.region import Detection, Region, RegionError, detect_region, fit_region, parse_region
@@ -196,19 +196,24 @@ class ChatReader:
         for m in msgs:
             L.finish(m)
             self.line_confidences.extend(ln.confidence for ln in m.lines if not getattr(ln, "reused", False))
+        self._take_panel(msgs, sample.t_s)
+
+    def _take_panel(self, msgs: list[L.PanelMessage], t: float) -> None:
+        """One frame's messages against the kept ones: a kept message read again gets one more
+        reading; a new one is emitted unless it completes or re-reads one kept a moment ago."""
         window = self.history[-40:]
         new, again = align_panel(window, [(m.user, m.text) for m in msgs])
         for i, j in again:
             self._read_again(window[i], msgs[j])
         on_panel = {id(window[i]) for i, _ in again}
         for j in new:
-            if self._completes(msgs[j], sample.t_s):
+            if self._completes(msgs[j], t):
                 continue
-            h = reread_of(self.history[-12:], msgs[j].user, msgs[j].text, sample.t_s, on_panel)
+            h = reread_of(self.history[-12:], msgs[j].user, msgs[j].text, t, on_panel)
             if h is not None:
                 self._read_again(h, msgs[j])
                 continue
-            self._emit(msgs[j], sample.t_s, sample.t_s)
+            self._emit(msgs[j], t, t)
 
     def _completes(self, msg: L.PanelMessage, t: float) -> bool:
         """The message is one kept a moment ago, read with more (or fewer) of its lines: the kept
@@ -377,7 +382,7 @@ def same_user(h: OcrMessage, user: str) -> bool:
     if user == h.user or any(r.user == user for r in h.readings):
         return True
     a, b = user.lower(), h.user.lower()
-    if _shape(a) == _shape(b):  # letters the recogniser confuses (1/l, 0/o)
+    if name_shape(a) == name_shape(b):  # letters the recogniser confuses (1/l, 0/o)
         return True
     # one letter (not a digit: Wolf294 and Wolf2945, user3 and user35 are two viewers) read otherwise
     return len(a) == len(b) and len(a) >= 5 and sum(x != y for x, y in zip(a, b)) == 1 and \

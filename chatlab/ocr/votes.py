@@ -10,6 +10,7 @@ lines, a real message can be read once; dropping such one-offs lost one in the O
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,20 +39,15 @@ def medoid(readings: Sequence[Reading]) -> Reading:
     return best
 
 
-
 def vote(readings: Sequence[Reading]) -> Reading:
     """The message's name and text across its readings: the name is the spelling read most often
     (a misread name is most often one frame's: 'unnyByte' once, 'SunnyByte' twice; on a tie the
-    medoid's), the text the medoid of the readings with that name (or of all, when they have
-    other texts only)."""
+    medoid's), the text the medoid of the readings with that name."""
     if len(readings) <= 2:
         return medoid(readings)
-    counts: dict[str, tuple[int, float]] = {}
-    for r in readings:
-        n, c = counts.get(r.user, (0, 0.0))
-        counts[r.user] = (n + 1, c + r.confidence)
-    top = max(n for n, _ in counts.values())
-    leaders = [u for u, (n, _) in counts.items() if n == top]
+    counts = Counter(r.user for r in readings)
+    top = max(counts.values())
+    leaders = [u for u, n in counts.items() if n == top]
     user = leaders[0] if len(leaders) == 1 else medoid(readings).user
     best = medoid([r for r in readings if r.user == user])
     return Reading(user, best.text, best.confidence)
