@@ -48,3 +48,15 @@ def test_short_stream_offset_too_uncertain_fails_the_gate() -> None:
     assert wrong_stretch(al.curve, case.truth) >= 30.0
     problems = verdict(al, CFG)
     assert any(p.startswith("segment 0 ") and "its offset is known to +-2.3 s" in p for p in problems), problems
+
+
+def test_small_jump_cut_placed_in_its_own_zone() -> None:
+    """Bench group `small_jumps`, seed 11, case 19: the curve was right but for one cut, placed 57 s
+    late inside a tight range, and the VOD passed. The refit had given that end of the change the
+    narrowest zone nearby, which was another split's, 130 s later, so the truth lay outside the
+    range. Each end now takes its own zone first; the curve is right and the VOD passes."""
+    p = [p for p in group_cases("small_jumps", 40, 11) if p["seed"] == 1102019][0]
+    case = make_case(**p)
+    al = estimate_offsets(case.words, case.chat, CFG)
+    assert verdict(al, CFG) == []
+    assert wrong_stretch(al.curve, case.truth) < 30.0

@@ -56,6 +56,10 @@ class Change:
     anchors: int
     zone_from: tuple[float, float] | None  # None: from the first token on
     zone_to: tuple[float, float] | None  # None: to the last token
+    # the narrowest zones near each end, which may be another split's: the refit's second try
+    # when the ends' own zones give it a piece it cannot fit
+    near_from: tuple[float, float] | None = None
+    near_to: tuple[float, float] | None = None
 
 
 def _lognormal(d: np.ndarray, median: float, sigma: float) -> np.ndarray:
@@ -218,17 +222,19 @@ def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: 
     change_at = np.flatnonzero(np.diff(delta_tok) != 0) + 1
     bounds = np.concatenate([[0], change_at, [len(sel)]])
 
-    def zone_at(i: int) -> tuple[float, float]:
+    def zone_at(i: int, own: bool) -> tuple[float, float] | None:
         if i <= 0 or i >= len(sel):
-            return (float(t[min(max(i, 0), len(sel) - 1)]),) * 2
-        near = [z for tc, z in zones if abs(tc - t[i]) <= BLOCK_S / 4]
+            return None
+        near = [z for tc, z in zones if (tc == t[i] if own else abs(tc - t[i]) <= BLOCK_S / 4)]
+        if own and not near:
+            return zone_at(i, False)
         return min(near, key=lambda z: z[1] - z[0]) if near else (float(t[i - 1]), float(t[i]))
 
     for a, b in zip(bounds[:-1], bounds[1:]):
         if delta_tok[a] == 0:
             continue
         out.append(Change(float(t[a]), float(t[b - 1]), float(delta_tok[a]), float(gain_tok[a:b].max()),
-                          int(round(anchors_tok[a:b].max())), zone_at(a) if a > 0 else None, zone_at(b) if b < len(sel) else None))
+                          int(round(anchors_tok[a:b].max())), zone_at(a, True), zone_at(b, True), zone_at(a, False), zone_at(b, False)))
     return out
 
 

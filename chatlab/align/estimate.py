@@ -204,7 +204,8 @@ def _edge_runs(changes: list) -> list:
             run.append(c)
         run.sort(key=lambda c: c.t_from)
         out.append(replace(seq[0], t_from=run[0].t_from, t_to=run[-1].t_to, anchors=sum(c.anchors for c in run),
-                           gain_nats=sum(c.gain_nats for c in run), zone_from=run[0].zone_from, zone_to=run[-1].zone_to))
+                           gain_nats=sum(c.gain_nats for c in run), zone_from=run[0].zone_from, zone_to=run[-1].zone_to,
+                           near_from=run[0].near_from, near_to=run[-1].near_to))
     return out
 
 
@@ -414,9 +415,14 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
         changes = [c for c in changes if not any(lo <= c.t_from and c.t_to <= hi for lo, hi in zones)]
         if not changes:
             break
-        new = fit_curve(ix, pieces_with_changes(ref, changes, span), cfg, span, drift0=ref.segments[0].drift_s_per_h)
-        per_seg = np.bincount(new[1].segment[new[1].inlier], minlength=len(new[0].segments))
-        if per_seg.min() < 3:  # a piece the refit finds nothing in: keep the curve it started from
+        # each change's ends at their own zones, then at the narrowest zones near them; a refit
+        # with a piece it finds nothing in, or fits ending before it starts, is not taken
+        for tried in (changes, [replace(c, zone_from=c.near_from, zone_to=c.near_to) for c in changes]):
+            new = fit_curve(ix, pieces_with_changes(ref, tried, span), cfg, span, drift0=ref.segments[0].drift_s_per_h)
+            per_seg = np.bincount(new[1].segment[new[1].inlier], minlength=len(new[0].segments))
+            if per_seg.min() >= 3 and all(s.end_s > s.start_s for s in new[0].segments):
+                break
+        else:  # keep the curve it started from
             figures["changes_rejected"] = len(changes)
             break
         found += changes
