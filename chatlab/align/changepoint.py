@@ -225,9 +225,8 @@ def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: 
     def zone_at(i: int, own: bool) -> tuple[float, float] | None:
         if i <= 0 or i >= len(sel):
             return None
-        near = [z for tc, z in zones if (tc == t[i] if own else abs(tc - t[i]) <= BLOCK_S / 4)]
-        if own and not near:
-            return zone_at(i, False)
+        mine = [z for tc, z in zones if tc == t[i]] if own else []
+        near = mine or [z for tc, z in zones if abs(tc - t[i]) <= BLOCK_S / 4]
         return min(near, key=lambda z: z[1] - z[0]) if near else (float(t[i - 1]), float(t[i]))
 
     for a, b in zip(bounds[:-1], bounds[1:]):

@@ -417,7 +417,8 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
             break
         # each change's ends at their own zones, then at the narrowest zones near them; a refit
         # with a piece it finds nothing in, or fits ending before it starts, is not taken
-        for tried in (changes, [replace(c, zone_from=c.near_from, zone_to=c.near_to) for c in changes]):
+        nearby = [replace(c, zone_from=c.near_from, zone_to=c.near_to) for c in changes]
+        for tried in (changes, nearby) if nearby != changes else (changes,):
             new = fit_curve(ix, pieces_with_changes(ref, tried, span), cfg, span, drift0=ref.segments[0].drift_s_per_h)
             per_seg = np.bincount(new[1].segment[new[1].inlier], minlength=len(new[0].segments))
             if per_seg.min() >= 3 and all(s.end_s > s.start_s for s in new[0].segments):
