@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 from chatlab.chat import parse_file
 
 BOUNDED = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Hypothesis runs each test many times and function-scoped fixtures do not mix with it, so every
+# example's folder lives under one module folder that is removed when the run ends.
+_ROOT = tempfile.TemporaryDirectory(prefix="chatlab-prop-")
 SUFFIXES = [".json", ".jsonl", ".csv", ".txt", ".log", ".json.gz"]
 
 json_values = st.recursive(
@@ -30,7 +33,7 @@ GOOD = {"content_offset_seconds": 1.0, "commenter": {"display_name": "anchor"}, 
 
 
 def _write(data: bytes, suffix: str) -> Path:
-    d = Path(tempfile.mkdtemp(prefix="chatlab-prop-"))
+    d = Path(tempfile.mkdtemp(dir=_ROOT.name))
     p = d / f"chat{suffix}"
     if suffix.endswith(".gz"):
         import gzip
@@ -133,7 +136,7 @@ def test_client_log_every_line_read_rejected_or_counted(fmt: str, body):
 def test_settings_loader_fails_only_with_a_clear_error(text: str):
     from chatlab.config import load_config
 
-    d = Path(tempfile.mkdtemp(prefix="chatlab-prop-"))
+    d = Path(tempfile.mkdtemp(dir=_ROOT.name))
     p = d / "chatlab.toml"
     p.write_text(text, encoding="utf-8")
     try:
@@ -149,7 +152,7 @@ def test_settings_loader_fails_only_with_a_clear_error(text: str):
 def test_settings_loader_on_any_bytes(data: bytes):
     from chatlab.config import load_config
 
-    d = Path(tempfile.mkdtemp(prefix="chatlab-prop-"))
+    d = Path(tempfile.mkdtemp(dir=_ROOT.name))
     p = d / "chatlab.toml"
     p.write_bytes(data)
     try:
@@ -311,7 +314,7 @@ def test_settings_loader_on_documents_from_its_schema(doc):
     from chatlab.config import Layout, load_config
 
     text, review, expected = doc
-    d = Path(tempfile.mkdtemp(prefix="chatlab-prop-"))
+    d = Path(tempfile.mkdtemp(dir=_ROOT.name))
     files = {"settings": d / "chatlab.toml", "overrides": Layout(d / "data").review_overrides}
     files["overrides"].parent.mkdir(parents=True)
     files["settings"].write_text(text, encoding="utf-8")
