@@ -176,6 +176,17 @@ def test_rank_and_ranking_metrics():
     assert m["mean_rank"] == 4.25
 
 
+def test_top_answer_is_the_most_frequent_first_choice_and_its_share():
+    from chatlab.train.evaluate import Scored, top_answer
+
+    def first(msg: str) -> Scored:
+        return Scored("v", "m", 1.0, 2, {"raw": 3, "pmi": None, "mean": 3}, msg)
+
+    top = top_answer([first("KEKW"), first("no"), first("KEKW"), first("KEKW")])
+    assert top == {"message": "KEKW", "share": 0.75}
+    assert math.isnan(top_answer([Scored("v", "m", 1.0, 2, {"raw": None, "pmi": None, "mean": None})])["share"])
+
+
 def test_moment_references_are_the_next_messages_of_the_same_vod():
     from chatlab.train.evaluate import moment_references
 

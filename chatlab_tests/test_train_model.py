@@ -171,6 +171,8 @@ def test_beats_baselines_fails_on_an_untrained_adapter(base_dir: Path, tok, exam
     assert ev.samples["rank_pmi_adapter"].null_count() == 2 and ev.adapter["pairs"] == 4  # 4 of the 6 moments ranked
     assert set(ev.context["swap"]) == {"adapter", "retrieval"} and "real" in ev.context["reuse_rate"]
     assert ev.per_vod.height == 1 and set(ev.generations) == {*SYSTEMS, "real"}
+    tops = ev.settings["raw_top1"]  # every ranked system's most frequent raw first choice, a candidate of its moments
+    assert set(tops) == {"adapter", "few_shot", "retrieval", "frequency"} and all(0.25 <= t["share"] <= 1 for t in tops.values())
 
 
 def test_sentence_encoder_from_the_package(models_dir: Path):
@@ -250,6 +252,7 @@ def test_dagster_assets_and_cli(layout, instance, models_dir: Path, tmp_path: Pa
     version = mats["training_set"]["dataset_version"].value
     assert mats["adapter"]["dataset_version"].value == version and mats["adapter"]["steps"].value == 2
     assert "loss_curve" in mats["adapter"] and "per_vod" in mats["evaluation"] and "ranking_curve" in mats["evaluation"]
+    assert "%)" in mats["evaluation"]["raw_top1_adapter"].value
     adir = layout.models / "adapters" / version
     assert (adir / ADAPTER_STAMP).exists()
     edir = layout.artifacts / "evaluation" / version

@@ -210,6 +210,8 @@ def evaluation(context: dg.AssetExecutionContext, settings: ChatlabSettings, bas
             "perplexity_reduction": _num(1 - a["perplexity"] / b["perplexity"]),
             **disc, **reuse, **swap, **paired, **gens,
             "real_per_moment": _num(ev.settings["real_per_moment"]),
+            # the raw score's most frequent first choice per system and its share of moments
+            **{f"raw_top1_{s}": f"{t['message']} ({t['share']:.0%})" for s, t in ev.settings.get("raw_top1", {}).items() if t["message"] is not None},
             **plots,
             "per_vod": table_md(ev.per_vod),
             "samples": dg.MetadataValue.md("| real | adapter | few-shot base | retrieval |\n|---|---|---|---|\n" + samples),
