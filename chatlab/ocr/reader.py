@@ -552,8 +552,18 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
         ln.text = h.group(2)
         return True
 
+    # where names are drawn in colours of their own, a 'word:' line that starts in the text colour
+    # is no name but a wrapped line ('discord: discord.gg/...' under 'Join the community')
+    coloured_names = sum(bool(ln.colour_start) for ln in lines) >= 2
+
+    def text_colour_wrap(prev: TL.TextLine, ln: TL.TextLine) -> bool:
+        return coloured_names and ln.colour_start is False and getattr(ln, "name_colour", None) is not True \
+            and bool(re.match(r"[a-z]{2,}[:;]", L.strip_stamp(ln.text).lstrip())) and close_under(prev, ln) \
+            and full(prev, ln) and abs(ln.x0 - left) <= max(6, 0.4 * ln.height)
+
     for k, (ln, is_name) in enumerate(zip(lines, alone)):
-        if msgs and opens(ln) and weak_wrap(lines[k - 1], ln) and lines[k - 1] is msgs[-1].lines[-1]:
+        if msgs and opens(ln) and lines[k - 1] is msgs[-1].lines[-1] and \
+                (weak_wrap(lines[k - 1], ln) or text_colour_wrap(lines[k - 1], ln)):
             msgs[-1].lines.append(ln)  # type: ignore[arg-type]
             continue
         if opens(ln):
