@@ -72,6 +72,13 @@ def test_a_ticker_running_out_of_the_region_moves_neither_chat_edge() -> None:
                  (0, 395, 60, "elcome to the stream! Follow for more"),
                  (9, 399, 90, "Use: code COZY for 10% off * Next goal")])
     assert got[0] == ("PixelGoose", "good evening chat")
+    # round 8 (fresh5 7002, 7003): nor does it open a message ('goal: 50', 'formore:', 'Use:')
+    assert got == [("PixelGoose", "good evening chat")]
+    got = _read([(0, 399, 0, "goal: 50"), (1, 266, 30, "formore:"), (30, 300, 60, "PixelGoose: good evening")])
+    assert got == [("PixelGoose", "good evening")]
+    # where the region cuts every line at its left edge, they are the chat
+    got = _read([(0, 300, 0, "PixelGoose: good evening"), (0, 200, 30, "Wolf283: hi")])
+    assert got == [("PixelGoose", "good evening"), ("Wolf283", "hi")]
 
 
 def _read_coloured(rows: list[tuple[int, int, int, str, bool]], width: int = 360, h: int = 24) -> list[tuple[str, str]]:
@@ -117,3 +124,14 @@ def test_gamer_tag_names_with_a_badge_glued_on_or_an_x_lost() -> None:
     assert L.split_user("KXFuzzyDragonXx: hi")[0] == "xXFuzzyDragonXx"
     # names that only end like one stay
     assert L.split_user("MaxXx: hi")[0] == "MaxXx" and L.split_user("FoxXx: hi")[0] == "FoxXx"
+
+
+def test_a_name_above_its_text_read_with_a_dot_after_it() -> None:
+    # round 8 (fresh5 7007): 'TinyMuffin_.' over 'boss lets go' was no name, so its message was lost
+    assert L.name_alone("TinyMuffin_.") == "TinyMuffin_"
+    got = _read([(5, 79, 0, "TinyMuffin_."), (4, 79, 21, "boss lets go"), (7, 62, 42, "Nightbot"),
+                 (5, 227, 63, "LunaPlays has been live for 12 minutes"), (5, 84, 84, "NoisyCactus"),
+                 (5, 105, 105, "wait the shield??")])
+    assert got == [("TinyMuffin_", "boss lets go"), ("Nightbot", "LunaPlays has been live for 12 minutes"),
+                   ("NoisyCactus", "wait the shield??")]
+    assert L.name_alone("boss lets go.") is None

@@ -317,7 +317,8 @@ NAME_ALONE_RE = re.compile(r"^@?[A-Za-z0-9_]{2,25}$")
 def name_alone(text: str, coloured: bool = False) -> str | None:
     """The user name of a line that holds nothing else (no colon: the text is below it). A line
     in a name colour may have a space read into the name ('xXFuzzyToas tXx')."""
-    t = strip_badges(strip_stamp(text)).strip()
+    # (a dot after the name is the recogniser's: 'TinyMuffin_.'; names have none)
+    t = strip_badges(strip_stamp(text)).strip().rstrip(".,'`")
     if coloured and t.count(" ") == 1:
         t = t.replace(" ", "")
     if not NAME_ALONE_RE.match(t) or t.lstrip("@").lower() in _EMOTE_BY_LOWER:

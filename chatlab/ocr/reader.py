@@ -562,6 +562,9 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
             and full(prev, ln) and abs(ln.x0 - left) <= max(6, 0.4 * ln.height)
 
     for k, (ln, is_name) in enumerate(zip(lines, alone)):
+        if runs_out(ln) and left - ln.x0 > max(8, 0.8 * ln.height):
+            orphans.append(ln)  # scene text (a ticker) cut by the region's edge, starting left of the chat
+            continue
         if msgs and opens(ln) and lines[k - 1] is msgs[-1].lines[-1] and \
                 (weak_wrap(lines[k - 1], ln) or text_colour_wrap(lines[k - 1], ln)):
             msgs[-1].lines.append(ln)  # type: ignore[arg-type]
