@@ -74,11 +74,14 @@ def test_a_ticker_running_out_of_the_region_moves_neither_chat_edge() -> None:
     assert got[0] == ("PixelGoose", "good evening chat")
     # round 8 (fresh5 7002, 7003): nor does it open a message ('goal: 50', 'formore:', 'Use:')
     assert got == [("PixelGoose", "good evening chat")]
-    got = _read([(0, 399, 0, "goal: 50"), (1, 266, 30, "formore:"), (30, 300, 60, "PixelGoose: good evening")])
-    assert got == [("PixelGoose", "good evening")]
-    # where the region cuts every line at its left edge, they are the chat
-    got = _read([(0, 300, 0, "PixelGoose: good evening"), (0, 200, 30, "Wolf283: hi")])
+    got = _read([(0, 399, 0, "goal: 50"), (1, 266, 30, "formore:"), (30, 300, 60, "PixelGoose: good evening"),
+                 (30, 200, 90, "Wolf283: hi")])
     assert got == [("PixelGoose", "good evening"), ("Wolf283", "hi")]
+    # where the region cuts most of the chat's lines at its left edge (a box given tight, a time
+    # stamp read apart on a few lines), they are the chat
+    got = _read([(0, 300, 0, "PixelGoose: good evening"), (0, 200, 30, "Wolf283: hi"),
+                 (108, 300, 60, "JayStarkx: MESSI"), (0, 250, 90, "AOXNER: GOAT")])
+    assert got == [("PixelGoose", "good evening"), ("Wolf283", "hi"), ("JayStarkx", "MESSI"), ("AOXNER", "GOAT")]
 
 
 def _read_coloured(rows: list[tuple[int, int, int, str, bool]], width: int = 360, h: int = 24) -> list[tuple[str, str]]:
