@@ -72,3 +72,69 @@ def test_a_ticker_running_out_of_the_region_moves_neither_chat_edge() -> None:
                  (0, 395, 60, "elcome to the stream! Follow for more"),
                  (9, 399, 90, "Use: code COZY for 10% off * Next goal")])
     assert got[0] == ("PixelGoose", "good evening chat")
+    # round 8 (fresh5 7002, 7003): nor does it open a message ('goal: 50', 'formore:', 'Use:')
+    assert got == [("PixelGoose", "good evening chat")]
+    got = _read([(0, 399, 0, "goal: 50"), (1, 266, 30, "formore:"), (30, 300, 60, "PixelGoose: good evening"),
+                 (30, 200, 90, "Wolf283: hi")])
+    assert got == [("PixelGoose", "good evening"), ("Wolf283", "hi")]
+    # where the region cuts most of the chat's lines at its left edge (a box given tight, a time
+    # stamp read apart on a few lines), they are the chat
+    got = _read([(0, 300, 0, "PixelGoose: good evening"), (0, 200, 30, "Wolf283: hi"),
+                 (108, 300, 60, "JayStarkx: MESSI"), (0, 250, 90, "AOXNER: GOAT")])
+    assert got == [("PixelGoose", "good evening"), ("Wolf283", "hi"), ("JayStarkx", "MESSI"), ("AOXNER", "GOAT")]
+
+
+def _read_coloured(rows: list[tuple[int, int, int, str, bool]], width: int = 360, h: int = 24) -> list[tuple[str, str]]:
+    """rows: (x0, x1, top, text, starts in a name colour) -> (user, text) of the messages."""
+    lines = [TextLine(top, top + h, x0, x1, text=text, colour_start=cs) for x0, x1, top, text, cs in rows]
+    msgs, _ = group_lines(lines, width)
+    return [(m.user, m.text) for m in (L.finish(m) for m in msgs)]
+
+
+def test_a_word_colon_line_in_the_text_colour_under_a_full_line_is_its_wrapped_rest() -> None:
+    # round 8 (fresh5 7001, 7011): the bots' 'discord: ...' and 'everywhere: @...' wrapped onto a
+    # line of their own and were taken for new messages (a miss and two false messages each)
+    rows = [(49, 322, 0, "xXShadowFalconXx: boss lets go", True), (5, 221, 36, "xXSilentPandaXx: !discord", True),
+            (50, 350, 72, "StreamElements: Join the community", True), (2, 224, 102, "discord: discord.gg/riverfox", False)]
+    assert _read_coloured(rows) == [("xXShadowFalconXx", "boss lets go"), ("xXSilentPandaXx", "!discord"),
+                                    ("StreamElements", "Join the community discord: discord.gg/riverfox")]
+    # a name in its own colour there is a message; so is any 'name:' line where no name has a colour
+    named = rows[:3] + [(2, 224, 102, "discord: discord.gg/riverfox", True)]
+    assert len(_read_coloured(named)) == 4
+    plain = [(x0, x1, top, text, False) for x0, x1, top, text, _ in rows]
+    assert len(_read_coloured(plain)) == 4
+    # and under a line that is not full it is a message of its own
+    short = rows[:2] + [(50, 200, 72, "StreamElements: hi", True), (2, 224, 102, "discord: discord.gg/riverfox", False)]
+    assert _read_coloured(short)[-1] == ("discord", "discord.gg/riverfox")
+
+
+def test_recogniser_slips_in_short_messages() -> None:
+    # round 8 (fresh5 7004, 7005, 7008, 7009): '!uptime' read 'lup time', 'so' read 's0', emote
+    # pictures read as '00' / '88' / '8' (the message was only pictures)
+    assert L.fix_text("lup time") == "!uptime" and L.fix_text("lupt ime") == "!uptime"
+    assert L.fix_text("s0 true") == "so true"
+    assert L.fix_text("00") == "" and L.fix_text("88") == "" and L.fix_text("8") == ""
+    # what chat writes stays: o7, a number among words, a word with other digits
+    assert L.fix_text("brb o7") == "brb o7" and L.fix_text("o7") == "o7"
+    assert L.fix_text("up time is 80 minutes") == "up time is 80 minutes" and L.fix_text("abc10") == "abc10"
+
+
+def test_gamer_tag_names_with_a_badge_glued_on_or_an_x_lost() -> None:
+    # round 8 (fresh5 7007, 7010, 7011): 'JxXShadowFalconXx', 'KXFuzzyDragonXx', 'XPixelCactusXx'
+    for read in ("JxXShadowFalconXx", "JxxShadowFalconXx", "xXShadowFalconXx"):
+        assert L.split_user(f"{read}: hi") == ("xXShadowFalconXx", "hi")
+    assert L.split_user("XPixelCactusXx: same") == ("xXPixelCactusXx", "same")
+    assert L.split_user("KXFuzzyDragonXx: hi")[0] == "xXFuzzyDragonXx"
+    # names that only end like one stay
+    assert L.split_user("MaxXx: hi")[0] == "MaxXx" and L.split_user("FoxXx: hi")[0] == "FoxXx"
+
+
+def test_a_name_above_its_text_read_with_a_dot_after_it() -> None:
+    # round 8 (fresh5 7007): 'TinyMuffin_.' over 'boss lets go' was no name, so its message was lost
+    assert L.name_alone("TinyMuffin_.") == "TinyMuffin_"
+    got = _read([(5, 79, 0, "TinyMuffin_."), (4, 79, 21, "boss lets go"), (7, 62, 42, "Nightbot"),
+                 (5, 227, 63, "LunaPlays has been live for 12 minutes"), (5, 84, 84, "NoisyCactus"),
+                 (5, 105, 105, "wait the shield??")])
+    assert got == [("TinyMuffin_", "boss lets go"), ("Nightbot", "LunaPlays has been live for 12 minutes"),
+                   ("NoisyCactus", "wait the shield??")]
+    assert L.name_alone("boss lets go.") is None

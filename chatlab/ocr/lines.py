@@ -264,6 +264,11 @@ def split_user(first_line: str) -> tuple[str, str] | None:
     user = _O_IN_WORD.sub("o", _L_IN_WORD.sub("l", user))  # Falc0n -> Falcon; digits in runs stay
     if re.fullmatch(r"XX[A-Z]\w*Xx", user):  # the gamer tag's mirrored "xX...Xx": its small x reads as capital
         user = "xX" + user[2:]
+    # its opening "xX" read with a badge glued on ('JxXShadowFalconXx', 'KXFuzzyDragonXx') or with
+    # its small x lost ('XPixelCactusXx'): the closing "Xx" says which shape it is
+    tag = re.fullmatch(r"[A-Za-z|]?[xX]{1,2}([A-Z][A-Za-z0-9]+?)Xx", user)
+    if tag and not user.startswith("xX"):
+        user = f"xX{tag.group(1)}Xx"
     return user, m.group(2).strip()
 
 
@@ -290,13 +295,20 @@ def fix_text(text: str, emotes: dict[str, str] | None = None) -> str:
     text = _SPLIT_CAP.sub(r"\1\2", text)
     lex = _EMOTE_BY_LOWER if emotes is None else emotes
     words = [lex.get(w.lower(), w) for w in text.split(" ")]
+    if len(words) >= 2 and words[0][:1] in ("I", "l", "|", "1") and words[0][1:] + words[1] in COMMANDS:
+        words[:2] = [words[0] + words[1]]  # and a space read inside the command ('lup time', 'lupt ime')
     if words and len(words[0]) > 2 and words[0][0] in "Il|1" and words[0][1:] in COMMANDS:
         words[0] = "!" + words[0][1:]  # a chat command's "!" reads as I or l
     elif len(words) == 1 and words[0] in BARE_COMMANDS:
         # or is lost (a thin mark at the line's start, next to the colon's gap): a message that is a
         # command's word alone, in small letters, is that command (not words chat types bare: 'so', 'rank')
         words[0] = "!" + words[0]
-    return _ZERO_IN_CAPS.sub(lambda m: m.group(1) + "O" * len(m.group(2)), " ".join(words))
+    # a zero ending a word in small letters is an o ('s0 true'); words with other digits stay
+    words = [re.sub(r"0+$", lambda m: "o" * len(m.group()), w) if re.fullmatch(r"[a-z]{1,3}0+", w) else w
+             for w in words]
+    text = _ZERO_IN_CAPS.sub(lambda m: m.group(1) + "O" * len(m.group(2)), " ".join(words))
+    # round emote pictures the colour test missed read as 0s and 8s; chat writes no such message
+    return "" if re.fullmatch(r"[08oO]{1,3}(?: [08oO]{1,3})?", text) and re.search(r"[08]", text) else text
 
 
 NAME_ALONE_RE = re.compile(r"^@?[A-Za-z0-9_]{2,25}$")
@@ -305,7 +317,8 @@ NAME_ALONE_RE = re.compile(r"^@?[A-Za-z0-9_]{2,25}$")
 def name_alone(text: str, coloured: bool = False) -> str | None:
     """The user name of a line that holds nothing else (no colon: the text is below it). A line
     in a name colour may have a space read into the name ('xXFuzzyToas tXx')."""
-    t = strip_badges(strip_stamp(text)).strip()
+    # (a dot after the name is the recogniser's: 'TinyMuffin_.'; names have none)
+    t = strip_badges(strip_stamp(text)).strip().rstrip(".,'`")
     if coloured and t.count(" ") == 1:
         t = t.replace(" ", "")
     if not NAME_ALONE_RE.match(t) or t.lstrip("@").lower() in _EMOTE_BY_LOWER:

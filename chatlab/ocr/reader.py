@@ -543,6 +543,10 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     # the chat's left edge: where its messages start (scene text in the region must not move it)
     starts = [ln.x0 for ln, a in zip(lines, alone) if (a or opens(ln)) and not runs_out(ln)]
     left = min(starts) if starts else min(ln.x0 for ln in lines)
+    # lines cut by the region's edge left of that are scene text only where they are few: where most
+    # of the chat's own lines run into the edge (a box given tight), they are the chat
+    cut_starts = sum(1 for ln, a in zip(lines, alone) if (a or opens(ln)) and runs_out(ln))
+    few_cut = cut_starts <= len(starts)
 
     def handle_start(ln: TL.TextLine) -> bool:
         h = L.HANDLE_START_RE.match(L.strip_badges(ln.text))
@@ -552,8 +556,21 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
         ln.text = h.group(2)
         return True
 
+    # where names are drawn in colours of their own, a 'word:' line that starts in the text colour
+    # is no name but a wrapped line ('discord: discord.gg/...' under 'Join the community')
+    coloured_names = sum(bool(ln.colour_start) for ln in lines) >= 2
+
+    def text_colour_wrap(prev: TL.TextLine, ln: TL.TextLine) -> bool:
+        return coloured_names and ln.colour_start is False and getattr(ln, "name_colour", None) is not True \
+            and bool(re.match(r"[a-z]{2,}[:;]", L.strip_stamp(ln.text).lstrip())) and close_under(prev, ln) \
+            and full(prev, ln) and abs(ln.x0 - left) <= max(6, 0.4 * ln.height)
+
     for k, (ln, is_name) in enumerate(zip(lines, alone)):
-        if msgs and opens(ln) and weak_wrap(lines[k - 1], ln) and lines[k - 1] is msgs[-1].lines[-1]:
+        if few_cut and runs_out(ln) and left - ln.x0 > max(8, 0.8 * ln.height):
+            orphans.append(ln)  # scene text (a ticker) cut by the region's edge, starting left of the chat
+            continue
+        if msgs and opens(ln) and lines[k - 1] is msgs[-1].lines[-1] and \
+                (weak_wrap(lines[k - 1], ln) or text_colour_wrap(lines[k - 1], ln)):
             msgs[-1].lines.append(ln)  # type: ignore[arg-type]
             continue
         if opens(ln):
