@@ -114,6 +114,9 @@ def test_recogniser_slips_in_short_messages() -> None:
     assert L.fix_text("lup time") == "!uptime" and L.fix_text("lupt ime") == "!uptime"
     assert L.fix_text("s0 true") == "so true"
     assert L.fix_text("00") == "" and L.fix_text("88") == "" and L.fix_text("8") == ""
+    # a message emptied so is kept, and says what was read
+    pictures = L.finish(L.PanelMessage([L.Line(0, 20, 0, 200, True, text="CozyQuest: 88", confidence=0.9)]))
+    assert (pictures.user, pictures.text) == ("CozyQuest", "") and "'88'" in (pictures.problem or "")
     # what chat writes stays: o7, a number among words, a word with other digits
     assert L.fix_text("brb o7") == "brb o7" and L.fix_text("o7") == "o7"
     assert L.fix_text("up time is 80 minutes") == "up time is 80 minutes" and L.fix_text("abc10") == "abc10"

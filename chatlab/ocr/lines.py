@@ -341,7 +341,10 @@ def finish(msg: PanelMessage) -> PanelMessage:
         msg.problem = "no 'user:' at the start of the message"
     else:
         msg.user, msg.text = parts[0].lstrip("@") or parts[0], " ".join(x for x in (parts[1], rest) if x)
-    msg.text = fix_text(re.sub(r"\s+", " ", msg.text).strip())
+    read = re.sub(r"\s+", " ", msg.text).strip()
+    msg.text = fix_text(read)
+    if read and not msg.text:  # kept, with what was read, so a real "8" is not lost unseen
+        msg.problem = f"read only as {read!r}: taken for emote pictures, text left empty"
     confs = [ln.confidence for ln in msg.lines]
     msg.confidence = float(min(confs)) if confs else 0.0
     return msg
