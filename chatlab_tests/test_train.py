@@ -274,6 +274,12 @@ def test_verdict_needs_every_baseline_beaten():
     ci = {"frequency": {"raw": {"difference": -0.05, "ci_low": -0.125, "ci_high": 0.025}}}
     ok, reasons = verdict({"adapter": _sys(30.0, 0.3, 0.15), **base}, {"adapter": good}, Thresholds(), ci)
     assert not ok and any("frequency's 0.200" in r and "95% CI -0.125 to +0.025" in r for r in reasons)
+    # a lost raw ranking names the adapter's most frequent first choice; a lost PMI ranking does not
+    top = {"message": "LETS GO", "share": 0.75}
+    ok, reasons = verdict({"adapter": _sys(30.0, 0.05, 0.15), **base}, {"adapter": good}, Thresholds(), None, top)
+    raw = [r for r in reasons if r.startswith("raw")]
+    assert not ok and raw and all(r.endswith("ranks 'LETS GO' first on 75% of moments") for r in raw)
+    assert not any("LETS GO" in r for r in reasons if r.startswith("pmi"))
 
 
 def test_paired_difference_of_recall_at_1():

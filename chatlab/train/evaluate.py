@@ -218,9 +218,12 @@ def _better(a: dict[str, float], b: dict[str, float], how: str) -> bool:
 
 
 def verdict(systems: dict[str, dict[str, float]], discriminator: dict[str, dict[str, dict[str, Any]]] | None = None,
-            th: Thresholds = Thresholds(), paired: dict[str, dict[str, dict[str, float]]] | None = None) -> tuple[bool, list[str]]:
+            th: Thresholds = Thresholds(), paired: dict[str, dict[str, dict[str, float]]] | None = None,
+            top_raw: dict[str, Any] | None = None) -> tuple[bool, list[str]]:
     """(passed, reasons it did not) for ``systems['adapter']`` against every other entry.
-    ``paired[baseline][how]`` (paired_difference): shown beside a ranking reason, never a pass."""
+    ``paired[baseline][how]`` (paired_difference): shown beside a ranking reason, never a pass.
+    ``top_raw`` (top_answer of the adapter): named in a lost raw ranking's reason, because such a
+    loss is often one answer ranked first for every moment."""
     reasons = []
     a = systems["adapter"]
     if "base" in systems:
@@ -239,8 +242,11 @@ def verdict(systems: dict[str, dict[str, float]], discriminator: dict[str, dict[
             if not _better(a, b, how):
                 ci = (paired or {}).get(name, {}).get(how)
                 shown = f"; difference 95% CI {ci['ci_low']:+.3f} to {ci['ci_high']:+.3f}" if ci else ""
+                top = ""
+                if how == "raw" and top_raw and top_raw.get("message") is not None:
+                    top = f"; the adapter ranks {top_raw['message']!r} first on {top_raw['share']:.0%} of moments"
                 reasons.append(f"{how} recall@1 {a[f'recall_at_1_{how}']:.3f} vs {name}'s {b[f'recall_at_1_{how}']:.3f} "
-                               f"(MRR {a[f'mrr_{how}']:.3f} vs {b[f'mrr_{how}']:.3f}{shown}): ranking not better")
+                               f"(MRR {a[f'mrr_{how}']:.3f} vs {b[f'mrr_{how}']:.3f}{shown}): ranking not better{top}")
     if discriminator and "adapter" in discriminator:
         accs = {k: v["accuracy"] for k, v in discriminator["adapter"].items()}
         worst = max(accs.values())
@@ -491,11 +497,13 @@ def _model_scores(model: Any, tok: Any, prompts: Sequence[str], prior_prompts: S
         sc = score_candidates(model, tok, p, cs)
         pr = [prior[c] for c in cs]
         toks = [n for _, n in sc]
-        out.append(Scored("", "", -sc[0][0], sc[0][1], rank_all([s for s, _ in sc], toks, pr, nr), _first(cs, [s for s, _ in sc])))
+        raw = [s for s, _ in sc]
+        out.append(Scored("", "", -sc[0][0], sc[0][1], rank_all(raw, toks, pr, nr), _first(cs, raw)))
         trues.append(sc[0])
         if swapped is not None:
             sw = score_candidates(model, tok, prompts[swapped[i]], cs)
-            out_sw.append(Scored("", "", -sw[0][0], sw[0][1], rank_all([s for s, _ in sw], toks, pr, nr), _first(cs, [s for s, _ in sw])))
+            raw_sw = [s for s, _ in sw]
+            out_sw.append(Scored("", "", -sw[0][0], sw[0][1], rank_all(raw_sw, toks, pr, nr), _first(cs, raw_sw)))
         if log and ((i + 1) % 20 == 0 or i + 1 == len(prompts)):
             log(f"evaluation ({tag}): {i + 1}/{len(prompts)} moments scored")
     return out, (out_sw if swapped is not None else None), trues
@@ -681,11 +689,8 @@ def evaluate(model: Any, tokenizer: Any, test: pl.DataFrame, cfg: EvalConfig | N
     paired = {name: {how: paired_difference([x.ranks[how] for x in scored["adapter"]], [x.ranks[how] for x in scored[name]], seed=cfg.seed)
                      for how in ("pmi", "raw") if scored[name][0].ranks[how] is not None}
               for name in BASELINES if scored[name][0].ranks["raw"] is not None}
-    ok, reasons = verdict(systems, disc, Thresholds(cfg.min_ppl_reduction, cfg.max_discriminator_accuracy), paired)
-    mine = top_raw.get("adapter", {})
-    if mine.get("message") is not None:  # why a raw ranking was lost: often one answer for every moment
-        reasons = [r + f"; the adapter ranks {mine['message']!r} first on {mine['share']:.0%} of moments" if r.startswith("raw recall@1") else r
-                   for r in reasons]
+    ok, reasons = verdict(systems, disc, Thresholds(cfg.min_ppl_reduction, cfg.max_discriminator_accuracy), paired,
+                          top_raw.get("adapter"))
     samples = _samples_frame(all_rows, ranked_idx, gens, scored, swapped_scored.get("adapter"), reals)
     settings = {"eval": {k: v for k, v in cfg.__dict__.items()}, "bf16": bf16, "prior_contexts": len(refs), "retrieval": tuned, "few_shot_lines": shots,
                 "candidates_per_moment": float(np.mean([len(c) for c in cands])),
