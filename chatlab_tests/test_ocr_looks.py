@@ -173,14 +173,14 @@ def test_vertical_video_goes_on(tmp_path: Path, engine: RapidOcrEngine) -> None:
     assert s["recall"] >= 0.6, s
 
 
-def test_held_apart_looks_are_fresh6_and_never_seen() -> None:
-    # round 8: 7000- (fresh5) was scored and looked at, so the held-apart set moved on to 8000-
+def test_held_apart_looks_are_fresh7_and_never_seen() -> None:
+    # round 9: 8000- (fresh6) was scored and looked at, so the held-apart set moved on to 9000-
     from chatlab.ocr import look_bench as LB
-    assert LB.parse_seeds("held") == {"fresh6": tuple(range(8000, 8012))}
-    assert LB.HELD_APART == LB.FRESH6
-    assert set(LB.FRESH4) <= set(LB.SEEN) and set(LB.FRESH5) <= set(LB.SEEN)
+    assert LB.parse_seeds("held") == {"fresh7": tuple(range(9000, 9012))}
+    assert LB.HELD_APART == LB.FRESH7
+    assert set(LB.FRESH5) <= set(LB.SEEN) and set(LB.FRESH6) <= set(LB.SEEN)
     assert not set(LB.HELD_APART) & (set(LB.SEEN) | set(LB.TUNING))
-    assert "fresh6" in LB.parse_seeds("all") and "fresh5" not in LB.parse_seeds("all")
+    assert "fresh7" in LB.parse_seeds("all") and "fresh6" not in LB.parse_seeds("all")
 
 
 def test_first_letters_lost_after_a_badge_come_back_from_the_whole_line() -> None:
