@@ -75,6 +75,45 @@ def test_the_colour_change_says_where_the_name_ends() -> None:
     assert C.name_end(white, wline, C.text_colour(white, [wline], 1), 1) is None
 
 
+def _drawn_panel(rows: list[tuple[str, tuple[int, int, int]]]) -> tuple[np.ndarray, list[TextLine]]:
+    """Lines of chat drawn one under another, each all in one colour, on a dark ground."""
+    fam = installed_families()[0]
+    font = ImageFont.truetype(fam[2], 18)
+    img = Image.new("RGB", (320, 26 * len(rows) + 4), (40, 45, 60))
+    d = ImageDraw.Draw(img)
+    lines = []
+    for i, (text, rgb) in enumerate(rows):
+        d.text((6, 4 + 26 * i), text, font=font, fill=rgb)
+        lines.append(TextLine(2 + 26 * i, 28 + 26 * i, 4, 8 + 6 + int(font.getlength(text))))
+    return np.array(img), lines
+
+
+WHITE = (240, 240, 240)
+
+
+def test_the_text_colour_of_names_above_their_text_is_the_texts() -> None:
+    # round 9 (fresh6 8005): names on lines of their own, over emote pictures and one-word texts,
+    # are most of the lines; the median of all lines' right halves mixed the names' colours into
+    # one no line had (a pink for white text), so every text line counted as a name's colour
+    img, lines = _drawn_panel([("Comet8677", (255, 80, 80)), ("cosmic_ninja", (80, 220, 90)),
+                               ("sword sword sword", WHITE), ("SaltyRaccoon", (255, 160, 40)),
+                               ("LuckyTurtle", (90, 140, 255)), ("hi chat", WHITE), ("ShadowNinja", (230, 90, 230))])
+    pol = C.polarity(img, lines)
+    text_rgb = C.text_colour(img, lines, pol)
+    assert text_rgb is not None and C.colour_distance(np.array(WHITE, float), text_rgb)[0] < 15
+    # and where one name stands over most lines of a frame, earlier frames' text lines say which
+    # colour is the text's
+    green = (80, 220, 90)
+    img2, lines2 = _drawn_panel([("cosmic_ninja", green), ("lol", WHITE), ("cosmic_ninja", green),
+                                 ("cosmic_ninja", green)])
+    earlier = C.line_colours(img, lines, pol)
+    got = C.text_colour(img2, lines2, pol, earlier=earlier)
+    assert got is not None and C.colour_distance(np.array(WHITE, float), got)[0] < 15
+    # where the text is on every line (name: text), the text colour is still found
+    img3, line3, _ = _drawn_line((255, 127, 80))
+    assert C.colour_distance(np.array(WHITE, float), C.text_colour(img3, [line3], 1))[0] < 15
+
+
 def test_light_text_with_a_shadow_on_a_bright_scene_is_light() -> None:
     """A dark shadow on a bright ground has more dark extreme than the white text has light, but the
     text is still the light one; dark text on a pale panel is dark."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from chatlab.ocr.region import Detection, Region, RegionError, detect_region, fi
 from chatlab.ocr.scroll import estimate_scroll, gray
 
 MAX_PROBLEMS = 200  # problems kept verbatim; the rest are counted
+COLOUR_MEMORY_LINES = 200  # recent new lines whose colours the text colour is taken from (about a minute of chat)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,9 @@ class ChatReader:
         self._prev_g: np.ndarray | None = None
         self._prev_lines: list[TL.TextLine] = []
         self._prev_img: np.ndarray | None = None
+        # the right halves' ink colours of recent frames' lines: the text colour is the one most
+        # lines share over time, not in one frame (colours.text_colour)
+        self._line_colours: deque[np.ndarray] = deque(maxlen=COLOUR_MEMORY_LINES)
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def problem(self, msg: str) -> None:
@@ -274,7 +279,8 @@ class ChatReader:
         if not todo:
             return
         pol = C.polarity(img, lines)
-        text_rgb = C.text_colour(img, lines, pol)
+        text_rgb = C.text_colour(img, lines, pol, earlier=self._line_colours)
+        self._line_colours.extend(C.line_colours(img, todo, pol))  # new lines only: no line counts twice
         pieces, owners = [], []
         for ln in todo:
             end = C.name_end(img, ln, text_rgb, pol) if text_rgb is not None else None
