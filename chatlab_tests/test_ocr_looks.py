@@ -202,6 +202,25 @@ def test_no_chat_over_a_busy_scene_is_refused_with_a_picture(tmp_path: Path, eng
 
 
 @pytest.mark.slow
+def test_a_short_box_of_names_above_their_text_grows_down_to_the_newest_line(
+        tmp_path: Path, engine: RapidOcrEngine) -> None:
+    # round 9 (fresh6 8004): chat at the bottom, names above their text; the motion saw only the
+    # upper lines, whose few message starts (two lines each) read as 0.39 like chat, too little to
+    # grow: the newest lines, at the bottom, where each message is first seen, were never read
+    from chatlab.ocr.reader import resolve_region
+    from chatlab.ocr.verify import growth
+
+    assert growth(0.39, 0.77, True, True, True, True) == (False, False, True, True)
+    assert growth(0.39, 0.4, False, False, True, True) == (False, False, False, False)  # scene text
+    assert growth(0.2, 0.9, False, False, True, False) == (False, False, False, False)
+    assert growth(0.6, 0.5, True, False, True, False) == (True, False, True, False)
+    clip = make_look_clip(tmp_path, 8004, 30)
+    x, y, w, h = read_look_truth(clip.truth)["region"]
+    det = resolve_region(clip.video, None, engine=engine)
+    assert det.region.y + det.region.h >= y + h - 10, (det.region, (x, y, w, h))
+    assert det.confidence >= 0.5
+
+
 def test_vertical_video_goes_on(tmp_path: Path, engine: RapidOcrEngine) -> None:
     clip = make_look_clip(tmp_path, TRANSLUCENT_SEED, 10, size=(720, 1280))
     truth = read_look_truth(clip.truth)
