@@ -353,7 +353,8 @@ class ChatReader:
         for ln in todo:
             ln.text = L.strip_stamp(ln.text)
             # a name alone on its line is in a colour of its own (a text line of one word is not)
-            ln.name_colour = None if text_rgb is None or len(ln.text.split()) > 3 else \
+            # (emote pictures are in colours of their own too, but no name: say nothing of them)
+            ln.name_colour = None if text_rgb is None or len(ln.text.split()) > 3 or L.picture_read(ln.text) else \
                 C.body_is_picture(img, ln, (ln.x0, ln.top, ln.x1, ln.bottom), text_rgb, pol)
 
     def _reread_whole(self, img: np.ndarray, lines: list[TL.TextLine]) -> None:
@@ -509,8 +510,9 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
         return b.top - a.bottom <= k * max(a.height, b.height) and abs(a.height - b.height) <= max(4, 0.35 * a.height)
 
     def near_under(a: TL.TextLine, b: TL.TextLine) -> bool:
-        # (a name in a bubble of its own may be smaller than the text under it)
-        return -0.3 * a.height <= b.top - a.bottom <= 0.8 * max(a.height, b.height) \
+        # (a name in a bubble of its own may be smaller than the text under it; emote pictures
+        # under a name are taller than its letters and reach up into its line's box)
+        return -0.45 * a.height <= b.top - a.bottom <= 0.8 * max(a.height, b.height) \
             and max(a.height, b.height) <= 1.8 * min(a.height, b.height)
 
     def name_colon_alone(ln: TL.TextLine) -> bool:
@@ -524,7 +526,7 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
 
     def below(i: int) -> int | None:
         """The next line under line i (not one beside it on its row)."""
-        return next((j for j in range(i + 1, len(lines)) if lines[j].top >= lines[i].bottom - 0.3 * lines[i].height), None)
+        return next((j for j in range(i + 1, len(lines)) if lines[j].top >= lines[i].bottom - 0.45 * lines[i].height), None)
 
     def name_over(i: int, wraps: bool) -> bool:
         j = below(i)
