@@ -141,3 +141,28 @@ def test_a_name_above_its_text_read_with_a_dot_after_it() -> None:
     assert got == [("TinyMuffin_", "boss lets go"), ("Nightbot", "LunaPlays has been live for 12 minutes"),
                    ("NoisyCactus", "wait the shield??")]
     assert L.name_alone("boss lets go.") is None
+
+
+def test_emote_pictures_under_a_name_are_its_text_not_a_name() -> None:
+    # round 9 (fresh6 8005): names above their text, messages of emote pictures alone; the
+    # pictures read '808', '0o', 'ee' were taken for names, and, taller than the letters, they
+    # reach up into the name's line, so the name above them found no line under it
+    assert L.picture_read("808") and L.picture_read("0o") and L.picture_read("ee") and L.picture_read("e80")
+    assert not L.picture_read("ooo") and not L.picture_read("Comet8677") and not L.picture_read("gg")
+    assert L.name_alone("808") is None and L.name_alone("ee", True) is None
+    assert L.name_alone("Dragon9072") == "Dragon9072"
+    # and a small picture read as wide dots is no text either; dots typed are
+    assert L.fix_text("·") == "" and L.fix_text("·：：") == "" and L.fix_text("。") == ""
+    assert L.fix_text("...") == "..." and L.fix_text("o7") == "o7"
+    lines = [TextLine(-54, -31, 9, 130, text="xXNeonMuffinXx", colour_start=False),
+             TextLine(-27, -4, 9, 290, text="Chat remember to drink water and stretch", colour_start=False),
+             TextLine(0, 23, 9, 110, text="Dragon7341", colour_start=False),
+             TextLine(27, 50, 9, 60, text="hi chat", colour_start=False),
+             TextLine(54, 77, 9, 108, text="Dragon9072", colour_start=False),
+             TextLine(68, 95, 9, 74, text="ee", colour_start=False),  # a picture, 27 px tall
+             TextLine(99, 122, 24, 140, text="SpicyPandaXD", colour_start=False),
+             TextLine(122, 145, 9, 90, text="lurking", colour_start=False)]
+    msgs, _ = group_lines(lines, 300)
+    got = [(m.user, m.text) for m in (L.finish(m) for m in msgs)]
+    assert ("Dragon9072", "") in got or ("Dragon9072", "ee") in got, got
+    assert ("SpicyPandaXD", "lurking") in got and not any(u == "ee" for u, _ in got), got

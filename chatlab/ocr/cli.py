@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
                                          "and scores it: figures per look and overall, for the tuning seeds and the "
                                          "held-apart seeds separately. --demo (or --video/--truth) runs the older "
                                          "single-stream bench with the naive baseline instead.")
-    b.add_argument("--looks", default="all", help="tuning (0-11), seen (1000-1009, 2000-2009, 3000-3011, 4000-4011, 5000-5011, 6000-6011, 7000-7011: each held apart once, looked at since; fresh: 3000-3011 alone, fresh2: 4000-4011 alone, fresh3: 5000-5011 alone, fresh4: 6000-6011 alone, fresh5: 7000-7011 alone), fresh6 (8000-8011: held apart, never looked at while tuning; also: held), all (each reported apart; default) or seeds like 3,5,1001")
+    b.add_argument("--looks", default="all", help="tuning (0-11), seen (1000-1009, 2000-2009, 3000-3011, 4000-4011, 5000-5011, 6000-6011, 7000-7011, 8000-8011: each held apart once, looked at since; fresh: 3000-3011 alone, fresh2: 4000-4011 alone, fresh3: 5000-5011 alone, fresh4: 6000-6011 alone, fresh5: 7000-7011 alone, fresh6: 8000-8011 alone), fresh7 (9000-9011: held apart, never looked at while tuning; also: held), all (each reported apart; default) or seeds like 3,5,1001")
     b.add_argument("--seconds", type=float, default=60.0, help="length of each look's clip (default 60)")
     b.add_argument("--workdir", help="keep the generated clips here and reuse them (default: a temporary folder)")
     b.add_argument("--given-region", action="store_true", help="give the reader the true chat box instead of finding it")

@@ -75,17 +75,46 @@ def column_colours(img: np.ndarray, line: TextLine, pol: int) -> np.ndarray:
         return sums / n[:, None]
 
 
-def text_colour(img: np.ndarray, lines: Sequence[TextLine], pol: int) -> np.ndarray | None:
-    """The chat's text colour: the median ink colour of the right half of the lines."""
-    cols = []
+def line_colours(img: np.ndarray, lines: Sequence[TextLine], pol: int) -> list[np.ndarray]:
+    """The ink colours of the right half of each line (where the text is, after any name), one
+    array of column colours per line that has ink there."""
+    out = []
     for ln in lines:
         c = column_colours(img, ln, pol)
         half = c[len(c) // 2:]
-        cols.append(half[~np.isnan(half[:, 0])])
+        half = half[~np.isnan(half[:, 0])]
+        if len(half):
+            out.append(half)
+    return out
+
+
+def text_colour(img: np.ndarray, lines: Sequence[TextLine], pol: int,
+                earlier: Sequence[np.ndarray] = ()) -> np.ndarray | None:
+    """The chat's text colour: the commonest ink colour of the right half of the lines, with the
+    lines of earlier frames (`earlier`, from line_colours) where given: a frame of a fading chat may
+    show three names and one line of text."""
+    cols = [*earlier, *line_colours(img, lines, pol)]
     if not cols:
         return None
     allc = np.concatenate(cols)
-    return np.median(allc, axis=0) if len(allc) >= 10 else None
+    return commonest_colour(allc, [np.median(c, axis=0) for c in cols], pol) if len(allc) >= 10 else None
+
+
+def commonest_colour(colours: np.ndarray, candidates: Sequence[np.ndarray], pol: int = 1) -> np.ndarray:
+    """The text colour among the ink colours: of the candidates many of the colours are near, the
+    one that stands out most from the ground (the lightest for light text), and the median of the
+    colours near it. Not the median of them all: where names stand on lines of their own, half the
+    lines' right halves are names, each in its own colour, and a median over channels mixes them
+    into a colour no line has. Nor simply the commonest: a chat of names over emote pictures has
+    fewer text lines than either, and white text is lighter than coloured names (black darker)."""
+    cands = [np.median(colours, axis=0), *candidates]
+    near = [colour_distance(colours, c) <= OTHER_DIST / 2 for c in cands]
+    support = np.array([int(m.sum()) for m in near])
+    if not support.max():
+        return cands[0]
+    strong = np.flatnonzero(support >= 0.5 * support.max())
+    best = max(strong, key=lambda i: pol * float(_luma(colours[near[i]]).mean()))
+    return np.median(colours[near[best]], axis=0)
 
 
 def name_end(img: np.ndarray, line: TextLine, text_rgb: np.ndarray, pol: int) -> tuple[int, int, int] | None:

@@ -308,10 +308,22 @@ def fix_text(text: str, emotes: dict[str, str] | None = None) -> str:
              for w in words]
     text = _ZERO_IN_CAPS.sub(lambda m: m.group(1) + "O" * len(m.group(2)), " ".join(words))
     # round emote pictures the colour test missed read as 0s and 8s; chat writes no such message
-    return "" if re.fullmatch(r"[08oO]{1,3}(?: [08oO]{1,3})?", text) and re.search(r"[08]", text) else text
+    if re.fullmatch(r"[08oO]{1,3}(?: [08oO]{1,3})?", text) and re.search(r"[08]", text):
+        return ""
+    # nor one of wide dots and colons alone ('·', '·：：', '。'): a small picture's read (English chat
+    # types '...' but not these)
+    return "" if re.fullmatch(r"[·。：、•:. ]+", text) and re.search(r"[·。：、•]", text) else text
 
 
 NAME_ALONE_RE = re.compile(r"^@?[A-Za-z0-9_]{2,25}$")
+
+
+def picture_read(text: str) -> bool:
+    """What round emote pictures read as ('808', '0o', 'ee', 'e80'): a few 0s, 8s, os and es. No
+    user name (a name alone over them took them for its text, or they took the next name for
+    theirs); a reaction of os alone ('ooo') is text, though."""
+    t = text.strip()
+    return bool(re.fullmatch(r"[08oOeE]{1,4}", t)) and not re.fullmatch(r"[oO]+", t)
 
 
 def name_alone(text: str, coloured: bool = False) -> str | None:
@@ -321,7 +333,7 @@ def name_alone(text: str, coloured: bool = False) -> str | None:
     t = strip_badges(strip_stamp(text)).strip().rstrip(".,'`")
     if coloured and t.count(" ") == 1:
         t = t.replace(" ", "")
-    if not NAME_ALONE_RE.match(t) or t.lstrip("@").lower() in _EMOTE_BY_LOWER:
+    if not NAME_ALONE_RE.match(t) or t.lstrip("@").lower() in _EMOTE_BY_LOWER or picture_read(t):
         return None
     name = split_user(f"{t}:")
     return (name[0] if name else t).lstrip("@")

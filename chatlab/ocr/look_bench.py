@@ -45,20 +45,24 @@ FRESH5 = tuple(range(7000, 7012))
 # "fresh5" but is seen); FRESH6 (8000-) was fixed before any change of round 8 and is scored once, at
 # its end.
 FRESH6 = tuple(range(8000, 8012))
-SEEN = SEEN_ONCE + SEEN_TWICE + SEEN_THRICE + FRESH2 + FRESH3 + FRESH4 + FRESH5
+# Round 9: 8000- was scored once at the end of round 8 and is tuned on now (it stays under its name
+# "fresh6" but is seen); FRESH7 (9000-) was fixed before any change of round 9 and is scored once, at
+# its end.
+FRESH7 = tuple(range(9000, 9012))
+SEEN = SEEN_ONCE + SEEN_TWICE + SEEN_THRICE + FRESH2 + FRESH3 + FRESH4 + FRESH5 + FRESH6
 SETS = {"tuning": TUNING, "fresh2": FRESH2, "fresh3": FRESH3, "fresh4": FRESH4, "fresh5": FRESH5, "fresh6": FRESH6,
-        "seen": SEEN, "seen1": SEEN_ONCE, "seen2": SEEN_TWICE, "seen3": SEEN_THRICE, "seen4": FRESH2, "seen5": FRESH3,
-        "seen6": FRESH4, "seen7": FRESH5, "fresh": SEEN_THRICE}
+        "fresh7": FRESH7, "seen": SEEN, "seen1": SEEN_ONCE, "seen2": SEEN_TWICE, "seen3": SEEN_THRICE, "seen4": FRESH2,
+        "seen5": FRESH3, "seen6": FRESH4, "seen7": FRESH5, "seen8": FRESH6, "fresh": SEEN_THRICE}
 # The held-apart set of this round, by its name in SETS: the next round moves only this line.
-HELD_NAME = "fresh6"
+HELD_NAME = "fresh7"
 HELD_APART = SETS[HELD_NAME]
 
 
 def parse_seeds(value: str) -> dict[str, tuple[int, ...]]:
-    """'tuning', 'fresh6' (= 'held': held apart), 'seen' (1000-, 2000-, 3000-, 4000-, 5000-, 6000- and
-    7000-, each held apart once and looked at since; 'fresh' is 3000- alone, 'fresh2' 4000- alone,
-    'fresh3' 5000- alone, 'fresh4' 6000- alone, 'fresh5' 7000- alone, their old names), 'all' (tuning,
-    seen and fresh6, reported apart), or seeds '3,5,1001' (a set named 'chosen')."""
+    """'tuning', 'fresh7' (= 'held': held apart), 'seen' (1000-, 2000-, 3000-, 4000-, 5000-, 6000-, 7000-
+    and 8000-, each held apart once and looked at since; 'fresh' is 3000- alone, 'fresh2' 4000- alone,
+    'fresh3' 5000- alone, 'fresh4' 6000- alone, 'fresh5' 7000- alone, 'fresh6' 8000- alone, their old
+    names), 'all' (tuning, seen and fresh7, reported apart), or seeds '3,5,1001' (a set named 'chosen')."""
     if value == "all":
         return {"tuning": TUNING, "seen": SEEN, HELD_NAME: HELD_APART}
     if value == "held":
@@ -68,7 +72,7 @@ def parse_seeds(value: str) -> dict[str, tuple[int, ...]]:
     try:
         return {"chosen": tuple(int(x) for x in value.split(",") if x.strip())}
     except ValueError as e:
-        raise ValueError(f"--looks {value!r}: expected tuning, fresh6, fresh5, fresh4, fresh3, fresh2, seen, all or seeds like 3,5,1001") from e
+        raise ValueError(f"--looks {value!r}: expected tuning, fresh7, fresh6, fresh5, fresh4, fresh3, fresh2, seen, all or seeds like 3,5,1001") from e
 
 
 def bench_look(seed: int, workdir: Path, seconds: float, *, engine: Any, auto_region: bool = True,
@@ -141,12 +145,13 @@ def print_report(res: dict[str, Any], write: Callable[[str], None] = print) -> N
     head = f"{'seed':>5} {'recall':>7} {'prec':>6} {'<=2s':>6} {'speed':>7} {'cpu/2':>7} {'region conf':>11}  look"
     for name, part in res["sets"].items():
         label = {HELD_NAME: " (held apart: never looked at while tuning)",
+                 "fresh6": " (8000-: held apart in round 8, tuned on in round 9: not held apart any more)",
                  "fresh5": " (7000-: held apart in round 7, tuned on in round 8: not held apart any more)",
                  "fresh4": " (6000-: held apart in round 6, tuned on in round 7: not held apart any more)",
                  "fresh3": " (5000-: held apart in round 5, tuned on in round 6: not held apart any more)",
                  "fresh2": " (4000-: held apart in round 4, tuned on in round 5: not held apart any more)",
                  "fresh": " (3000-: held apart in round 3, looked at since: not held apart any more)",
-                 "seen": " (held apart in rounds 1-7, looked at since: not held apart any more)"}.get(name, "")
+                 "seen": " (held apart in rounds 1-8, looked at since: not held apart any more)"}.get(name, "")
         write(f"\n{name} seeds{label}")
         write(head)
         for r in part["looks"]:

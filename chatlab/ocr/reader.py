@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from chatlab.ocr.region import Detection, Region, RegionError, detect_region, fi
 from chatlab.ocr.scroll import estimate_scroll, gray
 
 MAX_PROBLEMS = 200  # problems kept verbatim; the rest are counted
+COLOUR_MEMORY_LINES = 200  # recent new lines whose colours the text colour is taken from (about a minute of chat)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,9 @@ class ChatReader:
         self._prev_g: np.ndarray | None = None
         self._prev_lines: list[TL.TextLine] = []
         self._prev_img: np.ndarray | None = None
+        # the right halves' ink colours of recent frames' lines: the text colour is the one most
+        # lines share over time, not in one frame (colours.text_colour)
+        self._line_colours: deque[np.ndarray] = deque(maxlen=COLOUR_MEMORY_LINES)
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def problem(self, msg: str) -> None:
@@ -274,7 +279,8 @@ class ChatReader:
         if not todo:
             return
         pol = C.polarity(img, lines)
-        text_rgb = C.text_colour(img, lines, pol)
+        text_rgb = C.text_colour(img, lines, pol, earlier=self._line_colours)
+        self._line_colours.extend(C.line_colours(img, todo, pol))  # new lines only: no line counts twice
         pieces, owners = [], []
         for ln in todo:
             end = C.name_end(img, ln, text_rgb, pol) if text_rgb is not None else None
@@ -347,7 +353,8 @@ class ChatReader:
         for ln in todo:
             ln.text = L.strip_stamp(ln.text)
             # a name alone on its line is in a colour of its own (a text line of one word is not)
-            ln.name_colour = None if text_rgb is None or len(ln.text.split()) > 3 else \
+            # (emote pictures are in colours of their own too, but no name: say nothing of them)
+            ln.name_colour = None if text_rgb is None or len(ln.text.split()) > 3 or L.picture_read(ln.text) else \
                 C.body_is_picture(img, ln, (ln.x0, ln.top, ln.x1, ln.bottom), text_rgb, pol)
 
     def _reread_whole(self, img: np.ndarray, lines: list[TL.TextLine]) -> None:
@@ -503,8 +510,9 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
         return b.top - a.bottom <= k * max(a.height, b.height) and abs(a.height - b.height) <= max(4, 0.35 * a.height)
 
     def near_under(a: TL.TextLine, b: TL.TextLine) -> bool:
-        # (a name in a bubble of its own may be smaller than the text under it)
-        return -0.3 * a.height <= b.top - a.bottom <= 0.8 * max(a.height, b.height) \
+        # (a name in a bubble of its own may be smaller than the text under it; emote pictures
+        # under a name are taller than its letters and reach up into its line's box)
+        return -0.45 * a.height <= b.top - a.bottom <= 0.8 * max(a.height, b.height) \
             and max(a.height, b.height) <= 1.8 * min(a.height, b.height)
 
     def name_colon_alone(ln: TL.TextLine) -> bool:
@@ -518,7 +526,7 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
 
     def below(i: int) -> int | None:
         """The next line under line i (not one beside it on its row)."""
-        return next((j for j in range(i + 1, len(lines)) if lines[j].top >= lines[i].bottom - 0.3 * lines[i].height), None)
+        return next((j for j in range(i + 1, len(lines)) if lines[j].top >= lines[i].bottom - 0.45 * lines[i].height), None)
 
     def name_over(i: int, wraps: bool) -> bool:
         j = below(i)

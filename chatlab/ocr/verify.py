@@ -19,6 +19,7 @@ from chatlab.ocr.region import Candidate, Detection, Region, fit_region
 
 MIN_CONFIDENCE = 0.5  # below: the check fails, the candidates picture says what was seen
 NO_CHAT = 0.2  # below: no chat region found at all (nothing is read)
+GROW_ALONG_CONFIDENCE = 0.3  # below MIN_CONFIDENCE, a box of mostly message lines still grows up or down
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,8 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
     down = max(ys1) >= grown.h - near and grown.y + grown.h < H
     # and up to its top: a long message's first line (its name) is above the box
     up = min(ys0) <= near and grown.y > 0
-    # only a box that already reads like chat grows (scene text below or beside it, a caption
-    # 'Guard: halt', must not turn a box of no chat into one)
-    if widen and conf >= MIN_CONFIDENCE and (left or right or down or up):
+    left, right, down, up = growth(conf, share, left, right, down, up)
+    if widen and (left or right or down or up):
         # half the box a step: small text with no panel can move as a narrow strip of its lines
         step, vstep = max(48, cand.w // 2), max(48, cand.h // 2)
         x0 = max(0, cand.x - step) if left else cand.x
@@ -129,6 +129,19 @@ def verify(video: Path, cand: Region, engine: Any, times: list[float], size: tup
         if wider.confidence >= verdict.confidence - 0.05 and wider.starts >= starts and beside == 0:
             return wider
     return verdict
+
+
+def growth(conf: float, share: float, left: bool, right: bool, down: bool, up: bool) -> tuple[bool, bool, bool, bool]:
+    """Which ways a box whose lines run into its edges may grow. Only a box that already reads like
+    chat grows (scene text below or beside it, a caption 'Guard: halt', must not turn a box of no
+    chat into one). But a short box of chat whose names stand above their text holds few message
+    starts (two lines each) and reads less like chat than it is: where most of its lines are in
+    messages it may still grow up or down, along the chat's own column (the taller box is kept
+    only where it reads at least as well)."""
+    if conf >= MIN_CONFIDENCE:
+        return left, right, down, up
+    along = conf >= GROW_ALONG_CONFIDENCE and share >= 0.7
+    return False, False, down and along, up and along
 
 
 def _union(a: Region, b: Region, size: tuple[int, int]) -> Region:
