@@ -80,28 +80,19 @@ def test_loose_cut_fails_the_gate() -> None:
     assert any("may lie anywhere in 494..539 s" in p for p in problems), problems
 
 
-def test_last_seconds_after_a_cut_get_no_pairs() -> None:
-    """A cut 25 s before the end of a 6-minute stream with sparse chat: one or two echoes after it,
-    too few to add a segment or to fail the VOD (chance does as much), but they fit another offset:
-    the tail is a doubtful zone, and no pair comes from it. Nowhere else is the curve wrong."""
+def test_cut_in_the_last_seconds_found_and_its_thin_tail_refused() -> None:
+    """A cut 25 s before the end of a 6-minute stream with sparse chat: five echoes after it. The
+    stream's last minute is searched on its own (changepoint._edge_change), so the cut is found
+    and the curve is right everywhere; the tail segment, on so few echoes and reaching 30 s, is too
+    uncertain to trust and the VOD fails (before, one segment passed with the tail doubtful, off
+    by 30 s over 25 s where no pairs came from)."""
     from chatlab.align.bench import wrong_stretch
-    from chatlab.align.pairs import build_pairs
 
     case = make_case(40, 6.0, offset_s=50.0, drift_s_per_h=0.0, cut_at_s=(335.0,), cut_len_s=(30.0,), msgs_per_min=30.0, splice="bare")
     al = estimate_offsets(case.words, case.chat, CFG)
-    assert not verdict(al, CFG) and len(al.curve.segments) == 1
-    assert wrong_stretch(al.curve, case.truth) >= 20.0  # the curve is wrong over the tail ...
-    assert wrong_stretch(al.curve, case.truth, al.curve.unpaired_zones()) == 0.0  # ... only where no pairs are made
-    tail = case.truth.segments[1].start_s
-    assert any(a <= tail + 5 and b >= case.chat["t_s"].max() for a, b in al.curve.doubtful_zones())
-    pairs, report = build_pairs("v", case.words, case.chat.with_columns(keep=pl.lit(True)), al.curve, CFG,
-                                offsets_version="t", asr_model="t", filter_set="t")
-    assert pairs.filter(pl.col("t_chat_s") > tail + 5).height == 0 and report["in_cut"] >= 10
-    # the doubtful zone travels with the curve (the offsets table stores segments as JSON)
-    from chatlab.align.curve import OffsetCurve
-
-    back = OffsetCurve.from_list(al.curve.to_list()).doubtful_zones()
-    assert np.allclose(np.array(back), np.array(al.curve.doubtful_zones()), atol=1e-3)
+    assert len(al.curve.segments) == 2 and abs(al.curve.breaks()[0] - case.truth.breaks()[0]) <= 5.0
+    assert wrong_stretch(al.curve, case.truth) == 0.0
+    assert any(p.startswith("segment 1 ") for p in verdict(al, CFG))
 
 
 def test_chat_that_echoes_nothing_is_refused() -> None:

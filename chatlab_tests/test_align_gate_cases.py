@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import polars as pl
 
 from chatlab.align.bench import group_cases, wrong_stretch
 from chatlab.align.config import AlignConfig
+from chatlab.align.curve import OffsetCurve
 from chatlab.align.estimate import estimate_offsets, verdict
 from chatlab.align.realspeech import make_real_case, speech_folder
 from chatlab.align.synth import make_case
@@ -60,3 +62,36 @@ def test_small_jump_cut_placed_in_its_own_zone() -> None:
     al = estimate_offsets(case.words, case.chat, CFG)
     assert verdict(al, CFG) == []
     assert wrong_stretch(al.curve, case.truth) < 30.0
+
+
+def test_edge_cut_half_a_minute_before_the_end_found() -> None:
+    """Bench group `edge_cuts`, seed 11, case 15: a 68-s cut 33 s before the end of a 36-minute
+    stream, with 9 echoes after it (three words, in bursts). The blocks' SUB_S peaks lost them
+    among chance peaks, so neither search saw the jump: one segment, off by 68 s over 34 s of
+    chat, and the VOD passed. The stream's last minute is now searched on its own; the cut is
+    found within 5 s and the curve is right."""
+    p = [p for p in group_cases("edge_cuts", 16, 11) if p["seed"] == 1101015][0]
+    case = make_case(**p)
+    al = estimate_offsets(case.words, case.chat, CFG)
+    cut = case.truth.breaks()[0]
+    assert min(abs(b - cut) for b in al.curve.breaks()) <= 5.0
+    assert wrong_stretch(al.curve, case.truth) < 30.0
+
+
+def test_thin_segment_at_the_start_gets_no_pairs_instead_of_failing() -> None:
+    """Bench group `edge_cuts`, seed 1, case 4: a 119-s cut 17 s into a 37-minute stream, 8
+    echoes before it. The cut is found (0.1 s off), but the first segment rests on 7 anchors and
+    the VOD failed as too thin. However wrong that segment's offset, it is wrong over less than
+    the 30 s a wrong stretch needs (to the audio's start at its offset): its chat now gets no
+    pairs, and the VOD passes."""
+    p = [p for p in group_cases("edge_cuts", 12, 1) if p["seed"] == 101004][0]
+    case = make_case(**p)
+    al = estimate_offsets(case.words, case.chat, CFG)
+    assert verdict(al, CFG) == []
+    assert wrong_stretch(al.curve, case.truth) < 30.0
+    assert [z["segment"] for z in al.figures["edge_slivers"]] == [0]
+    first = al.curve.segments[0]
+    assert any(a <= first.start_s and b >= first.end_s for a, b in al.curve.unpaired_zones())
+    # the doubtful zone travels with the curve (the offsets table stores segments as JSON)
+    back = OffsetCurve.from_list(al.curve.to_list()).doubtful_zones()
+    assert np.allclose(np.array(back), np.array(al.curve.doubtful_zones()), atol=1e-3)

@@ -35,6 +35,7 @@ MIN_DELTA_S = 4.0  # a smaller change of offset is a drift or delay wobble, not 
 PEAKS = 6  # deltas tried per block besides 0, small and large ...
 SMALL_S = 15.0  # (a small delta is one within the spread of reaction delays)
 SUB_S = 180.0  # ... and the top one of each stretch this long
+EDGE_SUB_S, EDGE_BLOCK_S = 60.0, 300.0  # the stream's first and last chat this long, searched apart (_edge_change)
 ANCHOR_NATS = 1.0  # a token whose best delta beats chance by this much is an anchor of that delta
 ZONE_NATS = 3.0  # split places within this of the best one are where the change may be
 PENALTY_NATS = 6.0  # a split must gain this plus log(tokens) (BIC: two parameters, a place and a delta)
@@ -130,6 +131,61 @@ def _segment(C: np.ndarray, A: np.ndarray, a: int, b: int, deltas: np.ndarray, p
         _segment(C, A, lo, hi, deltas, penalty, min_anchors, min_delta, out)
 
 
+def _stretches(cp: np.ndarray, cd: np.ndarray, ch: np.ndarray, burst: np.ndarray, deltas: np.ndarray, m: float, sigma: float,
+               cfg: AlignConfig, penalty_nats: float, min_anchors: float, min_delta_s: float) -> tuple[np.ndarray, np.ndarray, list]:
+    """(C, A, stretches) of a run of tokens: per token (cp: its candidates' token position, cd:
+    their lag minus the curve; ch, burst: per token) the log-likelihood ratio of each delta, their
+    cumulative sums C, the cumulative anchor counts A, and the segmentation (_segment)."""
+    n = len(ch)
+    llr = np.zeros((n, len(deltas)))
+    for k, dk in enumerate(deltas):
+        r = cd - dk
+        ok = (r > -2.0) & (r < cfg.reaction_max_s)
+        tot = np.bincount(cp[ok], weights=_lognormal(r[ok], m, sigma), minlength=n)
+        llr[:, k] = np.log1p(tot / ch) / burst
+    best = llr.argmax(axis=1)
+    is_anchor = np.zeros_like(llr)
+    is_anchor[np.arange(n), best] = llr[np.arange(n), best] > ANCHOR_NATS
+    C = np.vstack([np.zeros(len(deltas)), np.cumsum(llr, axis=0)])
+    A = np.vstack([np.zeros(len(deltas)), np.cumsum(is_anchor, axis=0)])
+    stretches: list[tuple[int, int, int]] = []
+    _segment(C, A, 0, n, deltas, penalty_nats + np.log(n), min_anchors, min_delta_s, stretches)
+    return C, A, stretches
+
+
+def _edge_change(t: np.ndarray, pos: np.ndarray, d: np.ndarray, ch: np.ndarray, burst: np.ndarray, at_end: bool, m: float,
+                 sigma: float, cfg: AlignConfig, penalty_nats: float, min_anchors: float, min_delta_s: float) -> list[Change]:
+    """A stretch at the stream's end (or start) off the curve, searched on its own: the last
+    EDGE_BLOCK_S of chat with only the curve and the top deltas of its last EDGE_SUB_S as deltas.
+    A cut half a minute before the end leaves a few echoes there, which a block's SUB_S peaks lose
+    among its chance peaks; and more deltas in the block itself split the anchors of the peaks it
+    has (a stretch it found at the edge then falls under min_anchors), so this search is apart."""
+    a_tok = int(np.searchsorted(t, t[-1] - EDGE_BLOCK_S, side="left")) if at_end else 0
+    b_tok = len(t) if at_end else int(np.searchsorted(t, t[0] + EDGE_BLOCK_S, side="right"))
+    if b_tok - a_tok < 2 * min_anchors:
+        return []
+    inb = (pos >= a_tok) & (pos < b_tok)
+    cp, cd = pos[inb] - a_tok, d[inb]
+    tb = t[a_tok:b_tok]
+    w = np.log1p(0.2 / ch[a_tok:b_tok][cp]) / burst[a_tok:b_tok][cp]
+    edge = tb[cp] >= t[-1] - EDGE_SUB_S if at_end else tb[cp] <= t[0] + EDGE_SUB_S
+    found = _peaks(cd[edge] - m, w[edge], 1, SMALL_S) + _peaks(cd[edge] - m, w[edge], 1, min_delta_s, SMALL_S)
+    if not found:
+        return []
+    deltas = np.array([0.0] + found)
+    C, A, stretches = _stretches(cp, cd, ch[a_tok:b_tok], burst[a_tok:b_tok], deltas, m, sigma, cfg, penalty_nats,
+                                 min_anchors, min_delta_s)
+    j = len(stretches) - 1 if at_end else 0
+    sa, sb, k = stretches[j]
+    if k == 0 or len(stretches) < 2:  # the whole edge block off the curve is the blocks' to see
+        return []
+    pa, pb = (stretches[j - 1], stretches[j]) if at_end else (stretches[0], stretches[1])
+    zone = _zone(C, tb, pa[0], pb[0], pb[1], pa[2], pb[2])
+    gain = float((C[sb, k] - C[sa, k]) - (C[sb, 0] - C[sa, 0]))
+    return [Change(float(tb[sa]), float(tb[sb - 1]), float(deltas[k]), gain, int(round(A[sb, k] - A[sa, k])),
+                   zone if at_end else None, None if at_end else zone, zone if at_end else None, None if at_end else zone)]
+
+
 def _zone(C: np.ndarray, t: np.ndarray, a: int, s: int, b: int, k0: int, k1: int) -> tuple[float, float]:
     """Chat-clock range of the split places between stretches a..s and s..b (at deltas k0, k1)
     within ZONE_NATS of the best: from the last token before the earliest to the first after the latest."""
@@ -140,10 +196,14 @@ def _zone(C: np.ndarray, t: np.ndarray, a: int, s: int, b: int, k0: int, k1: int
 
 
 def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: float, cfg: AlignConfig, *,
-                 penalty_nats: float = PENALTY_NATS, min_anchors: float = 5.0, min_delta_s: float = MIN_DELTA_S) -> list[Change]:
+                 penalty_nats: float = PENALTY_NATS, min_anchors: float = 5.0, min_delta_s: float = MIN_DELTA_S,
+                 edges: bool = True) -> list[Change]:
     """Stretches of the chat where the anchors fit an offset `delta_s` away from `curve` better
     than the curve. chance: per token (index into ix.tok_*) its chance level beside its candidates'
-    delay densities (fit.Reaction.chance); sigma: the spread of the reaction delays."""
+    delay densities (fit.Reaction.chance); sigma: the spread of the reaction delays. edges: the
+    stream's first and last chat also searched on their own (_edge_change); the gate's lower bar
+    (two anchors) is met there by chance peaks of a +-RANGE_S search (sparse seen seeds: 6 right
+    VODs refused for 0 wrong ones caught), so only the estimator's search does it."""
     m = cfg.reaction_median_s
     n_all = len(ix.tok_row)
     if n_all == 0:
@@ -191,19 +251,8 @@ def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: 
             found += [x for x in _peaks(cd[sub] - m, w[sub], 1, SMALL_S) + _peaks(cd[sub] - m, w[sub], 1, min_delta_s, SMALL_S)
                       if all(abs(x - y) >= 1.0 for y in found)]
         deltas = np.array([0.0] + found)
-        llr = np.zeros((n, len(deltas)))
-        for k, dk in enumerate(deltas):
-            r = cd - dk
-            ok = (r > -2.0) & (r < cfg.reaction_max_s)
-            tot = np.bincount(cp[ok], weights=_lognormal(r[ok], m, sigma), minlength=n)
-            llr[:, k] = np.log1p(tot / ch[a_tok:b_tok]) / burst[a_tok:b_tok]
-        best = llr.argmax(axis=1)
-        is_anchor = np.zeros_like(llr)
-        is_anchor[np.arange(n), best] = llr[np.arange(n), best] > ANCHOR_NATS
-        C = np.vstack([np.zeros(len(deltas)), np.cumsum(llr, axis=0)])
-        A = np.vstack([np.zeros(len(deltas)), np.cumsum(is_anchor, axis=0)])
-        stretches: list[tuple[int, int, int]] = []
-        _segment(C, A, 0, n, deltas, penalty_nats + np.log(n), min_anchors, min_delta_s, stretches)
+        C, A, stretches = _stretches(cp, cd, ch[a_tok:b_tok], burst[a_tok:b_tok], deltas, m, sigma, cfg, penalty_nats,
+                                     min_anchors, min_delta_s)
         tb = t[a_tok:b_tok]
         mine = (tb >= mid_lo) & (tb < mid_hi)
         for i, (sa, sb, k) in enumerate(stretches):
@@ -219,6 +268,9 @@ def find_changes(ix: TokenIndex, curve: OffsetCurve, chance: np.ndarray, sigma: 
                     zones.append((float(tb[sa]), z))
     # the stretches off the curve, with the zones of their ends
     out: list[Change] = []
+    for at_end in (True, False) if edges else ():
+        if delta_tok[-1 if at_end else 0] == 0:  # an edge the blocks found on the curve: looked at on its own
+            out += _edge_change(t, pos, d, ch, burst, at_end, m, sigma, cfg, penalty_nats, min_anchors, min_delta_s)
     change_at = np.flatnonzero(np.diff(delta_tok) != 0) + 1
     bounds = np.concatenate([[0], change_at, [len(sel)]])
 

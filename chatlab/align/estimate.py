@@ -209,6 +209,35 @@ def _edge_runs(changes: list) -> list:
     return out
 
 
+def edge_slivers(al: Alignment) -> dict[int, tuple[float, float]]:
+    """The first and last segments (of two or more) whose whole reach is under WRONG_STRETCH_S:
+    segment -> its chat-clock range. Reach: from the earliest place its cut may lie (the range
+    with one echo left out) to the stream's own edge at its offset (the audio's 0 s, or its last
+    word's end, plus EDGE_MARGIN_S), as the edge rule of structure_problems measures a stretch.
+    However wrong such a segment's offset, it is wrong over less than that: its chat gets no pairs
+    instead of failing the VOD for being thin (the change search finds a cut half a minute before
+    the end on 5-10 echoes; failing it refused VODs the curve before it passed with the tail doubtful)."""
+    segs = al.curve.segments if al.curve is not None else ()
+    if len(segs) < 2:
+        return {}
+    last_word = (al.figures.get("speech_span_s") or (None, None))[1]
+    out: dict[int, tuple[float, float]] = {}
+    first, nxt = segs[0], segs[1]
+    if nxt.cut_hi_s is not None:
+        hi = nxt.cut_hi_s if nxt.cut_far_hi_s is None else max(nxt.cut_hi_s, nxt.cut_far_hi_s)
+        lo, hi = min(first.start_s, first.offset_s) - EDGE_MARGIN_S, max(first.end_s, hi + first.at(first.end_s))
+        if hi - lo < WRONG_STRETCH_S:
+            out[0] = (lo, hi)
+    last = segs[-1]
+    if last.cut_lo_s is not None:
+        lo = last.cut_lo_s if last.cut_far_lo_s is None else min(last.cut_lo_s, last.cut_far_lo_s)
+        end = last.end_s if last_word is None else max(last.end_s, last_word + last.at(last.end_s))
+        lo, hi = min(last.start_s, lo + last.offset_s), end + EDGE_MARGIN_S
+        if hi - lo < WRONG_STRETCH_S:
+            out[len(segs) - 1] = (lo, hi)
+    return out
+
+
 def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
     """What the curve leaves unexplained, for the verdict: stretches another offset explains
     better (the change search with a lower bar), a one-sign run of residuals, thin segments and
@@ -217,7 +246,7 @@ def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
     ix, reaction = al.index, al.reaction
     out = []
     changes = find_changes(ix, al.curve, reaction.chance(ix, ix.tok_vocab), reaction.sigma, cfg, penalty_nats=GATE_PENALTY_NATS,
-                           min_anchors=GATE_MIN_ANCHORS, min_delta_s=GATE_MIN_DELTA_S)
+                           min_anchors=GATE_MIN_ANCHORS, min_delta_s=GATE_MIN_DELTA_S, edges=False)
     zones = [(lo - cfg.reaction_max_s, hi + cfg.reaction_max_s) for lo, hi in al.curve.cut_zones()]
     inside = [any(lo <= c.t_from and c.t_to <= hi for lo, hi in zones) for c in changes]  # no pairs there anyway
     for c, ins in zip(changes, inside):
@@ -271,7 +300,13 @@ def structure_problems(al: Alignment, cfg: AlignConfig) -> list[str]:
     if run:
         out.append(f"chat {run['from_s']:.0f}..{run['to_s']:.0f} s: {run['sentences']} echoed sentences in a row all "
                    f"{'late' if run['median_residual_s'] > 0 else 'early'} (median {run['median_residual_s']:+.1f} s, p={run['p']}): the curve is off there")
+    slivers = edge_slivers(al)
+    al.figures["edge_slivers"] = [{"segment": k, "from_s": round(a, 1), "to_s": round(b, 1)} for k, (a, b) in slivers.items()]
+    # the VOD's confidence is its weakest segment's but a sliver's (no pairs come from one)
+    al.confidence = min((p["confidence"] for p in al.figures["segments"] if p["segment"] not in slivers), default=0.0)
     for p in al.figures["segments"]:
+        if p["segment"] in slivers:
+            continue
         if p["anchors"] < MIN_SEGMENT_ANCHORS:
             out.append(f"segment {p['segment']} (chat {p['start_s']:.0f}..{p['end_s']:.0f} s) rests on {p['anchors']} anchors "
                        f"(need {MIN_SEGMENT_ANCHORS}): too thin to trust its offset")
@@ -440,6 +475,8 @@ def estimate_offsets(words: pl.DataFrame, chat: pl.DataFrame, cfg: AlignConfig |
     # does that too), but the curve there is not to be trusted: no pairs
     weak = [(max(u["from_s"] - DOUBT_PAD_S, span[0]), u["to_s"] + DOUBT_PAD_S if u["to_s"] < ix.tok_t[-1] else span[1] + 1.0)
             for u in al.figures["unexplained"] if not u["in_cut_zone"] and u["anchors"] < GATE_FAIL_ANCHORS]
+    # an edge sliver (edge_slivers) gets no pairs: its whole chat, to the stream's edge
+    weak += [(z["from_s"], span[1] + 1.0) if z["segment"] else (span[0] - 1.0, z["to_s"]) for z in al.figures["edge_slivers"]]
     if weak:
         ends = np.array([s.end_s for s in al.curve.segments[:-1]])
         segs = list(al.curve.segments)
