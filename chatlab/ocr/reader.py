@@ -38,6 +38,9 @@ from chatlab.ocr.scroll import estimate_scroll, gray
 
 MAX_PROBLEMS = 200  # problems kept verbatim; the rest are counted
 COLOUR_MEMORY_LINES = 200  # recent new lines whose colours the text colour is taken from (about a minute of chat)
+# How far (share of its height) a line under another may reach up into the other's box and still be
+# under it: emote pictures under a name are taller than its letters (group_lines' near_under, below)
+UNDER_OVERLAP = 0.45
 
 
 @dataclass(frozen=True)
@@ -512,7 +515,7 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
     def near_under(a: TL.TextLine, b: TL.TextLine) -> bool:
         # (a name in a bubble of its own may be smaller than the text under it; emote pictures
         # under a name are taller than its letters and reach up into its line's box)
-        return -0.45 * a.height <= b.top - a.bottom <= 0.8 * max(a.height, b.height) \
+        return -UNDER_OVERLAP * a.height <= b.top - a.bottom <= 0.8 * max(a.height, b.height) \
             and max(a.height, b.height) <= 1.8 * min(a.height, b.height)
 
     def name_colon_alone(ln: TL.TextLine) -> bool:
@@ -526,7 +529,7 @@ def group_lines(lines: list[TL.TextLine], width: int) -> tuple[list[L.PanelMessa
 
     def below(i: int) -> int | None:
         """The next line under line i (not one beside it on its row)."""
-        return next((j for j in range(i + 1, len(lines)) if lines[j].top >= lines[i].bottom - 0.45 * lines[i].height), None)
+        return next((j for j in range(i + 1, len(lines)) if lines[j].top >= lines[i].bottom - UNDER_OVERLAP * lines[i].height), None)
 
     def name_over(i: int, wraps: bool) -> bool:
         j = below(i)
